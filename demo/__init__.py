@@ -1,0 +1,1 @@
+"""The end-to-end demo of the jobs example (``python -m demo``)."""

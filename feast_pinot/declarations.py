@@ -1,0 +1,306 @@
+"""One-line declarations of action logs, histories and windowed features.
+
+Each helper returns a plain Feast object (``FeatureView`` or
+``OnDemandFeatureView``) whose tags carry a frozen spec, so it survives the
+registry round-trip and every process sees the same definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from feast import Entity, FeatureView, Field, FileSource, OnDemandFeatureView, PushSource, RequestSource
+from feast.data_format import ParquetFormat
+from feast.types import Array, Float32, Float64, Int64, String
+from feast.value_type import ValueType
+
+from feast_pinot.errors import DeclarationError
+from feast_pinot.specs import (
+    HISTORY_FEATURES,
+    ActionLogSpec,
+    AttributeJoinSpec,
+    HistorySpec,
+    WindowedFeaturesSpec,
+    WindowSpec,
+    spec_of,
+    spec_tags,
+)
+from feast_pinot.windows import output_names
+
+__all__ = [
+    "ObjectAttribute",
+    "action_log",
+    "action_history",
+    "windowed_action_features",
+    "DEFAULT_RETENTION",
+]
+
+DEFAULT_RETENTION = timedelta(hours=96)
+_KEY_DTYPES = {ValueType.INT64: Int64, ValueType.STRING: String}
+
+
+@dataclass(frozen=True)
+class ObjectAttribute:
+    """An attribute of the acted-on object, joined when a history is read.
+
+    ``object_prefix`` is stripped from an action's ``object`` to get the
+    attribute view's join key (``"job:222"`` -> ``222``).
+    """
+
+    view: FeatureView
+    feature: str
+    dim: int
+    object_prefix: str = ""
+
+
+def _ms(delta: timedelta, what: str) -> int:
+    ms = int(delta / timedelta(milliseconds=1))
+    if ms <= 0:
+        raise DeclarationError(f"{what} must be positive, got {delta}")
+    return ms
+
+
+def _actor_key(actor: Entity) -> tuple[str, bool]:
+    if actor.value_type not in _KEY_DTYPES:
+        raise DeclarationError(
+            f"entity '{actor.name}' needs value_type INT64 or STRING to key an action log, "
+            f"got {actor.value_type}"
+        )
+    return actor.join_key, actor.value_type == ValueType.INT64
+
+
+def action_log(
+    name: str,
+    actor: Entity,
+    verbs: Sequence[str],
+    path: str,
+    *,
+    embedding_dim: int = 0,
+    retention: timedelta = DEFAULT_RETENTION,
+    max_actions: int = 200,
+    future_tolerance: timedelta = timedelta(minutes=5),
+    description: str = "",
+    owner: str = "",
+) -> FeatureView:
+    """An append-only action log written through the push source ``{name}_push``.
+
+    ``path`` is the offline log: a directory of Parquet part files (one folder
+    per event date), relative to the feature repo. ``embedding_dim`` > 0 stores
+    ``objectAttributes.embedding`` with each action; 0 leaves embeddings to a
+    history's read-time join.
+    """
+    join_key, actor_is_int = _actor_key(actor)
+    if max_actions <= 0:
+        raise DeclarationError(f"max_actions must be positive, got {max_actions}")
+    if embedding_dim < 0:
+        raise DeclarationError(f"embedding_dim must be >= 0, got {embedding_dim}")
+    spec = ActionLogSpec(
+        name=name,
+        actor_join_key=join_key,
+        actor_is_int=actor_is_int,
+        verbs=tuple(verbs),
+        retention_ms=_ms(retention, "retention"),
+        max_actions=max_actions,
+        embedding_dim=embedding_dim,
+        future_tolerance_ms=int(future_tolerance / timedelta(milliseconds=1)),
+        path=path,
+    )
+    batch = FileSource(
+        name=f"{name}_source",
+        path=path,
+        file_format=ParquetFormat(),
+        timestamp_field="event_timestamp",
+        tags=spec_tags(spec),
+        description=f"offline action log of '{name}'",
+    )
+    schema = [
+        Field(name=join_key, dtype=_KEY_DTYPES[actor.value_type]),
+        Field(name="action_id", dtype=String),
+        Field(name="verb", dtype=String),
+        Field(name="object", dtype=String),
+        Field(name="attributes", dtype=String),
+    ]
+    if embedding_dim:
+        schema.append(Field(name="embedding", dtype=Array(Float32)))
+    return FeatureView(
+        name=name,
+        entities=[actor],
+        ttl=retention,
+        schema=schema,
+        source=PushSource(name=spec.push_source, batch_source=batch),
+        online=True,
+        tags=spec_tags(spec),
+        description=description or f"action log: {', '.join(verbs)}",
+        owner=owner,
+    )
+
+
+def _log_spec(log: FeatureView) -> ActionLogSpec:
+    spec = spec_of(log)
+    if not isinstance(spec, ActionLogSpec):
+        raise DeclarationError(f"'{log.name}' is not an action log (declare it with action_log)")
+    return spec
+
+
+def _attribute_spec(attr: ObjectAttribute) -> AttributeJoinSpec:
+    columns = attr.view.entity_columns
+    if len(columns) != 1:
+        raise DeclarationError(
+            f"attribute view '{attr.view.name}' must have exactly one entity column in its "
+            f"schema, got {[c.name for c in columns]}"
+        )
+    if attr.feature not in {f.name for f in attr.view.features}:
+        raise DeclarationError(f"'{attr.view.name}' has no feature '{attr.feature}'")
+    source = attr.view.batch_source
+    if not isinstance(source, FileSource):
+        raise DeclarationError(f"attribute view '{attr.view.name}' needs a FileSource")
+    return AttributeJoinSpec(
+        feature_view=attr.view.name,
+        feature=attr.feature,
+        join_key=columns[0].name,
+        key_is_int=columns[0].dtype == Int64,
+        object_prefix=attr.object_prefix,
+        path=source.path,
+        timestamp_field=source.timestamp_field,
+    )
+
+
+def action_history(
+    name: str,
+    log: FeatureView,
+    *,
+    max_actions: int | None = None,
+    attribute: ObjectAttribute | None = None,
+) -> FeatureView:
+    """The recent actions of each actor (newest first) as list-valued features.
+
+    Features: ``action_ts`` (epoch ms), ``action_verbs``, ``action_objects`` and,
+    when the log stores embeddings or ``attribute`` joins them at read time,
+    ``action_embeddings`` (flattened, ``len = n * dim``). At most ``max_actions``
+    (default: the log's cap) within the log's retention.
+    """
+    log_spec = _log_spec(log)
+    if attribute is not None and log_spec.embedding_dim:
+        raise DeclarationError(
+            f"log '{log.name}' already stores embeddings; a read-time attribute join "
+            "would replace them. Use one or the other."
+        )
+    join = _attribute_spec(attribute) if attribute else None
+    spec = HistorySpec(
+        name=name,
+        log=log_spec,
+        max_actions=max_actions or log_spec.max_actions,
+        embedding_dim=attribute.dim if attribute else log_spec.embedding_dim,
+        attribute=join,
+    )
+    key_dtype = Int64 if log_spec.actor_is_int else String
+    actor = Entity(
+        name=log.entities[0],
+        join_keys=[log_spec.actor_join_key],
+        value_type=ValueType.INT64 if log_spec.actor_is_int else ValueType.STRING,
+    )
+    dtypes = [Array(Int64), Array(String), Array(String), Array(Float32)]
+    features = list(zip(HISTORY_FEATURES, dtypes))[: 4 if spec.embedding_dim else 3]
+    return FeatureView(
+        name=name,
+        entities=[actor],
+        ttl=timedelta(milliseconds=log_spec.retention_ms),
+        schema=[Field(name=log_spec.actor_join_key, dtype=key_dtype)]
+        + [Field(name=n, dtype=t) for n, t in features],
+        source=log.batch_source,
+        online=False,  # never materialized: read from the log's online table
+        tags=spec_tags(spec),
+        description=f"recent actions from '{log.name}'",
+    )
+
+
+def _windows(windows: Mapping[str, timedelta] | Sequence[timedelta]) -> tuple[WindowSpec, ...]:
+    if isinstance(windows, Mapping):
+        items = list(windows.items())
+    else:
+        items = [(_label(w), w) for w in windows]
+    return tuple(WindowSpec(label=label, length_ms=_ms(w, f"window {label}")) for label, w in items)
+
+
+def _label(window: timedelta) -> str:
+    seconds = int(window.total_seconds())
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _candidate_key(candidate: FeatureView | None) -> str | None:
+    if candidate is None:
+        return None
+    features = candidate.projection.features
+    if len(features) != 1:
+        raise DeclarationError(
+            f"candidate must project one embedding feature, e.g. {candidate.name}[['embedding']]"
+        )
+    return f"{candidate.projection.name_to_use()}__{features[0].name}"
+
+
+def _udf_source(function_name: str, spec: WindowedFeaturesSpec) -> str:
+    # Feast re-executes this text with only np/pd in scope, so the import lives inside.
+    return (
+        f"def {function_name}(inputs):\n"
+        "    from feast_pinot.windows import windowed_features\n"
+        f"    return windowed_features(inputs, {spec.model_dump_json()!r})\n"
+    )
+
+
+def windowed_action_features(
+    name: str,
+    history: FeatureView,
+    windows: Mapping[str, timedelta] | Sequence[timedelta],
+    *,
+    verbs: Sequence[str] | None = None,
+    candidate: FeatureView | None = None,
+) -> OnDemandFeatureView:
+    """Per verb and window: action count, mean embedding, similarity to a candidate.
+
+    Needs the request field ``request_ts`` (epoch ms) in every entity row; see
+    :mod:`feast_pinot.windows` for the exact definitions and empty-window values.
+    ``candidate`` is a one-feature projection such as ``job_attributes[["embedding"]]``.
+    """
+    hspec = spec_of(history)
+    if not isinstance(hspec, HistorySpec):
+        raise DeclarationError(f"'{history.name}' is not a history (declare it with action_history)")
+    chosen = tuple(verbs) if verbs else hspec.log.verbs
+    unknown = sorted(set(chosen) - set(hspec.log.verbs))
+    if unknown:
+        raise DeclarationError(f"verbs {unknown} are not declared by log '{hspec.log.name}'")
+    spec = WindowedFeaturesSpec(
+        view=name,
+        history=history.name,
+        verbs=chosen,
+        windows=_windows(windows),
+        embedding_dim=hspec.embedding_dim,
+        candidate=_candidate_key(candidate) if hspec.embedding_dim else None,
+    )
+    function_name = "windowed_" + "".join(c if c.isalnum() else "_" for c in name)
+    source = _udf_source(function_name, spec)
+    namespace: dict[str, object] = {}
+    exec(source, namespace)  # noqa: S102 - our own generated text
+    kinds = {"count": Int64, "mean_emb": Array(Float32), "sim": Float64}
+    schema = [Field(name=n, dtype=kinds[kind]) for n, (kind, _, _) in output_names(spec).items()]
+    used = list(HISTORY_FEATURES[:2]) + (["action_embeddings"] if spec.embedding_dim else [])
+    sources: list = [
+        history[used],
+        RequestSource(name=f"{name}_request", schema=[Field(name="request_ts", dtype=Int64)]),
+    ]
+    if spec.candidate and candidate is not None:
+        sources.append(candidate)
+    return OnDemandFeatureView(
+        name=name,
+        sources=sources,
+        schema=schema,
+        udf=namespace[function_name],  # type: ignore[arg-type]
+        udf_string=source,
+        mode="python",
+        tags=spec_tags(spec),
+        description=f"windowed features of '{history.name}'",
+    )

@@ -1,0 +1,51 @@
+"""The exceptions raised by feast_pinot.
+
+    FeastPinotError
+    ├── DeclarationError       a helper was called with values that cannot work
+    ├── ActionValidationError  an action does not fit the standard action schema
+    ├── OnlineStoreError       the online store could not read or write
+    └── OfflineStoreError      the offline store could not build or write data
+
+Driver errors (sqlite3, duckdb, ...) are translated at the boundary and chained
+with ``raise ... from exc`` so the original stays visible.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "FeastPinotError",
+    "DeclarationError",
+    "ActionValidationError",
+    "OnlineStoreError",
+    "OfflineStoreError",
+]
+
+
+class FeastPinotError(Exception):
+    """Root of every error feast_pinot raises on purpose."""
+
+
+class DeclarationError(FeastPinotError, ValueError):
+    """A declaration helper got arguments that cannot make a working feature view."""
+
+
+class ActionValidationError(FeastPinotError, ValueError):
+    """One or more actions do not fit the standard action schema.
+
+    ``problems`` lists ``(index, reason)`` for every rejected action, so a caller
+    can route each one (e.g. to a dead-letter sink) without re-validating.
+    """
+
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        self.problems = problems
+        shown = "; ".join(f"action {i}: {reason}" for i, reason in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"{len(problems)} invalid action(s): {shown}{more}")
+
+
+class OnlineStoreError(FeastPinotError):
+    """An online store read or write failed."""
+
+
+class OfflineStoreError(FeastPinotError):
+    """The offline store could not build or write data."""

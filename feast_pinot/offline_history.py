@@ -1,0 +1,160 @@
+"""Point-in-time action histories with one DuckDB range join.
+
+For each entity row (actor, ``T``): the actor's actions with
+``T - retention < ts <= T`` ordered ``ts DESC, action_id ASC``, the first
+``max_actions`` of them, each ``action_id`` once (the earliest-written copy).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import duckdb
+import numpy as np
+import pandas as pd
+from feast import FeatureView
+from feast.repo_config import RepoConfig
+
+from feast_pinot.errors import OfflineStoreError
+from feast_pinot.specs import HISTORY_FEATURES, AttributeJoinSpec, HistorySpec, spec_of
+
+__all__ = ["ROW_ID", "build_histories"]
+
+ROW_ID = "__feast_pinot_row"
+_ORDER = "ts DESC, action_id ASC"
+
+
+def _resolve(config: RepoConfig, path: str) -> str:
+    from feast_pinot.offline_store import resolve_path
+
+    return resolve_path(config.repo_path, path)
+
+
+def _parts(root: str) -> list[str]:
+    return sorted(glob.glob(os.path.join(root, "**", "*.parquet"), recursive=True))
+
+
+def _entity_frame(rows: pd.DataFrame, key: str, ts_column: str, is_int: bool) -> pd.DataFrame:
+    times = pd.to_datetime(rows[ts_column], utc=True)
+    epoch = pd.Timestamp(0, tz="UTC")
+    actors = rows[key].astype("int64") if is_int else rows[key].astype(str)
+    return pd.DataFrame({
+        "row_id": rows[ROW_ID].to_numpy(),
+        "actor": actors.to_numpy(),
+        "t": ((times - epoch) // pd.Timedelta(milliseconds=1)).astype("int64").to_numpy(),
+    })
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _log_sql(spec: HistorySpec, files: list[str]) -> str:
+    emb = ", embedding" if spec.log.embedding_dim else ""
+    return f"""
+        SELECT "{spec.log.actor_join_key}" AS actor, action_id, verb, object{emb},
+               epoch_ms(event_timestamp) AS ts
+        FROM read_parquet([{", ".join(map(_literal, files))}], filename = true, file_row_number = true, union_by_name = true)
+        QUALIFY row_number() OVER (
+            PARTITION BY action_id
+            ORDER BY parse_filename(filename), file_row_number) = 1
+    """
+
+
+def _hits_sql(spec: HistorySpec) -> str:
+    return f"""
+        SELECT e.row_id, e.t, l.*
+        FROM entities e JOIN log l
+          ON l.actor = e.actor AND l.ts > e.t - {int(spec.log.retention_ms)} AND l.ts <= e.t
+        QUALIFY row_number() OVER (PARTITION BY e.row_id ORDER BY l.ts DESC, l.action_id ASC)
+                <= {int(spec.max_actions)}
+    """
+
+
+def _attribute_sql(attr: AttributeJoinSpec, dim: int, path: str) -> str:
+    cast = "BIGINT" if attr.key_is_int else "VARCHAR"
+    prefix = attr.object_prefix.replace("'", "''")
+    nans = "[" + ", ".join(["'nan'::FLOAT"] * dim) + "]"  # no attribute: NaN, left out of means
+    return f"""
+        SELECT h.*, CASE WHEN len(a.value) = {dim} THEN a.value::FLOAT[]
+                    ELSE {nans} END AS embedding
+        FROM (SELECT *, CASE WHEN starts_with(object, '{prefix}')
+                             THEN TRY_CAST(object[{len(attr.object_prefix) + 1}:] AS {cast}) END AS obj_key
+              FROM hits) h
+        ASOF LEFT JOIN (
+            SELECT "{attr.join_key}"::{cast} AS obj_key, "{attr.feature}" AS value,
+                   epoch_ms("{attr.timestamp_field}") AS attr_ts
+            FROM read_parquet({_literal(path)})) a
+          ON h.obj_key = a.obj_key AND h.t >= a.attr_ts
+    """
+
+
+def _aggregate_sql(with_embeddings: bool) -> str:
+    emb = f", flatten(list(embedding ORDER BY {_ORDER})) AS action_embeddings" if with_embeddings else ""
+    return f"""
+        SELECT row_id, list(ts ORDER BY {_ORDER}) AS action_ts,
+               list(verb ORDER BY {_ORDER}) AS action_verbs,
+               list(object ORDER BY {_ORDER}) AS action_objects{emb}
+        FROM joined GROUP BY row_id
+    """
+
+
+def _query(config: RepoConfig, spec: HistorySpec, entities: pd.DataFrame) -> pd.DataFrame:
+    files = _parts(_resolve(config, spec.log.path))
+    columns = ["row_id", *HISTORY_FEATURES[: 4 if spec.embedding_dim else 3]]
+    if not files or entities.empty:
+        return pd.DataFrame({c: [] for c in columns})
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("entities", entities)
+        con.execute(f"CREATE TEMP VIEW log AS {_log_sql(spec, files)}")
+        con.execute(f"CREATE TEMP TABLE hits AS {_hits_sql(spec)}")
+        if spec.attribute is not None:
+            attr_path = _resolve(config, spec.attribute.path)
+            joined = _attribute_sql(spec.attribute, spec.embedding_dim, attr_path)
+            con.execute(f"CREATE TEMP TABLE joined AS {joined}")
+        else:
+            con.execute("CREATE TEMP VIEW joined AS SELECT * FROM hits")
+        return con.execute(_aggregate_sql(bool(spec.embedding_dim))).df()
+    except duckdb.Error as exc:
+        raise OfflineStoreError(f"building history '{spec.name}' failed: {exc}") from exc
+    finally:
+        con.close()
+
+
+def _empty_lists(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    for column in columns:
+        frame[column] = [
+            v.tolist() if isinstance(v, np.ndarray) else (v if isinstance(v, list) else [])
+            for v in frame[column]
+        ]
+    return frame
+
+
+def build_histories(
+    config: RepoConfig,
+    view: FeatureView,
+    feature_refs: list[str],
+    rows: pd.DataFrame,
+    ts_column: str,
+    full_feature_names: bool,
+) -> pd.DataFrame:
+    """``ROW_ID`` plus the requested history features of every entity row."""
+    spec = spec_of(view)
+    if not isinstance(spec, HistorySpec):
+        raise OfflineStoreError(f"'{view.name}' is not a history view")
+    prefix = f"{view.projection.name_to_use()}:"
+    wanted = [r[len(prefix):] for r in feature_refs if r.startswith(prefix)]
+    key = spec.log.actor_join_key
+    mapped_key = view.projection.join_key_map.get(key, key)
+    if mapped_key not in rows.columns:
+        raise OfflineStoreError(f"entity_df needs column '{mapped_key}' for history '{view.name}'")
+    entities = _entity_frame(rows.rename(columns={mapped_key: key}), key, ts_column, spec.log.actor_is_int)
+    found = _query(config, spec, entities)
+    out = pd.DataFrame({ROW_ID: rows[ROW_ID].to_numpy()}).merge(
+        found.rename(columns={"row_id": ROW_ID}), on=ROW_ID, how="left"
+    )
+    out = _empty_lists(out, wanted)
+    names = {f: (f"{view.projection.name_to_use()}__{f}" if full_feature_names else f) for f in wanted}
+    return out[[ROW_ID, *wanted]].rename(columns=names)

@@ -1,0 +1,364 @@
+"""Offline store: Feast's DuckDB store plus point-in-time action histories.
+
+``feature_store.yaml``::
+
+    offline_store:
+      type: feast_pinot.offline_store.ActionLogOfflineStore
+
+* History views: for every entity row at time ``T``, the actor's actions with
+  ``T - retention < ts <= T``, newest first, at most ``max_actions``, duplicates
+  of an ``action_id`` counted once - the same rule the online stores apply at
+  ``now``, so the windowed on-demand features see identical inputs. The
+  attribute of a read-time join is taken as of ``T``.
+* Action logs: pushes with ``to=OFFLINE``/``ONLINE_AND_OFFLINE`` become Parquet
+  part files under the log's path, one folder per event date
+  (``date=YYYY-MM-DD/part-<write ns>-<uuid>.parquet``), written to a temporary
+  name and renamed, so a reader never sees half a file.
+* Everything else is Feast's DuckDB point-in-time join, with relative
+  ``FileSource`` paths resolved against the feature repo (Feast's DuckDB store
+  resolves them against the working directory).
+
+Entity rows are never dropped; row order and duplicates are preserved.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from feast import FeatureView, FileSource, OnDemandFeatureView
+from feast.data_source import DataSource
+from feast.infra.offline_stores import duckdb as feast_duckdb
+from feast.infra.offline_stores.ibis import (
+    get_historical_features_ibis,
+    pull_all_from_table_or_query_ibis,
+    pull_latest_from_table_or_query_ibis,
+)
+from feast.infra.offline_stores.offline_store import RetrievalJob, RetrievalMetadata
+from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_entity_df
+from feast.infra.registry.base_registry import BaseRegistry
+from feast.repo_config import RepoConfig
+from feast.saved_dataset import SavedDatasetStorage
+
+from feast_pinot.errors import ActionValidationError, OfflineStoreError
+from feast_pinot.offline_history import ROW_ID as _ROW
+from feast_pinot.offline_history import build_histories
+from feast_pinot.specs import HISTORY_FEATURES, ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
+from feast_pinot.windows import training_columns
+
+__all__ = ["ActionLogOfflineStore", "ActionLogOfflineStoreConfig"]
+
+
+class ActionLogOfflineStoreConfig(feast_duckdb.DuckDBOfflineStoreConfig):
+    """Configuration of :class:`ActionLogOfflineStore` (DuckDB's options apply)."""
+
+    type: Literal["feast_pinot.offline_store.ActionLogOfflineStore"] = (  # type: ignore[assignment]
+        "feast_pinot.offline_store.ActionLogOfflineStore"
+    )
+
+
+def resolve_path(repo_path: str | Path | None, path: str) -> str:
+    """A FileSource path as Feast's docs define it: relative to the feature repo."""
+    if "://" in path or os.path.isabs(path) or repo_path is None:
+        return path
+    return str(Path(repo_path) / path)
+
+
+def _read_source(data_source: DataSource, repo_path: str) -> Any:
+    if isinstance(data_source, FileSource) and not data_source.path.startswith(("s3://", "gs://")):
+        import ibis
+
+        return ibis.read_parquet(resolve_path(repo_path, data_source.path))
+    return feast_duckdb._read_data_source(data_source, repo_path)
+
+
+def _ibis_options(config: RepoConfig) -> dict[str, Any]:
+    return {
+        "data_source_reader": _read_source,
+        "data_source_writer": feast_duckdb._write_data_source,
+        "staging_location": config.offline_store.staging_location,
+        "staging_location_endpoint_override": config.offline_store.staging_location_endpoint_override,
+    }
+
+
+class _FrameJob(RetrievalJob):
+    """A retrieval job over a frame built on demand; Feast applies the ODFVs."""
+
+    def __init__(
+        self,
+        build: Callable[[], pd.DataFrame],
+        odfvs: list[OnDemandFeatureView],
+        full_feature_names: bool,
+        metadata: RetrievalMetadata | None,
+    ) -> None:
+        self._build = build
+        self._odfvs = odfvs
+        self._full_feature_names = full_feature_names
+        self._metadata = metadata
+
+    @property
+    def full_feature_names(self) -> bool:
+        return self._full_feature_names
+
+    @property
+    def on_demand_feature_views(self) -> list[OnDemandFeatureView]:
+        return self._odfvs
+
+    @property
+    def metadata(self) -> RetrievalMetadata | None:
+        return self._metadata
+
+    def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
+        return self._build()
+
+    def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
+        return pa.Table.from_pandas(self._build(), preserve_index=False)
+
+    def persist(
+        self, storage: SavedDatasetStorage, allow_overwrite: bool = False, timeout: int | None = None
+    ) -> None:
+        path = storage.to_data_source().path  # type: ignore[attr-defined]
+        if os.path.exists(path) and not allow_overwrite:
+            raise OfflineStoreError(f"{path} exists; pass allow_overwrite=True to replace it")
+        pq.write_table(self.to_arrow(), path)
+
+
+class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
+    """DuckDB offline store that also rebuilds action histories point-in-time."""
+
+    @staticmethod
+    def get_historical_features(
+        config: RepoConfig,
+        feature_views: list[FeatureView],
+        feature_refs: list[str],
+        entity_df: pd.DataFrame | str,
+        registry: BaseRegistry,
+        project: str,
+        full_feature_names: bool = False,
+        filter_by_created_timestamp: bool = False,
+    ) -> RetrievalJob:
+        if not isinstance(entity_df, pd.DataFrame):
+            raise OfflineStoreError("entity_df must be a pandas DataFrame (SQL is not supported)")
+        _reject_logs(feature_views)
+        histories = [fv for fv in feature_views if isinstance(spec_of(fv), HistorySpec)]
+        others = [fv for fv in feature_views if fv not in histories]
+        history_refs = {f"{fv.projection.name_to_use()}:" for fv in histories}
+        other_refs = [r for r in feature_refs if not r.startswith(tuple(history_refs))]
+        ts_column = infer_event_timestamp_from_entity_df(dict(zip(entity_df.columns, entity_df.dtypes)))
+        rows = entity_df.reset_index(drop=True).assign(**{_ROW: range(len(entity_df))})
+
+        def build() -> pd.DataFrame:
+            frame = rows
+            if others:
+                frame = get_historical_features_ibis(
+                    config=config, feature_views=others, feature_refs=other_refs,
+                    entity_df=rows, registry=registry, project=project,
+                    full_feature_names=full_feature_names,
+                    filter_by_created_timestamp=filter_by_created_timestamp,
+                    **_ibis_options(config),
+                )._to_df_internal()
+                frame = frame.sort_values(_ROW, kind="stable").reset_index(drop=True)
+            for fv in histories:
+                built = build_histories(config, fv, feature_refs, rows, ts_column, full_feature_names)
+                frame = frame.merge(built, on=_ROW, how="left", sort=False)
+            for odfv in windowed:
+                frame = _add_windowed(frame, odfv, feature_refs, full_feature_names)
+            return frame.drop(columns=[_ROW])
+
+        odfvs = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
+        # Windowed views are computed here with the same function the online path
+        # runs; Feast applies the remaining ODFVs as usual.
+        windowed = [o for o in odfvs if isinstance(spec_of(o), WindowedFeaturesSpec)]
+        odfvs = [o for o in odfvs if o not in windowed]
+        times = pd.to_datetime(entity_df[ts_column], utc=True) if len(entity_df) else None
+        metadata = RetrievalMetadata(
+            features=feature_refs,
+            keys=[c for c in entity_df.columns if c != ts_column],
+            min_event_timestamp=None if times is None else times.min().to_pydatetime(),
+            max_event_timestamp=None if times is None else times.max().to_pydatetime(),
+        )
+        return _FrameJob(build, odfvs, full_feature_names, metadata)
+
+    @staticmethod
+    def pull_latest_from_table_or_query(
+        config: RepoConfig,
+        data_source: DataSource,
+        join_key_columns: list[str],
+        feature_name_columns: list[str],
+        timestamp_field: str,
+        created_timestamp_column: str | None,
+        start_date: datetime,
+        end_date: datetime,
+    ) -> RetrievalJob:
+        if isinstance(spec_of(data_source), ActionLogSpec):
+            # Actions reach the online store by push; materializing "latest per
+            # actor" would store one arbitrary action per member.
+            return _empty_job(join_key_columns + feature_name_columns + [timestamp_field])
+        return pull_latest_from_table_or_query_ibis(
+            config=config, data_source=data_source, join_key_columns=join_key_columns,
+            feature_name_columns=feature_name_columns, timestamp_field=timestamp_field,
+            created_timestamp_column=created_timestamp_column, start_date=start_date,
+            end_date=end_date, **_ibis_options(config),
+        )
+
+    @staticmethod
+    def pull_all_from_table_or_query(
+        config: RepoConfig,
+        data_source: DataSource,
+        join_key_columns: list[str],
+        feature_name_columns: list[str],
+        timestamp_field: str,
+        created_timestamp_column: str | None = None,
+        start_date: datetime | None = None,
+        end_date: datetime | None = None,
+    ) -> RetrievalJob:
+        if isinstance(spec_of(data_source), ActionLogSpec):
+            return _empty_job(join_key_columns + feature_name_columns + [timestamp_field])
+        return pull_all_from_table_or_query_ibis(
+            config=config, data_source=data_source, join_key_columns=join_key_columns,
+            feature_name_columns=feature_name_columns, timestamp_field=timestamp_field,
+            created_timestamp_column=created_timestamp_column, start_date=start_date,
+            end_date=end_date, **_ibis_options(config),
+        )
+
+    @staticmethod
+    def offline_write_batch(
+        config: RepoConfig,
+        feature_view: FeatureView,
+        table: pa.Table,
+        progress: Callable[[int], Any] | None,
+    ) -> None:
+        spec = spec_of(feature_view)
+        if not isinstance(spec, ActionLogSpec):
+            feast_duckdb.DuckDBOfflineStore.offline_write_batch(config, feature_view, table, progress)
+            return
+        write_action_parts(resolve_path(config.repo_path, spec.path), table, spec)
+        if progress:
+            progress(table.num_rows)
+
+    def get_table_column_names_and_types_from_data_source(
+        self, config: RepoConfig, data_source: DataSource
+    ) -> list[tuple[str, str]]:
+        spec = spec_of(data_source)
+        if isinstance(spec, ActionLogSpec):
+            return list(action_log_columns(spec).items())
+        if isinstance(data_source, FileSource):
+            schema = pq.read_schema(resolve_path(config.repo_path, data_source.path))
+            return [(f.name, str(f.type)) for f in schema]
+        return list(super().get_table_column_names_and_types_from_data_source(config, data_source))
+
+
+def _add_windowed(
+    frame: pd.DataFrame, odfv: OnDemandFeatureView, feature_refs: list[str], full_names: bool
+) -> pd.DataFrame:
+    spec = spec_of(odfv)
+    if not isinstance(spec, WindowedFeaturesSpec):
+        raise OfflineStoreError(f"'{odfv.name}' is not a windowed feature view")
+    view = odfv.projection.name_to_use()
+    wanted = [r.split(":", 1)[1] for r in feature_refs if r.startswith(f"{view}:")]
+
+    def column(view_name: str, feature: str) -> str:
+        return f"{view_name}__{feature}" if full_names else feature
+
+    column_of = {spec.request_field: spec.request_field}
+    used = HISTORY_FEATURES[:2] + (("action_embeddings",) if spec.embedding_dim else ())
+    for feature in used:
+        column_of[f"{spec.history}__{feature}"] = column(spec.history, feature)
+    if spec.candidate:
+        column_of[spec.candidate] = column(*spec.candidate.split("__", 1))
+    missing = sorted(set(column_of.values()) - set(frame.columns))
+    if missing:
+        hint = " (add it with feast_pinot.with_request_ts)" if spec.request_field in missing else ""
+        raise OfflineStoreError(f"'{odfv.name}' needs columns {missing}{hint}")
+    inputs = {c: frame[c].tolist() for c in set(column_of.values())}
+    computed = training_columns(spec, inputs, wanted, column_of)
+    return frame.assign(**{column(view, name): values for name, values in computed.items()})
+
+
+def _reject_logs(feature_views: list[FeatureView]) -> None:
+    for fv in feature_views:
+        if isinstance(spec_of(fv), ActionLogSpec):
+            raise OfflineStoreError(
+                f"'{fv.name}' is an action log: read it through an action_history view"
+            )
+
+
+def _empty_job(columns: list[str]) -> RetrievalJob:
+    return _FrameJob(lambda: pd.DataFrame({c: [] for c in columns}), [], False, None)
+
+
+def action_log_columns(spec: ActionLogSpec) -> dict[str, str]:
+    """The columns (and Arrow types) of an action log's Parquet parts."""
+    columns = {
+        spec.actor_join_key: "int64" if spec.actor_is_int else "string",
+        "action_id": "string",
+        "verb": "string",
+        "object": "string",
+        "attributes": "string",
+        "event_timestamp": "timestamp[ms, tz=UTC]",
+    }
+    if spec.embedding_dim:
+        columns["embedding"] = "list<item: float>"
+    return columns
+
+
+def _part_schema(spec: ActionLogSpec) -> pa.Schema:
+    fields = [
+        pa.field(spec.actor_join_key, pa.int64() if spec.actor_is_int else pa.string(), False),
+        pa.field("action_id", pa.string(), False),
+        pa.field("verb", pa.string(), False),
+        pa.field("object", pa.string(), False),
+        pa.field("attributes", pa.string()),
+        pa.field("event_timestamp", pa.timestamp("ms", tz="UTC"), False),
+    ]
+    if spec.embedding_dim:
+        fields.append(pa.field("embedding", pa.list_(pa.float32())))
+    return pa.schema(fields)
+
+
+def _check_parts(table: pa.Table, spec: ActionLogSpec) -> pa.Table:
+    schema = _part_schema(spec)
+    try:
+        table = table.select(schema.names).cast(schema)
+    except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
+        raise OfflineStoreError(f"actions for '{spec.name}' do not match its columns: {exc}") from exc
+    verbs = table.column("verb").to_pylist()
+    problems = [(i, f"unknown verb {v!r}") for i, v in enumerate(verbs) if v not in spec.verbs]
+    if spec.embedding_dim:
+        sizes = table.column("embedding").to_pylist()
+        problems += [
+            (i, f"embedding must have {spec.embedding_dim} floats")
+            for i, e in enumerate(sizes) if e is None or len(e) != spec.embedding_dim
+        ]
+    if problems:
+        raise ActionValidationError(sorted(problems))
+    return table
+
+
+def write_action_parts(root: str, table: pa.Table, spec: ActionLogSpec) -> list[Path]:
+    """Append actions to the offline log as one Parquet part per event date."""
+    table = _check_parts(table, spec)
+    if table.num_rows == 0:
+        return []
+    dates = pc.strftime(table.column("event_timestamp"), format="%Y-%m-%d").to_pylist()
+    written = []
+    stamp = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+    for date in sorted(set(dates)):
+        mask = pa.array([d == date for d in dates])
+        folder = Path(root) / f"date={date}"
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"part-{stamp}.parquet"
+        temp = folder / f".{final.name}.tmp"
+        pq.write_table(table.filter(mask), temp)
+        os.replace(temp, final)
+        written.append(final)
+    return written

@@ -1,0 +1,1 @@
+"""Online stores: a Feast adapter over small storage backends."""

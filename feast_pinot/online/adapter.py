@@ -1,0 +1,301 @@
+"""The Feast ``OnlineStore`` adapter over an :class:`OnlineBackend`.
+
+The only module that speaks Feast protos. It tells three kinds of feature view
+apart by their spec tag:
+
+* ordinary views: latest value per entity key (upsert by event time);
+* action logs: every action appended, deduplicated by ``action_id``;
+* histories: read-only, the recent actions of each actor read from their log
+  (newest first, at most ``max_actions`` within retention), with an optional
+  read-time join of an object attribute.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from feast import Entity, FeatureView
+from feast.infra.key_encoding_utils import serialize_entity_key
+from feast.infra.online_stores.online_store import OnlineStore
+from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
+from feast.protos.feast.types.Value_pb2 import FloatList, Int64List, StringList
+from feast.protos.feast.types.Value_pb2 import Value as ValueProto
+from feast.repo_config import RepoConfig
+from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
+
+from feast_pinot import clock
+from feast_pinot.actions import datetime_to_ms, ms_to_datetime, validate_actions
+from feast_pinot.errors import ActionValidationError, OnlineStoreError
+from feast_pinot.online.backend import History, HistoryWindow, LatestRow, OnlineBackend, TableSpec
+from feast_pinot.specs import ActionLogSpec, AttributeJoinSpec, HistorySpec, spec_of
+
+__all__ = ["BackendOnlineStore", "table_name"]
+
+log = logging.getLogger(__name__)
+
+_Row = tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]
+_ReadResult = list[tuple[datetime | None, dict[str, ValueProto] | None]]
+
+
+def table_name(project: str, view_name: str) -> str:
+    return f"{project}_{view_name}"
+
+
+class BackendOnlineStore(OnlineStore):
+    """Feast online store whose storage is an :class:`OnlineBackend`.
+
+    Subclasses say only how to build their backend from the repo config.
+    """
+
+    @abstractmethod
+    def backend(self, config: RepoConfig) -> OnlineBackend: ...
+
+    # -- schema -------------------------------------------------------------
+
+    def update(
+        self,
+        config: RepoConfig,
+        tables_to_delete: Sequence[FeatureView],
+        tables_to_keep: Sequence[FeatureView],
+        entities_to_delete: Sequence[Entity],
+        entities_to_keep: Sequence[Entity],
+        partial: bool,
+    ) -> None:
+        backend = self.backend(config)
+        backend.drop_tables(_table_specs(config, tables_to_delete))
+        backend.create_tables(_table_specs(config, tables_to_keep))
+
+    def teardown(
+        self, config: RepoConfig, tables: Sequence[FeatureView], entities: Sequence[Entity]
+    ) -> None:
+        self.backend(config).drop_tables(_table_specs(config, tables))
+
+    # -- writes -------------------------------------------------------------
+
+    def online_write_batch(
+        self,
+        config: RepoConfig,
+        table: FeatureView,
+        data: list[_Row],
+        progress: Callable[[int], Any] | None,
+    ) -> None:
+        spec = spec_of(table)
+        name = table_name(config.project, table.name)
+        if isinstance(spec, HistorySpec):
+            raise OnlineStoreError(
+                f"'{table.name}' is a history read from action log '{spec.log.name}'; "
+                f"write actions to '{spec.log.name}' instead"
+            )
+        if isinstance(spec, ActionLogSpec):
+            _append_actions(self.backend(config), name, spec, data)
+        else:
+            rows = [_latest_row(config, key, values, ts) for key, values, ts, _ in data]
+            self.backend(config).write_latest(name, rows)
+        if progress:
+            progress(len(data))
+
+    # -- reads --------------------------------------------------------------
+
+    def online_read(
+        self,
+        config: RepoConfig,
+        table: FeatureView,
+        entity_keys: list[EntityKeyProto],
+        requested_features: list[str] | None = None,
+    ) -> _ReadResult:
+        spec = spec_of(table)
+        if isinstance(spec, HistorySpec):
+            return self._read_histories(config, spec, entity_keys, requested_features)
+        if isinstance(spec, ActionLogSpec):
+            raise OnlineStoreError(
+                f"'{table.name}' is an action log: read it through an action_history view"
+            )
+        return self._read_latest(config, table, entity_keys, requested_features)
+
+    def _read_latest(
+        self,
+        config: RepoConfig,
+        table: FeatureView,
+        entity_keys: list[EntityKeyProto],
+        requested: list[str] | None,
+    ) -> _ReadResult:
+        keys = [_key(config, ek) for ek in entity_keys]
+        rows = self.backend(config).read_latest(table_name(config.project, table.name), keys)
+        types = {f.name: f.dtype.to_value_type() for f in table.features}
+        wanted = [n for n in (requested or types) if n in types]
+        return [_latest_result(row, wanted, types) for row in rows]
+
+    def _read_histories(
+        self,
+        config: RepoConfig,
+        spec: HistorySpec,
+        entity_keys: list[EntityKeyProto],
+        requested: list[str] | None,
+    ) -> _ReadResult:
+        histories = self._histories(config, spec, entity_keys)
+        if spec.attribute is not None:
+            histories = self._join_attribute(config, spec.attribute, spec.embedding_dim, histories)
+        now = ms_to_datetime(clock.now_ms())
+        return [(now, _history_values(h, requested)) for h in histories]
+
+    def _histories(
+        self, config: RepoConfig, spec: HistorySpec, entity_keys: list[EntityKeyProto]
+    ) -> list[History]:
+        now = clock.now_ms()
+        window = HistoryWindow(now - spec.log.retention_ms, now, spec.max_actions)
+        actors = [_actor(ek) for ek in entity_keys]
+        log_table = table_name(config.project, spec.log.name)
+        return self.backend(config).read_histories(log_table, actors, window)
+
+    def _join_attribute(
+        self,
+        config: RepoConfig,
+        attr: AttributeJoinSpec,
+        dim: int,
+        histories: list[History],
+    ) -> list[History]:
+        objects = sorted({obj for h in histories for obj in h.objects})
+        keyed = {obj: attr.object_key(obj) for obj in objects}
+        present = [obj for obj in objects if keyed[obj] is not None]
+        keys = [_key(config, _attribute_key(attr, keyed[obj])) for obj in present]
+        rows = self.backend(config).read_latest(table_name(config.project, attr.feature_view), keys)
+        vectors = {obj: _vector(row, attr.feature, dim) for obj, row in zip(present, rows)}
+        missing = np.full(dim, np.nan, dtype=np.float32)
+        return [_with_embeddings(h, [vectors.get(o, missing) for o in h.objects], dim) for h in histories]
+
+
+# -- helpers: specs -> tables ----------------------------------------------------
+
+
+def _table_specs(config: RepoConfig, views: Sequence[FeatureView]) -> list[TableSpec]:
+    specs = []
+    for view in views:
+        spec = spec_of(view)
+        name = table_name(config.project, view.name)
+        if isinstance(spec, HistorySpec):
+            continue  # histories are read from their log's table
+        if isinstance(spec, ActionLogSpec):
+            specs.append(
+                TableSpec(name, "actions", actor_is_int=spec.actor_is_int,
+                          embedding_dim=spec.embedding_dim)
+            )
+        else:
+            columns = tuple((f.name, str(f.dtype)) for f in view.features)
+            specs.append(TableSpec(name, "latest", columns=columns))
+    return specs
+
+
+# -- helpers: protos <-> plain values ------------------------------------------
+
+
+def _key(config: RepoConfig, entity_key: EntityKeyProto) -> str:
+    version = config.entity_key_serialization_version
+    return serialize_entity_key(entity_key, entity_key_serialization_version=version).hex()
+
+
+def _actor(entity_key: EntityKeyProto) -> int | str:
+    if len(entity_key.entity_values) != 1:
+        raise OnlineStoreError(
+            f"action logs have one actor join key, got {list(entity_key.join_keys)}"
+        )
+    value = entity_key.entity_values[0]
+    kind = value.WhichOneof("val")
+    if kind in ("int64_val", "int32_val"):
+        return int(getattr(value, kind))
+    if kind == "string_val":
+        return value.string_val
+    raise OnlineStoreError(f"unsupported actor key type {kind} for {entity_key.join_keys[0]}")
+
+
+def _attribute_key(attr: AttributeJoinSpec, value: int | str | None) -> EntityKeyProto:
+    proto = ValueProto(int64_val=value) if attr.key_is_int else ValueProto(string_val=value)
+    return EntityKeyProto(join_keys=[attr.join_key], entity_values=[proto])
+
+
+def _latest_row(
+    config: RepoConfig, key: EntityKeyProto, values: dict[str, ValueProto], ts: datetime
+) -> LatestRow:
+    plain = {name: feast_value_type_to_python_type(v) for name, v in values.items()}
+    return LatestRow(_key(config, key), datetime_to_ms(ts), plain)
+
+
+def _latest_result(
+    row: LatestRow | None, wanted: list[str], types: dict[str, Any]
+) -> tuple[datetime | None, dict[str, ValueProto] | None]:
+    if row is None:
+        return None, None
+    values: dict[str, ValueProto] = {}
+    for name in wanted:
+        value = row.values.get(name)
+        values[name] = (
+            ValueProto() if value is None
+            else python_values_to_proto_values([value], types[name])[0]
+        )
+    return ms_to_datetime(row.event_ms), values
+
+
+def _history_values(history: History, requested: list[str] | None) -> dict[str, ValueProto]:
+    build = {
+        "action_ts": lambda: ValueProto(int64_list_val=Int64List(val=history.ts_ms)),
+        "action_verbs": lambda: ValueProto(string_list_val=StringList(val=history.verbs)),
+        "action_objects": lambda: ValueProto(string_list_val=StringList(val=history.objects)),
+        "action_embeddings": lambda: ValueProto(float_list_val=FloatList(val=_flat(history))),
+    }
+    names = requested or list(build)
+    return {name: build[name]() for name in names if name in build}
+
+
+def _flat(history: History) -> list[float]:
+    return [] if history.embeddings is None else history.embeddings.ravel().tolist()
+
+
+def _vector(row: LatestRow | None, feature: str, dim: int) -> np.ndarray | None:
+    value = None if row is None else row.values.get(feature)
+    if value is None or len(value) != dim:
+        return None  # missing or malformed attribute: the action gets no embedding
+    return np.asarray(value, dtype=np.float32)
+
+
+def _with_embeddings(history: History, vectors: list[np.ndarray | None], dim: int) -> History:
+    missing = np.full(dim, np.nan, dtype=np.float32)
+    rows = [missing if v is None else v for v in vectors]
+    embeddings = np.vstack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
+    return History(history.action_ids, history.ts_ms, history.verbs, history.objects, embeddings)
+
+
+# -- helpers: action log writes -------------------------------------------------
+
+
+def _append_actions(
+    backend: OnlineBackend, table: str, spec: ActionLogSpec, data: list[_Row]
+) -> None:
+    now = clock.now_ms()
+    raws = [_raw_action(spec, key, values, ts) for key, values, ts, _ in data]
+    actions, problems = validate_actions(raws, spec, now)
+    if problems:
+        raise ActionValidationError(problems)  # nothing of the batch is written
+    keep = HistoryWindow(now - spec.retention_ms, now, spec.max_actions)
+    backend.append_actions(table, actions, keep)
+
+
+def _raw_action(
+    spec: ActionLogSpec, key: EntityKeyProto, values: dict[str, ValueProto], ts: datetime
+) -> dict[str, Any]:
+    plain = {name: feast_value_type_to_python_type(v) for name, v in values.items()}
+    raw: dict[str, Any] = json.loads(plain.get("attributes") or "{}")
+    if plain.get("embedding") is not None:
+        raw.setdefault("objectAttributes", {})["embedding"] = plain["embedding"]
+    raw.update(
+        action_id=plain.get("action_id"),
+        actor=_actor(key),
+        verb=plain.get("verb"),
+        object=plain.get("object"),
+        timestamp=datetime_to_ms(ts),
+    )
+    return raw

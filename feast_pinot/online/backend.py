@@ -1,0 +1,92 @@
+"""The storage contract every online backend implements, in plain Python types.
+
+The Feast adapter (:mod:`feast_pinot.online.adapter`) is the only code that
+speaks Feast protos; a backend sees table names, string keys, python values and
+:class:`~feast_pinot.actions.Action` records. One contract test suite runs
+against every implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from feast_pinot.actions import Action
+
+__all__ = ["TableSpec", "LatestRow", "HistoryWindow", "History", "OnlineBackend"]
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """A table to create: ``latest`` keeps one row per key, ``actions`` appends."""
+
+    name: str
+    kind: Literal["latest", "actions"]
+    columns: tuple[tuple[str, str], ...] = ()  # (feature, Feast type) for typed backends
+    actor_is_int: bool = False
+    embedding_dim: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LatestRow:
+    key: str  # hex of Feast's serialized entity key
+    event_ms: int
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryWindow:
+    """Actions with ``since_ms < ts <= until_ms``, the newest ``limit`` of them."""
+
+    since_ms: int
+    until_ms: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """One actor's actions, newest first (ties: ascending ``action_id``)."""
+
+    action_ids: tuple[str, ...]
+    ts_ms: tuple[int, ...]
+    verbs: tuple[str, ...]
+    objects: tuple[str, ...]
+    embeddings: np.ndarray | None  # (n, dim) float32 when the log stores embeddings
+
+    @classmethod
+    def empty(cls, embedding_dim: int) -> "History":
+        emb = np.zeros((0, embedding_dim), dtype=np.float32) if embedding_dim else None
+        return cls((), (), (), (), emb)
+
+
+class OnlineBackend(Protocol):
+    def create_tables(self, tables: Sequence[TableSpec]) -> None:
+        """Create what is missing; existing tables are left as they are."""
+
+    def drop_tables(self, tables: Sequence[TableSpec]) -> None:
+        """Drop the tables; missing ones are ignored."""
+
+    def write_latest(self, table: str, rows: Sequence[LatestRow]) -> None:
+        """Upsert: a row replaces the stored one unless that one is newer."""
+
+    def read_latest(self, table: str, keys: Sequence[str]) -> list[LatestRow | None]:
+        """One entry per key, in order; None where nothing is stored."""
+
+    def append_actions(self, table: str, actions: Sequence[Action], keep: HistoryWindow) -> int:
+        """Append, ignoring already-stored ``action_id``s; return how many were new.
+
+        ``keep`` is what a read now would return. The backend may delete what no
+        read at or after ``keep.until_ms`` can return: actions at or before
+        ``keep.since_ms``, and per actor those behind the newest ``keep.limit``
+        at or before ``keep.until_ms``.
+        """
+
+    def read_histories(
+        self, table: str, actors: Sequence[int | str], window: HistoryWindow
+    ) -> list[History]:
+        """One :class:`History` per actor, in order."""
+
+    def close(self) -> None: ...

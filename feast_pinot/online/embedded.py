@@ -1,0 +1,56 @@
+"""The embedded default online store: one local SQLite file, zero setup.
+
+``feature_store.yaml``::
+
+    online_store:
+      type: feast_pinot.online.embedded.EmbeddedOnlineStore
+      path: data/online_store.db      # relative to the feature repo
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from feast.repo_config import FeastConfigBaseModel, RepoConfig
+from pydantic import Field, StrictStr
+
+from feast_pinot.errors import OnlineStoreError
+from feast_pinot.online.adapter import BackendOnlineStore
+from feast_pinot.online.sqlite_backend import SqliteBackend
+
+__all__ = ["EmbeddedOnlineStore", "EmbeddedOnlineStoreConfig"]
+
+
+class EmbeddedOnlineStoreConfig(FeastConfigBaseModel):
+    """Configuration of :class:`EmbeddedOnlineStore`."""
+
+    type: Literal["feast_pinot.online.embedded.EmbeddedOnlineStore"] = (
+        "feast_pinot.online.embedded.EmbeddedOnlineStore"
+    )
+    path: StrictStr = "data/online_store.db"
+    """The SQLite file; a relative path is resolved against the feature repo."""
+
+    busy_timeout_ms: int = Field(default=30_000, gt=0)
+    """How long a write waits for another process's write to finish."""
+
+
+class EmbeddedOnlineStore(BackendOnlineStore):
+    """Feast online store on a local SQLite file (WAL mode, multi-process safe)."""
+
+    def __init__(self) -> None:
+        self._backends: dict[tuple[Path, int], SqliteBackend] = {}
+
+    def backend(self, config: RepoConfig) -> SqliteBackend:
+        store_config = config.online_store
+        if not isinstance(store_config, EmbeddedOnlineStoreConfig):
+            raise OnlineStoreError(
+                f"EmbeddedOnlineStore needs an EmbeddedOnlineStoreConfig, got {type(store_config).__name__}"
+            )
+        path = Path(store_config.path)
+        if not path.is_absolute() and config.repo_path is not None:
+            path = Path(config.repo_path) / path
+        cache_key = (path.resolve(), store_config.busy_timeout_ms)
+        if cache_key not in self._backends:
+            self._backends[cache_key] = SqliteBackend(cache_key[0], store_config.busy_timeout_ms)
+        return self._backends[cache_key]

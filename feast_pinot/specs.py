@@ -1,0 +1,140 @@
+"""Frozen specs that the declaration helpers store in a feature view's tags.
+
+Feast keeps tags through the registry round-trip, so a plain ``FeatureView``
+carrying a spec tag is rebuilt exactly in every process (``feast serve``, the
+ingester, the offline store) without subclassing anything the registry cannot
+reload.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+__all__ = [
+    "SPEC_TAG",
+    "KIND_TAG",
+    "HISTORY_FEATURES",
+    "ActionLogSpec",
+    "AttributeJoinSpec",
+    "HistorySpec",
+    "WindowSpec",
+    "WindowedFeaturesSpec",
+    "spec_of",
+    "spec_tags",
+]
+
+SPEC_TAG = "feast_pinot.spec"
+KIND_TAG = "feast_pinot.kind"
+
+# The list-valued features of every history view, newest action first.
+HISTORY_FEATURES = ("action_ts", "action_verbs", "action_objects", "action_embeddings")
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ActionLogSpec(_Spec):
+    """An append-only log of actions in the standard action schema."""
+
+    kind: Literal["action_log"] = "action_log"
+    name: str
+    actor_join_key: str
+    actor_is_int: bool
+    verbs: tuple[str, ...] = Field(min_length=1)
+    retention_ms: int = Field(gt=0)
+    max_actions: int = Field(gt=0)
+    embedding_dim: int = Field(ge=0, description="0: no embedding stored with actions")
+    future_tolerance_ms: int = Field(ge=0)
+    path: str = Field(description="offline action log directory (Parquet parts)")
+
+    @property
+    def push_source(self) -> str:
+        return f"{self.name}_push"
+
+
+class AttributeJoinSpec(_Spec):
+    """Join an object attribute (e.g. a job embedding) when a history is read."""
+
+    feature_view: str
+    feature: str
+    join_key: str
+    key_is_int: bool
+    object_prefix: str
+    path: str = Field(description="the attribute view's Parquet source, for training data")
+    timestamp_field: str
+
+    def object_key(self, obj: str) -> int | str | None:
+        """The attribute view's join-key value for an action's object, or None."""
+        if not obj.startswith(self.object_prefix):
+            return None
+        raw = obj[len(self.object_prefix):]
+        if not self.key_is_int:
+            return raw
+        try:
+            return int(raw)
+        except ValueError:
+            return None
+
+
+class HistorySpec(_Spec):
+    """The recent-action history of each actor, read from an action log."""
+
+    kind: Literal["action_history"] = "action_history"
+    name: str
+    log: ActionLogSpec
+    max_actions: int = Field(gt=0)
+    embedding_dim: int = Field(ge=0)
+    attribute: AttributeJoinSpec | None = None
+
+    @model_validator(mode="after")
+    def _cap_within_log(self) -> "HistorySpec":
+        if self.max_actions > self.log.max_actions:
+            raise ValueError(
+                f"max_actions={self.max_actions} exceeds the log's cap "
+                f"{self.log.max_actions}: the log never keeps that many"
+            )
+        return self
+
+
+class WindowSpec(_Spec):
+    label: str
+    length_ms: int = Field(gt=0)
+
+
+class WindowedFeaturesSpec(_Spec):
+    """Inputs and outputs of a windowed on-demand feature view."""
+
+    kind: Literal["windowed_features"] = "windowed_features"
+    view: str
+    history: str
+    verbs: tuple[str, ...] = Field(min_length=1)
+    windows: tuple[WindowSpec, ...] = Field(min_length=1)
+    embedding_dim: int = Field(ge=0)
+    candidate: str | None = Field(default=None, description="'view__feature' input key")
+    request_field: str = "request_ts"
+
+
+_AnySpec = Annotated[
+    Union[ActionLogSpec, HistorySpec, WindowedFeaturesSpec], Field(discriminator="kind")
+]
+_any_spec = TypeAdapter(_AnySpec)
+
+
+def spec_tags(spec: ActionLogSpec | HistorySpec | WindowedFeaturesSpec) -> dict[str, str]:
+    return {KIND_TAG: spec.kind, SPEC_TAG: spec.model_dump_json()}
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(raw: str) -> ActionLogSpec | HistorySpec | WindowedFeaturesSpec:
+    return _any_spec.validate_json(raw)
+
+
+def spec_of(obj: object) -> ActionLogSpec | HistorySpec | WindowedFeaturesSpec | None:
+    """The spec stored in a feature view's (or data source's) tags, if any."""
+    tags = getattr(obj, "tags", None) or {}
+    raw = tags.get(SPEC_TAG)
+    return _parse(raw) if raw else None

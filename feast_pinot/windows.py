@@ -1,0 +1,169 @@
+"""Windowed features computed from a recent-action history at request time.
+
+The on-demand feature views made by
+:func:`feast_pinot.declarations.windowed_action_features` call
+:func:`windowed_features`, online and in training alike, so both paths run the
+same code. For each declared verb and window ``w`` and each row with request
+time ``t`` (epoch ms), over the row's actions with ``t - w < ts <= t``:
+
+* ``{verb}_count_{w}``: number of actions (Int64);
+* ``{verb}_mean_emb_{w}``: element-wise mean of their embeddings (Float32 list);
+  actions without an embedding (a read-time join that found no attribute) are
+  left out of the mean but still counted;
+* ``{verb}_sim_{w}``: cosine similarity of the candidate embedding and that mean
+  (Float64).
+
+Empty windows give count 0, a zero vector and similarity 0; a missing or
+zero candidate gives similarity 0. Never NaN, never an exception.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+import numpy as np
+
+from feast_pinot.errors import FeastPinotError
+from feast_pinot.specs import WindowedFeaturesSpec
+
+__all__ = ["windowed_features", "training_columns", "output_names", "verb_slug"]
+
+
+def verb_slug(verb: str) -> str:
+    """A feature-name-safe form of a verb (``job-apply`` -> ``job_apply``)."""
+    return re.sub(r"[^0-9a-zA-Z_]", "_", verb)
+
+
+def output_names(spec: WindowedFeaturesSpec) -> dict[str, tuple[str, str, str]]:
+    """``{feature name: (kind, verb, window label)}`` in declaration order."""
+    names: dict[str, tuple[str, str, str]] = {}
+    for verb in spec.verbs:
+        for window in spec.windows:
+            for kind in ("count", "mean_emb", "sim"):
+                if kind != "count" and not spec.embedding_dim:
+                    continue
+                names[f"{verb_slug(verb)}_{kind}_{window.label}"] = (kind, verb, window.label)
+    return names
+
+
+@functools.lru_cache(maxsize=64)
+def _spec(spec_json: str) -> WindowedFeaturesSpec:
+    return WindowedFeaturesSpec.model_validate_json(spec_json)
+
+
+def _column(inputs: dict[str, Any], spec: WindowedFeaturesSpec, feature: str) -> list[Any]:
+    full = f"{spec.history}__{feature}"
+    return inputs[full] if full in inputs else inputs[feature]
+
+
+def windowed_features(inputs: dict[str, list[Any]], spec_json: str) -> dict[str, list[Any]]:
+    """The ODFV body: python-mode ``inputs`` (column lists) to output columns."""
+    spec = _spec(spec_json)
+    now = inputs[spec.request_field]
+    ts_col = _column(inputs, spec, "action_ts")
+    verb_col = _column(inputs, spec, "action_verbs")
+    emb_col = _column(inputs, spec, "action_embeddings") if spec.embedding_dim else None
+    cand_col = inputs.get(spec.candidate) if spec.candidate else None
+    names = output_names(spec)
+    out: dict[str, list[Any]] = {name: [] for name in names}
+    for i in range(len(now)):
+        row = _row_features(
+            spec,
+            now[i],
+            ts_col[i],
+            verb_col[i],
+            None if emb_col is None else emb_col[i],
+            None if cand_col is None else cand_col[i],
+        )
+        for name in names:
+            out[name].append(row[name])
+    # Feast's online path looks python-mode outputs up by their full name
+    # ("view__feature") when full_feature_names=True, and by the short name
+    # otherwise, so both are given. (Training frames are computed by the offline
+    # store through :func:`training_columns`, which names them once.)
+    out.update({f"{spec.view}__{name}": column for name, column in list(out.items())})
+    return out
+
+
+def _row_features(
+    spec: WindowedFeaturesSpec,
+    now: Any,
+    ts: Any,
+    verbs: Any,
+    flat: Any,
+    candidate: Any,
+) -> dict[str, Any]:
+    if now is None:
+        raise FeastPinotError(f"'{spec.request_field}' is required (epoch ms of the request)")
+    ts_arr = np.asarray([] if ts is None else ts, dtype=np.int64)
+    verb_arr = np.asarray([] if verbs is None else verbs, dtype=object)
+    emb = _embeddings(spec, flat, len(ts_arr), verb_arr)
+    cand = _candidate(spec, candidate)
+    row: dict[str, Any] = {}
+    for verb in spec.verbs:
+        is_verb = verb_arr == verb
+        for window in spec.windows:
+            mask = is_verb & (ts_arr > int(now) - window.length_ms) & (ts_arr <= int(now))
+            stem, label = verb_slug(verb), window.label
+            row[f"{stem}_count_{label}"] = int(mask.sum())
+            if emb is not None:
+                mean = _mean(emb[mask], spec.embedding_dim)
+                row[f"{stem}_mean_emb_{label}"] = mean.astype(np.float32).tolist()
+                row[f"{stem}_sim_{label}"] = _cosine(cand, mean)
+    return row
+
+
+def _embeddings(
+    spec: WindowedFeaturesSpec, flat: Any, n: int, verbs: np.ndarray
+) -> np.ndarray | None:
+    dim = spec.embedding_dim
+    if not dim:
+        return None
+    values = np.asarray([] if flat is None else flat, dtype=np.float64)
+    if values.size == n * dim:
+        return values.reshape(n, dim)
+    if not np.isin(verbs, spec.verbs).any():
+        # No action of a declared verb reads an embedding (e.g. Feast's apply-time
+        # type inference, which sends one-element samples).
+        return np.zeros((n, dim))
+    raise FeastPinotError(
+        f"history '{spec.history}' gave {values.size} embedding values for {n} actions "
+        f"of dimension {dim}"
+    )
+
+
+def _candidate(spec: WindowedFeaturesSpec, candidate: Any) -> np.ndarray | None:
+    if candidate is None:
+        return None
+    vec = np.asarray(candidate, dtype=np.float64)
+    return vec if vec.size == spec.embedding_dim else None
+
+
+def _mean(rows: np.ndarray, dim: int) -> np.ndarray:
+    finite = rows[np.isfinite(rows).all(axis=1)] if rows.size else rows
+    return finite.mean(axis=0) if len(finite) else np.zeros(dim)
+
+
+def _cosine(candidate: np.ndarray | None, mean: np.ndarray) -> float:
+    if candidate is None:
+        return 0.0
+    norm = float(np.linalg.norm(candidate) * np.linalg.norm(mean))
+    return float(candidate @ mean / norm) if norm > 0 else 0.0
+
+
+def training_columns(
+    spec: WindowedFeaturesSpec,
+    frame: dict[str, list[Any]],
+    wanted: list[str],
+    column_of: dict[str, str],
+) -> dict[str, list[Any]]:
+    """The ``wanted`` outputs for a training frame.
+
+    ``column_of`` maps each input key (``request_ts``, ``history__action_ts``,
+    ..., the candidate key) to the frame column that holds it.
+    """
+    inputs = {key: frame[column] for key, column in column_of.items()}
+    computed = windowed_features(inputs, spec.model_dump_json())
+    return {name: computed[name] for name in wanted}

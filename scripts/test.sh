@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The test suite. pytest's exit code 5 ("no tests collected") is a failure here.
+source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: failing" >&2
+  exit 1
+fi
+exit "$rc"
