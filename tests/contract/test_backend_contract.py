@@ -1,0 +1,129 @@
+"""The storage contract, run against every online backend."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from feast_pinot.actions import Action
+from feast_pinot.online.backend import HistoryWindow, LatestRow, OnlineBackend, TableSpec
+
+LATEST = TableSpec("p_profile", "latest", columns=(("industry", "String"), ("score", "Float64")))
+ACTIONS = TableSpec("p_actions", "actions", actor_is_int=True, embedding_dim=3)
+TEXT_ACTIONS = TableSpec("p_text_actions", "actions", actor_is_int=False, embedding_dim=0)
+WIDE = HistoryWindow(since_ms=0, until_ms=10**13, limit=1000)
+
+
+def action(aid: str, actor: int | str, ts: int, verb: str = "view", emb: tuple | None = (0.5, -1.25, 3.0)) -> Action:
+    return Action(aid, actor, verb, f"job:{aid}", ts, emb, json.dumps({"verbAttributes": {"s": aid}}))
+
+
+@pytest.fixture
+def tables(backend: OnlineBackend) -> OnlineBackend:
+    backend.create_tables([LATEST, ACTIONS, TEXT_ACTIONS])
+    return backend
+
+
+def test_create_tables_twice_keeps_data(tables: OnlineBackend) -> None:
+    tables.write_latest(LATEST.name, [LatestRow("k1", 10, {"industry": "a", "score": 1.5})])
+    tables.create_tables([LATEST, ACTIONS, TEXT_ACTIONS])
+    assert tables.read_latest(LATEST.name, ["k1"])[0] == LatestRow("k1", 10, {"industry": "a", "score": 1.5})
+
+
+def test_drop_tables_ignores_missing(tables: OnlineBackend) -> None:
+    tables.drop_tables([LATEST, TableSpec("p_never_created", "latest")])
+    tables.create_tables([LATEST])
+    assert tables.read_latest(LATEST.name, ["k1"]) == [None]
+
+
+def test_latest_keeps_newest_event_time(tables: OnlineBackend) -> None:
+    tables.write_latest(LATEST.name, [LatestRow("k1", 20, {"industry": "new", "score": 2.0})])
+    tables.write_latest(LATEST.name, [LatestRow("k1", 10, {"industry": "old", "score": 1.0})])
+    tables.write_latest(LATEST.name, [LatestRow("k2", 5, {"industry": "x", "score": None})])
+    got = tables.read_latest(LATEST.name, ["k2", "missing", "k1", "k2"])
+    assert got == [
+        LatestRow("k2", 5, {"industry": "x", "score": None}),
+        None,
+        LatestRow("k1", 20, {"industry": "new", "score": 2.0}),
+        LatestRow("k2", 5, {"industry": "x", "score": None}),
+    ]
+
+
+def test_read_latest_of_no_keys(tables: OnlineBackend) -> None:
+    assert tables.read_latest(LATEST.name, []) == []
+
+
+def test_append_deduplicates_by_action_id(tables: OnlineBackend) -> None:
+    first = [action("a1", 7, 100), action("a2", 7, 200)]
+    assert tables.append_actions(ACTIONS.name, first, WIDE) == 2
+    replay = [action("a2", 7, 200), action("a3", 7, 300), action("a3", 7, 300)]
+    assert tables.append_actions(ACTIONS.name, replay, WIDE) == 1
+    history = tables.read_histories(ACTIONS.name, [7], WIDE)[0]
+    assert history.action_ids == ("a3", "a2", "a1")
+
+
+def test_history_order_window_and_limit(tables: OnlineBackend) -> None:
+    rows = [action("b", 1, 500), action("a", 1, 500), action("c", 1, 400), action("d", 1, 100),
+            action("e", 1, 600), action("x", 2, 450)]
+    tables.append_actions(ACTIONS.name, rows, WIDE)
+    window = HistoryWindow(since_ms=100, until_ms=500, limit=10)
+    history, other, nobody = tables.read_histories(ACTIONS.name, [1, 2, 3], window)
+    assert history.action_ids == ("a", "b", "c")  # ts DESC, ties by action_id ASC; 100 and 600 outside
+    assert history.ts_ms == (500, 500, 400)
+    assert history.verbs == ("view",) * 3
+    assert history.objects == ("job:a", "job:b", "job:c")
+    assert other.action_ids == ("x",)
+    assert nobody.action_ids == ()
+    capped = tables.read_histories(ACTIONS.name, [1], HistoryWindow(0, 10**6, 2))[0]
+    assert capped.action_ids == ("e", "a")
+
+
+def test_embeddings_round_trip_as_float32(tables: OnlineBackend) -> None:
+    tables.append_actions(ACTIONS.name, [action("a1", 1, 10, emb=(0.1, 0.2, 0.3)),
+                                         action("a2", 1, 20, emb=(1.0, 2.0, 3.0))], WIDE)
+    history = tables.read_histories(ACTIONS.name, [1], WIDE)[0]
+    assert history.embeddings is not None
+    expected = np.array([[1.0, 2.0, 3.0], [0.1, 0.2, 0.3]], dtype=np.float32)
+    np.testing.assert_array_equal(history.embeddings.astype(np.float32), expected)
+
+
+def test_log_without_embeddings(tables: OnlineBackend) -> None:
+    tables.append_actions(TEXT_ACTIONS.name, [action("t1", "m-1", 10, emb=None)], WIDE)
+    history = tables.read_histories(TEXT_ACTIONS.name, ["m-1"], WIDE)[0]
+    assert history.action_ids == ("t1",)
+    assert history.embeddings is None or history.embeddings.size == 0
+
+
+def test_trimming_never_drops_a_readable_action(tables: OnlineBackend) -> None:
+    rows = [action(f"a{i:02d}", 1, 100 * i) for i in range(1, 11)]
+    keep = HistoryWindow(since_ms=250, until_ms=800, limit=3)
+    tables.append_actions(ACTIONS.name, rows, keep)
+    now_read = tables.read_histories(ACTIONS.name, [1], keep)[0]
+    assert now_read.action_ids == ("a08", "a07", "a06")
+    later = tables.read_histories(ACTIONS.name, [1], HistoryWindow(since_ms=250, until_ms=1000, limit=3))[0]
+    assert later.action_ids == ("a10", "a09", "a08")  # future actions are never trimmed
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["o'brien", 'quote"double', "back\\slash", "x' OR '1'='1", "a; DROP TABLE p_actions; --", "select", ""],
+)
+def test_hostile_values_are_data(tables: OnlineBackend, hostile: str) -> None:
+    actor = f"m{hostile}"
+    row = Action(f"id{hostile}", actor, f"v{hostile}", f"job:{hostile}", 50, None, "{}")
+    tables.append_actions(TEXT_ACTIONS.name, [row, action("other", "m-other", 60, emb=None)], WIDE)
+    history = tables.read_histories(TEXT_ACTIONS.name, [actor], WIDE)[0]
+    assert history.action_ids == (f"id{hostile}",)
+    assert history.verbs == (f"v{hostile}",)
+    assert history.objects == (f"job:{hostile}",)
+    tables.write_latest(LATEST.name, [LatestRow(f"k{hostile}", 1, {"industry": hostile, "score": 0.0})])
+    assert tables.read_latest(LATEST.name, [f"k{hostile}"])[0].values["industry"] == hostile
+
+
+def test_int_and_string_actors_are_distinct(tables: OnlineBackend) -> None:
+    tables.append_actions(ACTIONS.name, [action("n1", 42, 10)], WIDE)
+    tables.append_actions(TEXT_ACTIONS.name, [action("s1", "42", 10, emb=None)], WIDE)
+    assert tables.read_histories(ACTIONS.name, [42], WIDE)[0].action_ids == ("n1",)
+    assert tables.read_histories(TEXT_ACTIONS.name, ["42"], WIDE)[0].action_ids == ("s1",)
