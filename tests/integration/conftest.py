@@ -1,0 +1,39 @@
+"""Feature-repo fixtures: a copy of the example repo, applied with the real CLI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from feast import FeatureStore
+
+from demo.synthetic import Scenario, write_batch_sources
+
+REPO_SOURCE = Path(__file__).resolve().parents[2] / "feature_repo"
+FEAST_CLI = str(Path(sys.executable).parent / "feast")
+
+
+def run_feast(repo: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run the real ``feast`` CLI in ``repo``; fail with its output if it fails."""
+    done = subprocess.run(
+        [FEAST_CLI, *args], cwd=repo, capture_output=True, text=True, timeout=timeout
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"feast {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+def make_repo(dest: Path, scenario: Scenario) -> FeatureStore:
+    """Copy the example repo to ``dest``, write its batch sources, apply, materialize."""
+    shutil.copytree(REPO_SOURCE, dest, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    write_batch_sources(dest, scenario)
+    run_feast(dest, "apply")
+    store = FeatureStore(repo_path=str(dest))
+    store.materialize(
+        datetime(2000, 1, 1, tzinfo=timezone.utc),
+        datetime.fromtimestamp(scenario.end_ms / 1000 + 86400, tz=timezone.utc),
+    )
+    return store

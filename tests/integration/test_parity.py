@@ -1,0 +1,215 @@
+"""Online == offline == an independent numpy computation, with time replayed.
+
+Actions are pushed in event-time chunks (shuffled inside each chunk, some of
+them late, some twice) with the online clock pinned to the end of each chunk;
+at sample instants the online store is read with ``request_ts`` = that instant.
+The same (member, instant) rows are then rebuilt by ``get_historical_features``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from feast import FeatureStore
+
+from demo.synthetic import Scenario, actions, job_embeddings
+from feast_pinot import push_actions, with_request_ts
+from feast_pinot.clock import frozen
+from tests.integration.conftest import make_repo
+
+HOUR = 3_600_000
+WINDOWS = {"1h": HOUR, "24h": 24 * HOUR, "96h": 96 * HOUR}
+VERBS = ("job-apply", "job-dismiss")
+RETENTION = 96 * HOUR
+CAP = 200
+START = 1_767_571_200_000  # 2026-01-05T00:00Z
+SCENARIO = Scenario(start_ms=START, hours=150, members=12, jobs=120, actions_per_member_hour=0.6)
+EDGE_T = START + 120 * HOUR  # the sample instant the boundary member is built around
+BOUNDARY_MEMBER, HEAVY_MEMBER, IDLE_MEMBER, UNKNOWN_MEMBER = 101, 102, 103, 999_999
+VIEWS = ("member_job_windows", "member_job_windows_joined")
+HISTORY_REFS = ["member_recent_actions:action_ts", "member_recent_actions:action_objects"]
+
+
+def _act(aid: str, member: int, verb: str, job: int, ts: int) -> dict[str, Any]:
+    _, emb = job_embeddings(SCENARIO)
+    return {"action_id": aid, "actor": member, "verb": verb, "object": f"job:{job}",
+            "timestamp": ts, "objectAttributes": {"embedding": emb[job].tolist()}}
+
+
+def edge_actions() -> list[dict[str, Any]]:
+    m, t = BOUNDARY_MEMBER, EDGE_T
+    boundary = [
+        _act("edge-1h-out", m, "job-apply", 1, t - HOUR),  # exactly on the 1h edge: out of 1h
+        _act("edge-1h-in", m, "job-apply", 2, t - HOUR + 1),
+        _act("edge-now", m, "job-apply", 3, t),  # exactly at request time: in
+        _act("edge-24h-out", m, "job-dismiss", 4, t - 24 * HOUR),
+        _act("edge-ret-out", m, "job-apply", 5, t - RETENTION),  # on the retention edge: out
+        _act("edge-ret-in", m, "job-apply", 6, t - RETENTION + 1),
+        _act("edge-tie-b", m, "job-dismiss", 7, t - 2 * HOUR),  # same ts: ordered by id
+        _act("edge-tie-a", m, "job-dismiss", 8, t - 2 * HOUR),
+    ]
+    heavy = [  # 300 actions in 30 hours, three per instant: the 200 cap cuts a tie
+        _act(f"heavy-{i:03d}", HEAVY_MEMBER, VERBS[i % 2], i % 100, EDGE_T - (i // 3) * 18 * 60_000)
+        for i in range(300)
+    ]
+    return boundary + heavy
+
+
+@dataclass
+class Replay:
+    store: FeatureStore
+    raw: list[dict[str, Any]]  # every distinct action, as produced
+    online: list[dict[str, Any]]  # one record per (view, member, instant) read
+
+
+def _light(action: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in action.items() if k != "objectAttributes"}
+
+
+def _push_chunk(store: FeatureStore, chunk: list[dict[str, Any]], at: int) -> None:
+    with frozen(at):
+        push_actions(store, "member_actions", chunk)
+        push_actions(store, "member_actions_light", [_light(a) for a in chunk])
+
+
+def _sample_instants(rng: random.Random) -> list[int]:
+    picks = {START + int(rng.uniform(2, 149) * HOUR) for _ in range(28)}
+    return sorted(picks | {EDGE_T, EDGE_T + 1, EDGE_T + 30 * 60_000})
+
+
+def _read_online(store: FeatureStore, instant: int, members: list[int], rng: random.Random) -> list[dict]:
+    rows = [{"member_id": m, "job_id": rng.randrange(SCENARIO.jobs), "request_ts": instant} for m in members]
+    features = [f"{v}:{n}" for v in VIEWS for n in _names()] + HISTORY_REFS
+    with frozen(instant):
+        got = store.get_online_features(features=features, entity_rows=rows, full_feature_names=True).to_dict()
+    return [{**row, **{k: got[k][i] for k in got if "__" in k}} for i, row in enumerate(rows)]
+
+
+def _names() -> list[str]:
+    return [f"{v.replace('-', '_')}_{kind}_{w}" for v in VERBS for w in WINDOWS for kind in ("count", "mean_emb", "sim")]
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory: pytest.TempPathFactory) -> Replay:
+    store = make_repo(tmp_path_factory.mktemp("parity") / "repo", SCENARIO)
+    rng = random.Random(11)
+    raw = actions(SCENARIO) + edge_actions()
+    raw.sort(key=lambda a: a["timestamp"])
+    instants = _sample_instants(rng)
+    members = list(range(1, SCENARIO.members + 1)) + [BOUNDARY_MEMBER, HEAVY_MEMBER, IDLE_MEMBER, UNKNOWN_MEMBER]
+    online: list[dict[str, Any]] = []
+    pending = list(raw)
+    late: list[dict[str, Any]] = []
+    for instant in instants:
+        due = [a for a in pending if a["timestamp"] <= instant]
+        pending = pending[len(due):]
+        for chunk_end in range(START, instant + HOUR, HOUR):
+            chunk_end = min(chunk_end, instant)
+            chunk = [a for a in due if a["timestamp"] <= chunk_end]
+            due = due[len(chunk):]
+            held = [a for a in chunk if rng.random() < 0.1]  # arrive an hour late
+            chunk = [a for a in chunk if a not in held] + late
+            late = held
+            chunk += rng.sample(chunk, k=min(3, len(chunk)))  # replays of the same action_id
+            rng.shuffle(chunk)
+            if chunk:
+                _push_chunk(store, chunk, chunk_end)
+        if late:
+            _push_chunk(store, late, instant)
+            late = []
+        online += _read_online(store, instant, rng.sample(members, k=8) + [BOUNDARY_MEMBER, HEAVY_MEMBER], rng)
+    return Replay(store, raw, online)
+
+
+def expected_history(raw: list[dict[str, Any]], member: int, instant: int) -> list[dict[str, Any]]:
+    mine = [a for a in raw if a["actor"] == member and instant - RETENTION < a["timestamp"] <= instant]
+    mine.sort(key=lambda a: (-a["timestamp"], a["action_id"]))
+    return mine[:CAP]
+
+
+def expected(raw: list[dict[str, Any]], member: int, instant: int, job: int) -> dict[str, Any]:
+    """Independent computation straight from the raw actions."""
+    _, job_emb = job_embeddings(SCENARIO)
+    mine = expected_history(raw, member, instant)
+    cand = job_emb[job].astype(np.float64)
+    out: dict[str, Any] = {}
+    for verb in VERBS:
+        slug = verb.replace("-", "_")
+        for label, length in WINDOWS.items():
+            hits = [a for a in mine if a["verb"] == verb and a["timestamp"] > instant - length]
+            vecs = np.array([np.float32(a["objectAttributes"]["embedding"]) for a in hits], dtype=np.float64)
+            mean = vecs.mean(axis=0) if len(hits) else np.zeros(SCENARIO.dim)
+            norm = np.linalg.norm(mean) * np.linalg.norm(cand)
+            out[f"{slug}_count_{label}"] = len(hits)
+            out[f"{slug}_mean_emb_{label}"] = mean
+            out[f"{slug}_sim_{label}"] = float(cand @ mean / norm) if norm else 0.0
+    return out
+
+
+def _assert_close(got: dict[str, Any], want: dict[str, Any], prefix: str, context: str) -> None:
+    for name, value in want.items():
+        actual = got[f"{prefix}__{name}"]
+        if "_count_" in name:
+            assert actual == value, f"{context} {name}: {actual} != {value}"
+        else:
+            diff = np.max(np.abs(np.asarray(actual, dtype=np.float64) - value))
+            assert diff <= 1e-6, f"{context} {name}: max abs diff {diff}"
+
+
+def test_online_matches_independent_computation(replay: Replay) -> None:
+    assert len(replay.online) >= 300
+    for row in replay.online:
+        want = expected(replay.raw, row["member_id"], row["request_ts"], row["job_id"])
+        for view in VIEWS:
+            _assert_close(row, want, view, f"online {view} member={row['member_id']} t={row['request_ts']}")
+        history = expected_history(replay.raw, row["member_id"], row["request_ts"])
+        assert row["member_recent_actions__action_objects"] == [a["object"] for a in history]
+        assert row["member_recent_actions__action_ts"] == [a["timestamp"] for a in history]
+
+
+def test_offline_matches_online_row_for_row(replay: Replay) -> None:
+    entity_df = pd.DataFrame({
+        "member_id": [r["member_id"] for r in replay.online],
+        "job_id": [r["job_id"] for r in replay.online],
+        "event_timestamp": pd.to_datetime([r["request_ts"] for r in replay.online], unit="ms", utc=True),
+    })
+    features = [f"{v}:{n}" for v in VIEWS for n in _names()] + HISTORY_REFS
+    offline = replay.store.get_historical_features(
+        entity_df=with_request_ts(entity_df), features=features, full_feature_names=True
+    ).to_df()
+    assert len(offline) == len(replay.online)
+    for i, row in enumerate(replay.online):
+        off = offline.iloc[i]
+        assert (off["member_id"], off["job_id"]) == (row["member_id"], row["job_id"])  # order kept
+        for ref in HISTORY_REFS:  # the raw history, in order
+            key = ref.replace(":", "__")
+            assert list(off[key]) == list(row[key]), f"offline row {i} {key}"
+        for key in row:
+            if "__" in key and "_actions__" not in key:
+                _assert_close({key: off[key]}, {key.split("__", 1)[1]: np.asarray(row[key], dtype=np.float64)
+                                                if not isinstance(row[key], int) else row[key]},
+                              key.split("__", 1)[0], f"offline row {i}")
+
+
+def test_edges_behave_as_documented(replay: Replay) -> None:
+    at_edge = [r for r in replay.online if r["member_id"] == BOUNDARY_MEMBER and r["request_ts"] == EDGE_T]
+    assert at_edge, "the boundary instant was sampled"
+    row = at_edge[0]
+    assert row["member_job_windows__job_apply_count_1h"] == 2  # edge-1h-in and edge-now
+    # 96h: every apply but the one exactly on the retention edge
+    assert row["member_job_windows__job_apply_count_96h"] == 4
+    heavy = [r for r in replay.online if r["member_id"] == HEAVY_MEMBER and r["request_ts"] == EDGE_T][0]
+    total = sum(heavy[f"member_job_windows__{v.replace('-', '_')}_count_96h"] for v in VERBS)
+    assert total == CAP
+    unknown = [r for r in replay.online if r["member_id"] in (IDLE_MEMBER, UNKNOWN_MEMBER)]
+    assert unknown, "members without actions were sampled"
+    for r in unknown:
+        assert r["member_job_windows__job_apply_count_96h"] == 0
+        assert r["member_job_windows__job_apply_sim_96h"] == 0.0
+        assert r["member_job_windows__job_apply_mean_emb_96h"] == [0.0] * SCENARIO.dim
