@@ -63,8 +63,7 @@ def ms_to_datetime(ms: int) -> datetime:
 def datetime_to_ms(ts: datetime | pd.Timestamp) -> int:
     """Exact epoch milliseconds (no float rounding) of an aware or UTC-naive time."""
     if isinstance(ts, pd.Timestamp):
-        ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts
-        return int(ts.value // 1_000_000)
+        ts = ts.to_pydatetime(warn=False)  # sub-ms digits are dropped below anyway
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=timezone.utc)
     delta = ts - _EPOCH

@@ -1,0 +1,102 @@
+"""Declaration helpers: what they build, and the errors for what cannot work."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from feast import Entity, FeatureView, Field, FileSource, ValueType
+from feast.types import Array, Float32, Int64, String
+
+from feast_pinot import DeclarationError, ObjectAttribute, action_history, action_log, windowed_action_features
+from feast_pinot.specs import ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
+
+member = Entity(name="member", join_keys=["member_id"], value_type=ValueType.INT64)
+job = Entity(name="job", join_keys=["job_id"], value_type=ValueType.INT64)
+jobs = FeatureView(
+    name="jobs", entities=[job], ttl=timedelta(days=1),
+    schema=[Field(name="job_id", dtype=Int64), Field(name="embedding", dtype=Array(Float32)),
+            Field(name="geo", dtype=String)],
+    source=FileSource(name="jobs_src", path="data/jobs.parquet", timestamp_field="event_timestamp"),
+)
+VERBS = ("apply", "dismiss")
+
+
+def test_action_log_is_a_push_view_with_its_spec() -> None:
+    log = action_log("acts", member, VERBS, "data/acts", embedding_dim=4, max_actions=50)
+    spec = spec_of(log)
+    assert isinstance(spec, ActionLogSpec)
+    assert (spec.verbs, spec.embedding_dim, spec.max_actions, spec.retention_ms) == (VERBS, 4, 50, 96 * 3_600_000)
+    assert log.stream_source is not None and log.stream_source.name == "acts_push"
+    assert log.batch_source.path == "data/acts"
+    assert [f.name for f in log.features] == ["action_id", "verb", "object", "attributes", "embedding"]
+    assert isinstance(spec_of(log.batch_source), ActionLogSpec)
+
+
+def test_history_features_and_cap() -> None:
+    log = action_log("acts", member, VERBS, "data/acts", embedding_dim=4)
+    history = action_history("recent", log, max_actions=20)
+    spec = spec_of(history)
+    assert isinstance(spec, HistorySpec) and spec.max_actions == 20 and spec.embedding_dim == 4
+    assert [f.name for f in history.features] == ["action_ts", "action_verbs", "action_objects", "action_embeddings"]
+    assert history.online is False
+
+
+def test_history_with_read_time_join() -> None:
+    log = action_log("acts", member, VERBS, "data/acts")
+    history = action_history("recent", log, attribute=ObjectAttribute(jobs, "embedding", dim=8, object_prefix="job:"))
+    spec = spec_of(history)
+    assert isinstance(spec, HistorySpec) and spec.attribute is not None
+    assert (spec.attribute.join_key, spec.attribute.key_is_int, spec.embedding_dim) == ("job_id", True, 8)
+    assert spec.attribute.object_key("job:17") == 17
+    assert spec.attribute.object_key("job:x") is None
+    assert spec.attribute.object_key("post:17") is None
+
+
+def test_history_without_embeddings_has_no_embedding_feature() -> None:
+    history = action_history("recent", action_log("acts", member, VERBS, "data/acts"))
+    assert [f.name for f in history.features] == ["action_ts", "action_verbs", "action_objects"]
+
+
+def test_windowed_features_schema() -> None:
+    history = action_history("recent", action_log("acts", member, VERBS, "data/acts", embedding_dim=4))
+    odfv = windowed_action_features("win", history, [timedelta(hours=1), timedelta(minutes=90)],
+                                    verbs=["apply"], candidate=jobs[["embedding"]])
+    spec = spec_of(odfv)
+    assert isinstance(spec, WindowedFeaturesSpec)
+    assert [w.label for w in spec.windows] == ["1h", "90m"]
+    assert spec.candidate == "jobs__embedding"
+    assert {f.name: str(f.dtype) for f in odfv.features} == {
+        "apply_count_1h": "Int64", "apply_mean_emb_1h": "Array(Float32)", "apply_sim_1h": "Float64",
+        "apply_count_90m": "Int64", "apply_mean_emb_90m": "Array(Float32)", "apply_sim_90m": "Float64",
+    }
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: action_log("a", Entity(name="e", join_keys=["k"]), VERBS, "p"),
+         "entity 'e' needs value_type INT64 or STRING"),
+        (lambda: action_log("a", member, VERBS, "p", max_actions=0), "max_actions must be positive, got 0"),
+        (lambda: action_log("a", member, VERBS, "p", retention=timedelta(0)), "retention must be positive"),
+        (lambda: action_history("h", jobs), "'jobs' is not an action log"),
+        (lambda: action_history("h", action_log("a", member, VERBS, "p"), max_actions=500),
+         "max_actions=500 exceeds the log's cap 200"),
+        (lambda: action_history("h", action_log("a", member, VERBS, "p", embedding_dim=2),
+                                attribute=ObjectAttribute(jobs, "embedding", dim=2)),
+         "already stores embeddings"),
+        (lambda: action_history("h", action_log("a", member, VERBS, "p"),
+                                attribute=ObjectAttribute(jobs, "missing", dim=2)),
+         "'jobs' has no feature 'missing'"),
+        (lambda: windowed_action_features("w", action_history("h", action_log("a", member, VERBS, "p")),
+                                          {"1h": timedelta(hours=1)}, verbs=["like"]),
+         r"verbs \['like'\] are not declared by log 'a'"),
+        (lambda: windowed_action_features("w", action_history("h", action_log("a", member, VERBS, "p", embedding_dim=2)),
+                                          {"1h": timedelta(hours=1)}, candidate=jobs[["embedding", "geo"]]),
+         "candidate must project one embedding feature"),
+        (lambda: windowed_action_features("w", jobs, {"1h": timedelta(hours=1)}), "'jobs' is not a history"),
+    ],
+)
+def test_bad_declarations_fail_with_a_clear_message(build, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises((DeclarationError, ValueError), match=message):
+        build()
