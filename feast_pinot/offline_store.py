@@ -199,15 +199,9 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
         start_date: datetime,
         end_date: datetime,
     ) -> RetrievalJob:
-        if isinstance(spec_of(data_source), ActionLogSpec):
-            # Actions reach the online store by push; materializing "latest per
-            # actor" would store one arbitrary action per member.
-            return _empty_job(join_key_columns + feature_name_columns + [timestamp_field])
-        return pull_latest_from_table_or_query_ibis(
-            config=config, data_source=data_source, join_key_columns=join_key_columns,
-            feature_name_columns=feature_name_columns, timestamp_field=timestamp_field,
-            created_timestamp_column=created_timestamp_column, start_date=start_date,
-            end_date=end_date, **_ibis_options(config),
+        return _pull(
+            pull_latest_from_table_or_query_ibis, config, data_source, join_key_columns,
+            feature_name_columns, timestamp_field, created_timestamp_column, start_date, end_date,
         )
 
     @staticmethod
@@ -221,13 +215,9 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
         start_date: datetime | None = None,
         end_date: datetime | None = None,
     ) -> RetrievalJob:
-        if isinstance(spec_of(data_source), ActionLogSpec):
-            return _empty_job(join_key_columns + feature_name_columns + [timestamp_field])
-        return pull_all_from_table_or_query_ibis(
-            config=config, data_source=data_source, join_key_columns=join_key_columns,
-            feature_name_columns=feature_name_columns, timestamp_field=timestamp_field,
-            created_timestamp_column=created_timestamp_column, start_date=start_date,
-            end_date=end_date, **_ibis_options(config),
+        return _pull(
+            pull_all_from_table_or_query_ibis, config, data_source, join_key_columns,
+            feature_name_columns, timestamp_field, created_timestamp_column, start_date, end_date,
         )
 
     @staticmethod
@@ -244,6 +234,14 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
         write_action_parts(resolve_path(config.repo_path, spec.path), table, spec)
         if progress:
             progress(table.num_rows)
+
+    def validate_data_source(self, config: RepoConfig, data_source: DataSource) -> None:
+        spec = spec_of(data_source)
+        if isinstance(spec, ActionLogSpec):
+            # An action log starts empty: its folder is made, not required.
+            Path(resolve_path(config.repo_path, spec.path)).mkdir(parents=True, exist_ok=True)
+            return
+        super().validate_data_source(config, data_source)
 
     def get_table_column_names_and_types_from_data_source(
         self, config: RepoConfig, data_source: DataSource
@@ -290,6 +288,29 @@ def _reject_logs(feature_views: list[FeatureView]) -> None:
             raise OfflineStoreError(
                 f"'{fv.name}' is an action log: read it through an action_history view"
             )
+
+
+def _pull(
+    pull: Callable[..., RetrievalJob],
+    config: RepoConfig,
+    data_source: DataSource,
+    join_key_columns: list[str],
+    feature_name_columns: list[str],
+    timestamp_field: str,
+    created_timestamp_column: str | None,
+    start_date: datetime | None,
+    end_date: datetime | None,
+) -> RetrievalJob:
+    if isinstance(spec_of(data_source), ActionLogSpec):
+        # Actions reach the online store by push; materializing "latest per
+        # actor" would store one arbitrary action per member.
+        return _empty_job(join_key_columns + feature_name_columns + [timestamp_field])
+    return pull(
+        config=config, data_source=data_source, join_key_columns=join_key_columns,
+        feature_name_columns=feature_name_columns, timestamp_field=timestamp_field,
+        created_timestamp_column=created_timestamp_column, start_date=start_date,
+        end_date=end_date, **_ibis_options(config),
+    )
 
 
 def _empty_job(columns: list[str]) -> RetrievalJob:

@@ -89,20 +89,17 @@ member_recent_actions_joined = action_history(
 
 # -- request-time windowed features --------------------------------------------------
 
-member_job_windows = windowed_action_features(
-    "member_job_windows",
-    member_recent_actions,
-    WINDOWS,
-    verbs=("job-apply", "job-dismiss"),
-    candidate=job_attributes[["embedding"]],
-)
+# Per verb and window: count, mean embedding, cosine similarity to the candidate job.
+# Every entity row needs request_ts (epoch ms): the instant the windows end at.
+RANKING_VERBS = ("job-apply", "job-dismiss")
 
+member_job_windows = windowed_action_features(
+    "member_job_windows", member_recent_actions, WINDOWS,
+    verbs=RANKING_VERBS, candidate=job_attributes[["embedding"]],
+)
 member_job_windows_joined = windowed_action_features(
-    "member_job_windows_joined",
-    member_recent_actions_joined,
-    WINDOWS,
-    verbs=("job-apply", "job-dismiss"),
-    candidate=job_attributes[["embedding"]],
+    "member_job_windows_joined", member_recent_actions_joined, WINDOWS,
+    verbs=RANKING_VERBS, candidate=job_attributes[["embedding"]],
 )
 
 # -- what a ranker asks for -----------------------------------------------------------
