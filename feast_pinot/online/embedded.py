@@ -39,7 +39,7 @@ class EmbeddedOnlineStore(BackendOnlineStore):
     """Feast online store on a local SQLite file (WAL mode, multi-process safe)."""
 
     def __init__(self) -> None:
-        self._backends: dict[tuple[Path, int], SqliteBackend] = {}
+        self._backends: dict[tuple[str, str, int], SqliteBackend] = {}
 
     def backend(self, config: RepoConfig) -> SqliteBackend:
         store_config = config.online_store
@@ -47,10 +47,13 @@ class EmbeddedOnlineStore(BackendOnlineStore):
             raise OnlineStoreError(
                 f"EmbeddedOnlineStore needs an EmbeddedOnlineStoreConfig, got {type(store_config).__name__}"
             )
-        path = Path(store_config.path)
-        if not path.is_absolute() and config.repo_path is not None:
-            path = Path(config.repo_path) / path
-        cache_key = (path.resolve(), store_config.busy_timeout_ms)
-        if cache_key not in self._backends:
-            self._backends[cache_key] = SqliteBackend(cache_key[0], store_config.busy_timeout_ms)
-        return self._backends[cache_key]
+        # Keyed by the config values, not resolved paths: this runs on every read.
+        cache_key = (store_config.path, str(config.repo_path), store_config.busy_timeout_ms)
+        backend = self._backends.get(cache_key)
+        if backend is None:
+            path = Path(store_config.path)
+            if not path.is_absolute() and config.repo_path is not None:
+                path = Path(config.repo_path) / path
+            backend = SqliteBackend(path.resolve(), store_config.busy_timeout_ms)
+            self._backends[cache_key] = backend
+        return backend
