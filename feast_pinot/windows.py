@@ -99,20 +99,46 @@ def _row_features(
         raise FeastPinotError(f"'{spec.request_field}' is required (epoch ms of the request)")
     ts_arr = np.asarray([] if ts is None else ts, dtype=np.int64)
     verb_arr = np.asarray([] if verbs is None else verbs, dtype=object)
+    masks = _masks(spec, int(now), ts_arr, verb_arr)  # one row per (verb, window)
+    counts = masks.sum(axis=1)
     emb = _embeddings(spec, flat, len(ts_arr), verb_arr)
-    cand = _candidate(spec, candidate)
+    means = sims = None
+    if emb is not None:
+        means = _means(masks, emb)
+        sims = _cosines(_candidate(spec, candidate), means)
     row: dict[str, Any] = {}
-    for verb in spec.verbs:
-        is_verb = verb_arr == verb
-        for window in spec.windows:
-            mask = is_verb & (ts_arr > int(now) - window.length_ms) & (ts_arr <= int(now))
-            stem, label = verb_slug(verb), window.label
-            row[f"{stem}_count_{label}"] = int(mask.sum())
-            if emb is not None:
-                mean = _mean(emb[mask], spec.embedding_dim)
-                row[f"{stem}_mean_emb_{label}"] = mean.astype(np.float32).tolist()
-                row[f"{stem}_sim_{label}"] = _cosine(cand, mean)
+    for k, (verb, window) in enumerate((v, w) for v in spec.verbs for w in spec.windows):
+        stem, label = verb_slug(verb), window.label
+        row[f"{stem}_count_{label}"] = int(counts[k])
+        if means is not None and sims is not None:
+            row[f"{stem}_mean_emb_{label}"] = means[k].astype(np.float32).tolist()
+            row[f"{stem}_sim_{label}"] = float(sims[k])
     return row
+
+
+def _masks(spec: WindowedFeaturesSpec, now: int, ts: np.ndarray, verbs: np.ndarray) -> np.ndarray:
+    """Boolean (verbs * windows, actions): which actions each output covers."""
+    by_verb = np.array([verbs == v for v in spec.verbs], dtype=bool).reshape(len(spec.verbs), len(ts))
+    lengths = np.array([w.length_ms for w in spec.windows], dtype=np.int64)
+    by_window = (ts[None, :] > now - lengths[:, None]) & (ts[None, :] <= now)
+    pairs = len(spec.verbs) * len(spec.windows)
+    return (by_verb[:, None, :] & by_window[None, :, :]).reshape(pairs, len(ts))
+
+
+def _means(masks: np.ndarray, emb: np.ndarray) -> np.ndarray:
+    """Mean embedding per mask row; actions without an embedding (NaN) are left out."""
+    has_embedding = np.isfinite(emb).all(axis=1)
+    chosen = (masks & has_embedding).astype(np.float64)
+    sums = chosen @ np.where(has_embedding[:, None], emb, 0.0)
+    n = chosen.sum(axis=1)[:, None]
+    return np.divide(sums, n, out=np.zeros_like(sums), where=n > 0)
+
+
+def _cosines(candidate: np.ndarray | None, means: np.ndarray) -> np.ndarray:
+    if candidate is None:
+        return np.zeros(len(means))
+    norms = np.linalg.norm(means, axis=1) * np.linalg.norm(candidate)
+    return np.divide(means @ candidate, norms, out=np.zeros(len(means)), where=norms > 0)
 
 
 def _embeddings(
@@ -139,18 +165,6 @@ def _candidate(spec: WindowedFeaturesSpec, candidate: Any) -> np.ndarray | None:
         return None
     vec = np.asarray(candidate, dtype=np.float64)
     return vec if vec.size == spec.embedding_dim else None
-
-
-def _mean(rows: np.ndarray, dim: int) -> np.ndarray:
-    finite = rows[np.isfinite(rows).all(axis=1)] if rows.size else rows
-    return finite.mean(axis=0) if len(finite) else np.zeros(dim)
-
-
-def _cosine(candidate: np.ndarray | None, mean: np.ndarray) -> float:
-    if candidate is None:
-        return 0.0
-    norm = float(np.linalg.norm(candidate) * np.linalg.norm(mean))
-    return float(candidate @ mean / norm) if norm > 0 else 0.0
 
 
 def training_columns(
