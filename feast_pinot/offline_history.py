@@ -12,13 +12,14 @@ import os
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from feast import FeatureView
 from feast.repo_config import RepoConfig
 
 from feast_pinot.errors import OfflineStoreError
 from feast_pinot.specs import HISTORY_FEATURES, AttributeJoinSpec, HistorySpec, spec_of
 
-__all__ = ["ROW_ID", "build_histories"]
+__all__ = ["ROW_ID", "build_histories", "entity_frame", "load_actions"]
 
 ROW_ID = "__feast_pinot_row"
 _ORDER = "ts DESC, action_id ASC"
@@ -34,7 +35,7 @@ def _parts(root: str) -> list[str]:
     return sorted(glob.glob(os.path.join(root, "**", "*.parquet"), recursive=True))
 
 
-def _entity_frame(rows: pd.DataFrame, key: str, ts_column: str, is_int: bool) -> pd.DataFrame:
+def entity_frame(rows: pd.DataFrame, key: str, ts_column: str, is_int: bool) -> pd.DataFrame:
     times = pd.to_datetime(rows[ts_column], utc=True)
     epoch = pd.Timestamp(0, tz="UTC")
     actors = rows[key].astype("int64") if is_int else rows[key].astype(str)
@@ -123,6 +124,27 @@ def _query(config: RepoConfig, spec: HistorySpec, entities: pd.DataFrame) -> pd.
         con.close()
 
 
+def load_actions(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame) -> pa.Table | None:
+    """The log's deduplicated actions of the given actors (``actor`` column), or None."""
+    files = _parts(_resolve(config, spec.log.path))
+    if not files or actors.empty:
+        return None
+    emb = ", embedding" if spec.log.embedding_dim else ""
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("actors", actors)
+        con.execute(f"CREATE TEMP VIEW log AS {_log_sql(spec, files)}")
+        return con.sql(
+            f"SELECT actor, ts, action_id, verb{emb} FROM log "
+            "WHERE actor IN (SELECT DISTINCT actor FROM actors)"
+        ).to_arrow_table()
+    except duckdb.Error as exc:
+        raise OfflineStoreError(f"reading action log '{spec.log.name}' failed: {exc}") from exc
+    finally:
+        con.close()
+
+
 def _empty_lists(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     for column in columns:
         frame[column] = [
@@ -150,7 +172,7 @@ def build_histories(
     mapped_key = view.projection.join_key_map.get(key, key)
     if mapped_key not in rows.columns:
         raise OfflineStoreError(f"entity_df needs column '{mapped_key}' for history '{view.name}'")
-    entities = _entity_frame(rows.rename(columns={mapped_key: key}), key, ts_column, spec.log.actor_is_int)
+    entities = entity_frame(rows.rename(columns={mapped_key: key}), key, ts_column, spec.log.actor_is_int)
     found = _query(config, spec, entities)
     out = pd.DataFrame({ROW_ID: rows[ROW_ID].to_numpy()}).merge(
         found.rename(columns={"row_id": ROW_ID}), on=ROW_ID, how="left"

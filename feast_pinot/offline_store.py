@@ -24,6 +24,7 @@ Entity rows are never dropped; row order and duplicates are preserved.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 import time
 import uuid
 from collections.abc import Callable
@@ -53,7 +54,8 @@ from feast_pinot.errors import ActionValidationError, OfflineStoreError
 from feast_pinot.offline_history import ROW_ID as _ROW
 from feast_pinot.offline_history import build_histories
 from feast_pinot.specs import HISTORY_FEATURES, ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
-from feast_pinot.windows import training_columns
+from feast_pinot.offline_windows import prefix_windowed_columns
+from feast_pinot.windows import windowed_features
 
 __all__ = ["ActionLogOfflineStore", "ActionLogOfflineStoreConfig"]
 
@@ -168,10 +170,12 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
                 )._to_df_internal()
                 frame = frame.sort_values(_ROW, kind="stable").reset_index(drop=True)
             for fv in histories:
-                built = build_histories(config, fv, feature_refs, rows, ts_column, full_feature_names)
-                frame = frame.merge(built, on=_ROW, how="left", sort=False)
+                if fv.name not in feeding:  # lists are returned only when asked for alone
+                    built = build_histories(config, fv, feature_refs, rows, ts_column, full_feature_names)
+                    frame = frame.merge(built, on=_ROW, how="left", sort=False)
+            req = _Request(config, rows, ts_column, feature_refs, full_feature_names)
             for odfv in windowed:
-                frame = _add_windowed(frame, odfv, feature_refs, full_feature_names)
+                frame = _add_windowed(frame, odfv, feeding[spec_of(odfv).history], req)
             return frame.drop(columns=[_ROW])
 
         odfvs = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
@@ -179,6 +183,10 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
         # runs; Feast applies the remaining ODFVs as usual.
         windowed = [o for o in odfvs if isinstance(spec_of(o), WindowedFeaturesSpec)]
         odfvs = [o for o in odfvs if o not in windowed]
+        # Histories that feed a requested windowed view are never built as lists:
+        # the windows are computed from the log directly (see offline_windows).
+        feeding = {fv.name: fv for fv in histories
+                   if any(spec_of(o).history == fv.name for o in windowed)}
         times = pd.to_datetime(entity_df[ts_column], utc=True) if len(entity_df) else None
         metadata = RetrievalMetadata(
             features=feature_refs,
@@ -255,31 +263,57 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
         return list(super().get_table_column_names_and_types_from_data_source(config, data_source))
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What every windowed view of one get_historical_features call needs."""
+
+    config: RepoConfig
+    rows: pd.DataFrame  # the entity rows with their ROW_ID
+    ts_column: str
+    feature_refs: list[str]
+    full_names: bool
+
+    def column(self, view: str, feature: str) -> str:
+        return f"{view}__{feature}" if self.full_names else feature
+
+
 def _add_windowed(
-    frame: pd.DataFrame, odfv: OnDemandFeatureView, feature_refs: list[str], full_names: bool
+    frame: pd.DataFrame, odfv: OnDemandFeatureView, history: FeatureView, req: _Request
 ) -> pd.DataFrame:
     spec = spec_of(odfv)
-    if not isinstance(spec, WindowedFeaturesSpec):
-        raise OfflineStoreError(f"'{odfv.name}' is not a windowed feature view")
+    hspec = spec_of(history)
+    if not isinstance(spec, WindowedFeaturesSpec) or not isinstance(hspec, HistorySpec):
+        raise OfflineStoreError(f"'{odfv.name}' is not a windowed view of a history")
+    if spec.request_field not in frame.columns:
+        raise OfflineStoreError(
+            f"'{odfv.name}' needs the entity_df column '{spec.request_field}' "
+            "(add it with feast_pinot.with_request_ts)"
+        )
     view = odfv.projection.name_to_use()
-    wanted = [r.split(":", 1)[1] for r in feature_refs if r.startswith(f"{view}:")]
+    wanted = [r.split(":", 1)[1] for r in req.feature_refs if r.startswith(f"{view}:")]
+    candidates = frame[req.column(*spec.candidate.split("__", 1))].tolist() if spec.candidate else None
+    request_ts = frame[spec.request_field].to_numpy()
+    if hspec.attribute is None:
+        computed = prefix_windowed_columns(
+            req.config, hspec, spec, req.rows, req.ts_column, request_ts, candidates, wanted)
+    else:  # attributes as of each row's time: run the view on the row's full history
+        computed = _windowed_from_histories(spec, history, req, request_ts, candidates, wanted)
+    return frame.assign(**{req.column(view, name): values for name, values in computed.items()})
 
-    def column(view_name: str, feature: str) -> str:
-        return f"{view_name}__{feature}" if full_names else feature
 
-    column_of = {spec.request_field: spec.request_field}
-    used = HISTORY_FEATURES[:2] + (("action_embeddings",) if spec.embedding_dim else ())
-    for feature in used:
-        column_of[f"{spec.history}__{feature}"] = column(spec.history, feature)
+def _windowed_from_histories(
+    spec: WindowedFeaturesSpec, history: FeatureView, req: _Request,
+    request_ts: Any, candidates: list[Any] | None, wanted: list[str],
+) -> dict[str, Any]:
+    prefix = f"{history.projection.name_to_use()}:"
+    refs = [prefix + f for f in HISTORY_FEATURES]
+    lists = build_histories(req.config, history, refs, req.rows, req.ts_column, full_feature_names=True)
+    inputs = {key: lists[key].tolist() for key in lists.columns if key != _ROW}
+    inputs[spec.request_field] = list(request_ts)
     if spec.candidate:
-        column_of[spec.candidate] = column(*spec.candidate.split("__", 1))
-    missing = sorted(set(column_of.values()) - set(frame.columns))
-    if missing:
-        hint = " (add it with feast_pinot.with_request_ts)" if spec.request_field in missing else ""
-        raise OfflineStoreError(f"'{odfv.name}' needs columns {missing}{hint}")
-    inputs = {c: frame[c].tolist() for c in set(column_of.values())}
-    computed = training_columns(spec, inputs, wanted, column_of)
-    return frame.assign(**{column(view, name): values for name, values in computed.items()})
+        inputs[spec.candidate] = candidates or []
+    computed = windowed_features(inputs, spec.model_dump_json())
+    return {name: computed[name] for name in wanted}
 
 
 def _reject_logs(feature_views: list[FeatureView]) -> None:

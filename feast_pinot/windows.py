@@ -28,7 +28,7 @@ import numpy as np
 from feast_pinot.errors import FeastPinotError
 from feast_pinot.specs import WindowedFeaturesSpec
 
-__all__ = ["windowed_features", "training_columns", "output_names", "verb_slug"]
+__all__ = ["windowed_features", "output_names", "verb_slug"]
 
 
 def verb_slug(verb: str) -> str:
@@ -81,8 +81,8 @@ def windowed_features(inputs: dict[str, list[Any]], spec_json: str) -> dict[str,
             out[name].append(row[name])
     # Feast's online path looks python-mode outputs up by their full name
     # ("view__feature") when full_feature_names=True, and by the short name
-    # otherwise, so both are given. (Training frames are computed by the offline
-    # store through :func:`training_columns`, which names them once.)
+    # otherwise, so both are given. (The offline store names training columns
+    # itself.)
     out.update({f"{spec.view}__{name}": column for name, column in list(out.items())})
     return out
 
@@ -166,18 +166,3 @@ def _candidate(spec: WindowedFeaturesSpec, candidate: Any) -> np.ndarray | None:
     vec = np.asarray(candidate, dtype=np.float64)
     return vec if vec.size == spec.embedding_dim else None
 
-
-def training_columns(
-    spec: WindowedFeaturesSpec,
-    frame: dict[str, list[Any]],
-    wanted: list[str],
-    column_of: dict[str, str],
-) -> dict[str, list[Any]]:
-    """The ``wanted`` outputs for a training frame.
-
-    ``column_of`` maps each input key (``request_ts``, ``history__action_ts``,
-    ..., the candidate key) to the frame column that holds it.
-    """
-    inputs = {key: frame[column] for key, column in column_of.items()}
-    computed = windowed_features(inputs, spec.model_dump_json())
-    return {name: computed[name] for name in wanted}

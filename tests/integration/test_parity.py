@@ -19,7 +19,7 @@ import pytest
 from feast import FeatureStore
 
 from demo.synthetic import Scenario, actions, job_embeddings
-from feast_pinot import push_actions, with_request_ts
+from feast_pinot import push_actions
 from feast_pinot.clock import frozen
 from tests.integration.conftest import make_repo
 
@@ -32,6 +32,7 @@ START = 1_767_571_200_000  # 2026-01-05T00:00Z
 SCENARIO = Scenario(start_ms=START, hours=150, members=12, jobs=120, actions_per_member_hour=0.6)
 EDGE_T = START + 120 * HOUR  # the sample instant the boundary member is built around
 BOUNDARY_MEMBER, HEAVY_MEMBER, IDLE_MEMBER, UNKNOWN_MEMBER = 101, 102, 103, 999_999
+EDGE_MEMBERS = (BOUNDARY_MEMBER, HEAVY_MEMBER)
 VIEWS = ("member_job_windows", "member_job_windows_joined")
 HISTORY_REFS = ["member_recent_actions:action_ts", "member_recent_actions:action_objects"]
 
@@ -84,11 +85,14 @@ def _sample_instants(rng: random.Random) -> list[int]:
 
 
 def _read_online(store: FeatureStore, instant: int, members: list[int], rng: random.Random) -> list[dict]:
-    rows = [{"member_id": m, "job_id": rng.randrange(SCENARIO.jobs), "request_ts": instant} for m in members]
+    # Mostly request_ts == now; some requests ask for windows ending 3 hours earlier.
+    rows = [{"member_id": m, "job_id": rng.randrange(SCENARIO.jobs),
+             "request_ts": instant - (0 if m in EDGE_MEMBERS else rng.choice([0, 0, 3 * HOUR]))}
+            for m in members]
     features = [f"{v}:{n}" for v in VIEWS for n in _names()] + HISTORY_REFS
     with frozen(instant):
         got = store.get_online_features(features=features, entity_rows=rows, full_feature_names=True).to_dict()
-    return [{**row, **{k: got[k][i] for k in got if "__" in k}} for i, row in enumerate(rows)]
+    return [{**row, "instant": instant, **{k: got[k][i] for k in got if "__" in k}} for i, row in enumerate(rows)]
 
 
 def _names() -> list[str]:
@@ -133,7 +137,7 @@ def expected_history(raw: list[dict[str, Any]], member: int, instant: int) -> li
     return mine[:CAP]
 
 
-def expected(raw: list[dict[str, Any]], member: int, instant: int, job: int) -> dict[str, Any]:
+def expected(raw: list[dict[str, Any]], member: int, instant: int, request_ts: int, job: int) -> dict[str, Any]:
     """Independent computation straight from the raw actions."""
     _, job_emb = job_embeddings(SCENARIO)
     mine = expected_history(raw, member, instant)
@@ -142,7 +146,7 @@ def expected(raw: list[dict[str, Any]], member: int, instant: int, job: int) -> 
     for verb in VERBS:
         slug = verb.replace("-", "_")
         for label, length in WINDOWS.items():
-            hits = [a for a in mine if a["verb"] == verb and a["timestamp"] > instant - length]
+            hits = [a for a in mine if a["verb"] == verb and request_ts - length < a["timestamp"] <= request_ts]
             vecs = np.array([np.float32(a["objectAttributes"]["embedding"]) for a in hits], dtype=np.float64)
             mean = vecs.mean(axis=0) if len(hits) else np.zeros(SCENARIO.dim)
             norm = np.linalg.norm(mean) * np.linalg.norm(cand)
@@ -164,11 +168,12 @@ def _assert_close(got: dict[str, Any], want: dict[str, Any], prefix: str, contex
 
 def test_online_matches_independent_computation(replay: Replay) -> None:
     assert len(replay.online) >= 300
+    assert any(r["request_ts"] != r["instant"] for r in replay.online), "some windows end before now"
     for row in replay.online:
-        want = expected(replay.raw, row["member_id"], row["request_ts"], row["job_id"])
+        want = expected(replay.raw, row["member_id"], row["instant"], row["request_ts"], row["job_id"])
         for view in VIEWS:
             _assert_close(row, want, view, f"online {view} member={row['member_id']} t={row['request_ts']}")
-        history = expected_history(replay.raw, row["member_id"], row["request_ts"])
+        history = expected_history(replay.raw, row["member_id"], row["instant"])
         assert row["member_recent_actions__action_objects"] == [a["object"] for a in history]
         assert row["member_recent_actions__action_ts"] == [a["timestamp"] for a in history]
 
@@ -177,12 +182,18 @@ def test_offline_matches_online_row_for_row(replay: Replay) -> None:
     entity_df = pd.DataFrame({
         "member_id": [r["member_id"] for r in replay.online],
         "job_id": [r["job_id"] for r in replay.online],
-        "event_timestamp": pd.to_datetime([r["request_ts"] for r in replay.online], unit="ms", utc=True),
+        "event_timestamp": pd.to_datetime([r["instant"] for r in replay.online], unit="ms", utc=True),
+        "request_ts": [r["request_ts"] for r in replay.online],
     })
-    features = [f"{v}:{n}" for v in VIEWS for n in _names()] + HISTORY_REFS
+    features = [f"{v}:{n}" for v in VIEWS for n in _names()]
     offline = replay.store.get_historical_features(
-        entity_df=with_request_ts(entity_df), features=features, full_feature_names=True
+        entity_df=entity_df, features=features, full_feature_names=True
     ).to_df()
+    assert not any("_actions__" in c for c in offline.columns), "lists feeding windows are not returned"
+    lists = replay.store.get_historical_features(
+        entity_df=entity_df.drop(columns="request_ts"), features=HISTORY_REFS, full_feature_names=True
+    ).to_df()
+    offline = offline.join(lists[[r.replace(":", "__") for r in HISTORY_REFS]])
     assert len(offline) == len(replay.online)
     for i, row in enumerate(replay.online):
         off = offline.iloc[i]
@@ -191,20 +202,20 @@ def test_offline_matches_online_row_for_row(replay: Replay) -> None:
             key = ref.replace(":", "__")
             assert list(off[key]) == list(row[key]), f"offline row {i} {key}"
         for key in row:
-            if "__" in key and "_actions__" not in key:
+            if "__" in key and "_actions__" not in key and key != "instant":
                 _assert_close({key: off[key]}, {key.split("__", 1)[1]: np.asarray(row[key], dtype=np.float64)
                                                 if not isinstance(row[key], int) else row[key]},
                               key.split("__", 1)[0], f"offline row {i}")
 
 
 def test_edges_behave_as_documented(replay: Replay) -> None:
-    at_edge = [r for r in replay.online if r["member_id"] == BOUNDARY_MEMBER and r["request_ts"] == EDGE_T]
+    at_edge = [r for r in replay.online if r["member_id"] == BOUNDARY_MEMBER and r["request_ts"] == EDGE_T == r["instant"]]
     assert at_edge, "the boundary instant was sampled"
     row = at_edge[0]
     assert row["member_job_windows__job_apply_count_1h"] == 2  # edge-1h-in and edge-now
     # 96h: every apply but the one exactly on the retention edge
     assert row["member_job_windows__job_apply_count_96h"] == 4
-    heavy = [r for r in replay.online if r["member_id"] == HEAVY_MEMBER and r["request_ts"] == EDGE_T][0]
+    heavy = [r for r in replay.online if r["member_id"] == HEAVY_MEMBER and r["request_ts"] == EDGE_T == r["instant"]][0]
     total = sum(heavy[f"member_job_windows__{v.replace('-', '_')}_count_96h"] for v in VERBS)
     assert total == CAP
     unknown = [r for r in replay.online if r["member_id"] in (IDLE_MEMBER, UNKNOWN_MEMBER)]
