@@ -1,0 +1,80 @@
+"""Every benchmark in one run: ``python -m bench [--quick]``.
+
+Sets up its own repos and data in a temporary directory, measures each metric
+against its baseline in the same run (interleaved), prints a table, writes
+``bench/results.json`` and regenerates the plots in ``docs/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import historical, online
+from bench.plots import latency_plot
+from bench.repos import ours, plain_feast
+from bench.results import Metric, table, write_results
+
+HERE = Path(__file__).resolve().parent
+DOCS = HERE.parent / "docs"
+
+
+@dataclass(frozen=True)
+class Sizes:
+    online_calls: int
+    http_requests: int
+    entity_rows: int
+    actions: int
+    members: int
+    repeats: int
+
+
+FULL = Sizes(online_calls=3000, http_requests=2000, entity_rows=100_000, actions=1_000_000,
+             members=20_000, repeats=3)
+QUICK = Sizes(online_calls=300, http_requests=200, entity_rows=5_000, actions=50_000,
+              members=2_000, repeats=1)
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def run(sizes: Sizes, root: Path) -> list[Metric]:
+    metrics: list[Metric] = []
+    say("online: building repos")
+    mine, plain = ours(root / "online"), plain_feast(root / "online")
+    found, samples = online.online_latency(mine, plain, sizes.online_calls)
+    metrics += found
+    latency_plot({"feast-pinot (3 batch + 18 windowed)": samples["ours"],
+                  "plain Feast (5 scalars, SQLite)": samples["baseline"]},
+                 "get_online_features, in process, 1 member", DOCS / "online_latency.png")
+    say("http: feast serve")
+    found, _ = online.http_latency(mine, sizes.http_requests)
+    metrics += found
+    say(f"historical: {sizes.entity_rows:,} entity rows x {sizes.actions:,} actions")
+    paths = historical.prepare(root / "historical", sizes.entity_rows, sizes.actions, sizes.members)
+    metrics += historical.historical_metrics(paths, sizes.repeats)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check in under 2 minutes")
+    parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="feast-pinot-bench-") as tmp:
+        metrics = run(QUICK if args.quick else FULL, Path(tmp))
+    write_results(metrics, args.out)
+    print(table(metrics))
+    say(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

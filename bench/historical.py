@@ -1,0 +1,131 @@
+"""Training-data build: windowed features over a large log vs Feast's own PIT join.
+
+Each measurement runs in a fresh subprocess (``python -m bench.historical``)
+so its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from feast import FeatureStore
+
+from bench.repos import HOUR, JOBS, ours, plain_feast, stats_columns
+from bench.results import Metric
+from demo.synthetic import Scenario, job_embeddings
+from feast_pinot import with_request_ts
+from feast_pinot.client import log_spec
+from feast_pinot.offline_store import resolve_path, write_action_parts
+
+__all__ = ["prepare", "historical_metrics"]
+
+WINDOW_FEATURES = [f"member_job_windows:{v}_{k}_{w}" for v in ("job_apply", "job_dismiss")
+                   for w in ("1h", "24h", "96h") for k in ("count", "mean_emb", "sim")]
+SPAN = 120 * HOUR
+
+
+def _write_log(store: FeatureStore, n_actions: int, members: int, start: int) -> None:
+    spec = log_spec(store, "member_actions")
+    rng = np.random.default_rng(21)
+    _, emb = job_embeddings(Scenario(start_ms=0, jobs=JOBS))
+    jobs = rng.integers(0, len(emb), n_actions)
+    chunk = 250_000
+    for lo in range(0, n_actions, chunk):
+        hi = min(n_actions, lo + chunk)
+        part = pa.table({
+            "member_id": rng.integers(1, members + 1, hi - lo),
+            "action_id": [f"h{i}" for i in range(lo, hi)],
+            "verb": rng.choice(np.array(spec.verbs), hi - lo),
+            "object": [f"job:{j}" for j in jobs[lo:hi]],
+            "attributes": ["{}"] * (hi - lo),
+            "event_timestamp": pa.array(start + rng.integers(0, SPAN, hi - lo), pa.timestamp("ms", tz="UTC")),
+            "embedding": pa.FixedSizeListArray.from_arrays(emb[jobs[lo:hi]].ravel(), 64).cast(pa.list_(pa.float32())),
+        })
+        write_action_parts(resolve_path(store.repo_path, spec.path), part, spec)
+
+
+def prepare(root: Path, entity_rows: int, n_actions: int, members: int) -> dict[str, Path]:
+    """Both repos and the entity frame, written under ``root``."""
+    store = ours(root, members=members, actions=0)
+    start = int(pd.Timestamp.now(tz="UTC").value // 1_000_000) - SPAN
+    _write_log(store, n_actions, members, start)
+    rng = np.random.default_rng(22)
+    plain_rows = pd.DataFrame({
+        "member_id": rng.integers(1, members + 1, n_actions),
+        "event_timestamp": pd.to_datetime(start + rng.integers(0, SPAN, n_actions), unit="ms", utc=True),
+    })
+    plain = plain_feast(root, offline="duckdb", rows=plain_rows.assign(**stats_columns(rng, n_actions)))
+    entities = pd.DataFrame({
+        "member_id": rng.integers(1, members + 1, entity_rows),
+        "job_id": rng.integers(0, JOBS, entity_rows),
+        "event_timestamp": pd.to_datetime(start + rng.integers(HOUR, SPAN, entity_rows), unit="ms", utc=True),
+    })
+    entities_path = root / "entities.parquet"
+    with_request_ts(entities).to_parquet(entities_path, index=False)
+    return {"ours": Path(store.repo_path), "plain": Path(plain.repo_path), "entities": entities_path}
+
+
+def _run(kind: str, repo: Path, entities: Path) -> dict[str, float]:
+    # cwd=repo: Feast's own DuckDB store resolves relative paths against the cwd.
+    out = subprocess.run([sys.executable, "-m", "bench.historical", kind, str(repo), str(entities)],
+                         capture_output=True, text=True, cwd=repo, env=_env())
+    if out.returncode != 0:
+        raise RuntimeError(f"historical benchmark '{kind}' failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _env() -> dict[str, str]:
+    root = str(Path(__file__).resolve().parents[1])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+
+
+def historical_metrics(paths: dict[str, Path], repeats: int) -> list[Metric]:
+    mine, base, rss = [], [], []
+    for _ in range(repeats):  # interleaved
+        ours_run = _run("ours", paths["ours"], paths["entities"])
+        mine.append(ours_run["seconds"])
+        rss.append(ours_run["rss_mb"])
+        base.append(_run("plain", paths["plain"], paths["entities"])["seconds"])
+    return [
+        Metric("historical_s", float(np.median(mine)), "s", float(np.median(base)),
+               note=f"median of {repeats}; baseline: Feast DuckDB PIT join, same rows"),
+        Metric("peak_rss_mb", max(rss), "MB", note="historical benchmark process"),
+    ]
+
+
+def _measure(kind: str, repo: Path, entities_path: Path) -> dict[str, float]:
+    warnings.filterwarnings("ignore")
+    store = FeatureStore(repo_path=str(repo))
+    entities = pd.read_parquet(entities_path)
+    if kind == "ours":
+        features = WINDOW_FEATURES
+    else:
+        entities = entities[["member_id", "event_timestamp"]]
+        features = [f"member_stats:f{i}" for i in range(1, 6)]
+    started = time.perf_counter()
+    frame = store.get_historical_features(entity_df=entities, features=features).to_df()
+    seconds = time.perf_counter() - started
+    if len(frame) != len(entities):
+        raise RuntimeError(f"{kind}: {len(frame)} rows out for {len(entities)} in")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": seconds, "rss_mb": rss_mb, "rows": len(frame)}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=["ours", "plain"])
+    parser.add_argument("repo", type=Path)
+    parser.add_argument("entities", type=Path)
+    args = parser.parse_args()
+    print(json.dumps(_measure(args.kind, args.repo, args.entities)))

@@ -1,0 +1,123 @@
+"""In-process and HTTP serving latency, ours against plain Feast in the same run."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from feast import FeatureStore
+
+from bench.repos import BENCH_MEMBER
+from bench.results import Metric, percentile
+from feast_pinot.clock import now_ms
+
+__all__ = ["online_latency", "http_latency"]
+
+SERVICE = "job_ranking_v1"
+BLOCK = 100
+PLAIN_FEATURES = [f"member_stats:f{i}" for i in range(1, 6)]
+
+
+def _timed(call) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter_ns()
+    call()
+    return (time.perf_counter_ns() - started) / 1e6
+
+
+def online_latency(ours: FeatureStore, plain: FeatureStore, calls: int) -> tuple[list[Metric], dict]:
+    """Interleaved blocks: ours (service: 3 batch + 18 windowed), plain Feast (5 scalars)."""
+    service = ours.get_feature_service(SERVICE)
+
+    def ours_call() -> None:
+        row = {"member_id": BENCH_MEMBER, "job_id": 7, "request_ts": now_ms()}
+        ours.get_online_features(features=service, entity_rows=[row]).to_dict()
+
+    def plain_call() -> None:
+        plain.get_online_features(features=PLAIN_FEATURES, entity_rows=[{"member_id": BENCH_MEMBER}]).to_dict()
+
+    for _ in range(max(50, calls // 10)):
+        ours_call(), plain_call()
+    mine, base = [], []
+    # Alternate in blocks, not call by call: Feast caches one request context
+    # per process, and two stores taking turns would evict each other's.
+    for _ in range(max(1, calls // BLOCK)):
+        mine += [_timed(ours_call) for _ in range(BLOCK)]
+        base += [_timed(plain_call) for _ in range(BLOCK)]
+    metrics = [
+        Metric("online_p50_ms", percentile(mine, 50), "ms", percentile(base, 50)),
+        Metric("online_p99_ms", percentile(mine, 99), "ms", percentile(base, 99),
+               note="ratio = ours / plain Feast at p99"),
+    ]
+    return metrics, {"ours": mine, "baseline": base}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve(repo: Path, port: int) -> subprocess.Popen:
+    feast = str(Path(sys.executable).parent / "feast")
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    return subprocess.Popen(
+        [feast, "serve", "-h", "127.0.0.1", "-p", str(port), "-w", "1", "--no-access-log",
+         "--max-requests", "1000000"],
+        cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+    )
+
+
+def _wait_ready(port: int, deadline_s: float = 90) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"feast serve on port {port} did not become healthy")
+
+
+def http_latency(ours: FeatureStore, requests: int, rate_per_s: float = 200.0) -> tuple[list[Metric], list[float]]:
+    """The same request over ``feast serve`` (1 worker, loopback) at a fixed rate."""
+    port = _free_port()
+    server = _serve(Path(ours.repo_path), port)
+    try:
+        _wait_ready(port)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+        def call() -> None:
+            body = {"feature_service": SERVICE,
+                    "entities": {"member_id": [BENCH_MEMBER], "job_id": [7], "request_ts": [now_ms()]}}
+            conn.request("POST", "/get-online-features", json.dumps(body),
+                         {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            payload = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"feast serve answered {response.status}: {payload[:200]!r}")
+
+        for _ in range(50):
+            call()
+        samples = []
+        interval = 1.0 / rate_per_s
+        next_send = time.perf_counter()
+        for _ in range(requests):
+            next_send += interval
+            samples.append(_timed(call))
+            time.sleep(max(0.0, next_send - time.perf_counter()))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    metrics = [
+        Metric("http_p50_ms", percentile(samples, 50), "ms", note=f"{rate_per_s:.0f} req/s, 1 worker"),
+        Metric("http_p99_ms", percentile(samples, 99), "ms", note=f"{rate_per_s:.0f} req/s, 1 worker"),
+    ]
+    return metrics, samples
