@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from feast import Entity, FeatureView, Field, FileSource, OnDemandFeatureView, PushSource, RequestSource
 from feast.data_format import ParquetFormat
-from feast.types import Array, Float32, Float64, Int64, String
+from feast.types import Array, Bytes, Float32, Float64, Int64, String
 from feast.value_type import ValueType
 
 from feast_pinot.errors import DeclarationError
@@ -178,7 +178,8 @@ def action_history(
 
     Features: ``action_ts`` (epoch ms), ``action_verbs``, ``action_objects`` and,
     when the log stores embeddings or ``attribute`` joins them at read time,
-    ``action_embeddings`` (flattened, ``len = n * dim``). At most ``max_actions``
+    ``action_embeddings`` (float32 little-endian bytes, row-major, ``n * dim``
+    values: ``np.frombuffer(b, "<f4").reshape(-1, dim)``). At most ``max_actions``
     (default: the log's cap) within the log's retention.
     """
     log_spec = _log_spec(log)
@@ -201,7 +202,9 @@ def action_history(
         join_keys=[log_spec.actor_join_key],
         value_type=ValueType.INT64 if log_spec.actor_is_int else ValueType.STRING,
     )
-    dtypes = [Array(Int64), Array(String), Array(String), Array(Float32)]
+    # Embeddings travel as raw float32 bytes: 200 x 64 floats as a proto list
+    # would cost more than the whole rest of a request.
+    dtypes = [Array(Int64), Array(String), Array(String), Bytes]
     features = list(zip(HISTORY_FEATURES, dtypes))[: 4 if spec.embedding_dim else 3]
     return FeatureView(
         name=name,

@@ -145,12 +145,20 @@ def load_actions(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame) ->
         con.close()
 
 
-def _empty_lists(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def _as_list(value: object) -> list:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value if isinstance(value, list) else []
+
+
+def _wire_form(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Rows without actions get empty lists; embeddings become float32 bytes."""
     for column in columns:
-        frame[column] = [
-            v.tolist() if isinstance(v, np.ndarray) else (v if isinstance(v, list) else [])
-            for v in frame[column]
-        ]
+        values = [_as_list(v) for v in frame[column]]
+        if column == "action_embeddings":
+            frame[column] = [np.asarray(v, dtype="<f4").tobytes() for v in values]
+        else:
+            frame[column] = values
     return frame
 
 
@@ -177,6 +185,6 @@ def build_histories(
     out = pd.DataFrame({ROW_ID: rows[ROW_ID].to_numpy()}).merge(
         found.rename(columns={"row_id": ROW_ID}), on=ROW_ID, how="left"
     )
-    out = _empty_lists(out, wanted)
+    out = _wire_form(out, wanted)
     names = {f: (f"{view.projection.name_to_use()}__{f}" if full_feature_names else f) for f in wanted}
     return out[[ROW_ID, *wanted]].rename(columns=names)

@@ -147,17 +147,28 @@ def _embeddings(
     dim = spec.embedding_dim
     if not dim:
         return None
-    values = np.asarray([] if flat is None else flat, dtype=np.float64)
-    if values.size == n * dim:
+    values = _floats(flat)
+    if values is not None and values.size == n * dim:
         return values.reshape(n, dim)
     if not np.isin(verbs, spec.verbs).any():
         # No action of a declared verb reads an embedding (e.g. Feast's apply-time
         # type inference, which sends one-element samples).
         return np.zeros((n, dim))
+    size = "an odd number of bytes" if values is None else f"{values.size} embedding values"
     raise FeastPinotError(
-        f"history '{spec.history}' gave {values.size} embedding values for {n} actions "
-        f"of dimension {dim}"
+        f"history '{spec.history}' gave {size} for {n} actions of dimension {dim}"
     )
+
+
+def _floats(flat: Any) -> np.ndarray | None:
+    """Embeddings as float64: from float32 bytes (the history's form) or a list."""
+    if flat is None:
+        return np.zeros(0)
+    if isinstance(flat, (bytes, bytearray, memoryview)):
+        if len(flat) % 4:
+            return None
+        return np.frombuffer(flat, dtype="<f4").astype(np.float64)
+    return np.asarray(flat, dtype=np.float64)
 
 
 def _candidate(spec: WindowedFeaturesSpec, candidate: Any) -> np.ndarray | None:

@@ -24,7 +24,7 @@ from feast import Entity, FeatureView
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.online_store import OnlineStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
-from feast.protos.feast.types.Value_pb2 import FloatList, Int64List, StringList
+from feast.protos.feast.types.Value_pb2 import Int64List, StringList
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.repo_config import RepoConfig
 from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
@@ -35,7 +35,7 @@ from feast_pinot.errors import ActionValidationError, OnlineStoreError
 from feast_pinot.online.backend import History, HistoryWindow, LatestRow, OnlineBackend, TableSpec
 from feast_pinot.specs import ActionLogSpec, AttributeJoinSpec, HistorySpec, spec_of
 
-__all__ = ["BackendOnlineStore", "table_name"]
+__all__ = ["BackendOnlineStore", "table_name", "embedding_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -245,14 +245,15 @@ def _history_values(history: History, requested: list[str] | None) -> dict[str, 
         "action_ts": lambda: ValueProto(int64_list_val=Int64List(val=history.ts_ms)),
         "action_verbs": lambda: ValueProto(string_list_val=StringList(val=history.verbs)),
         "action_objects": lambda: ValueProto(string_list_val=StringList(val=history.objects)),
-        "action_embeddings": lambda: ValueProto(float_list_val=FloatList(val=_flat(history))),
+        "action_embeddings": lambda: ValueProto(bytes_val=embedding_bytes(history.embeddings)),
     }
     names = requested or list(build)
     return {name: build[name]() for name in names if name in build}
 
 
-def _flat(history: History) -> list[float]:
-    return [] if history.embeddings is None else history.embeddings.ravel().tolist()
+def embedding_bytes(embeddings: np.ndarray | None) -> bytes:
+    """The wire form of a history's embeddings: float32 little-endian, row-major."""
+    return b"" if embeddings is None else np.ascontiguousarray(embeddings, dtype="<f4").tobytes()
 
 
 def _vector(row: LatestRow | None, feature: str, dim: int) -> np.ndarray | None:

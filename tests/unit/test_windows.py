@@ -113,3 +113,11 @@ def test_mean_is_exact_float32_of_the_float64_mean() -> None:
     emb = rng.normal(size=(5, 2)).astype(np.float32)
     out = run(ts=[10] * 5, verbs=["job-apply"] * 5, flat=emb.ravel().tolist(), now=10)
     assert out["job_apply_mean_emb_1m"] == emb.astype(np.float64).mean(axis=0).astype(np.float32).tolist()
+
+
+def test_embeddings_as_float32_bytes() -> None:
+    flat = np.array([1.0, 1.0, 3.0, -1.0], dtype="<f4").tobytes()
+    out = run(ts=[10, 9], verbs=["job-apply", "job-apply"], flat=flat, now=10)  # type: ignore[arg-type]
+    assert out["job_apply_mean_emb_1m"] == [2.0, 0.0]
+    with pytest.raises(FeastPinotError, match="gave an odd number of bytes for 2 actions"):
+        run(ts=[10, 9], verbs=["job-apply", "job-apply"], flat=flat[:-1], now=10)  # type: ignore[arg-type]
