@@ -12,14 +12,13 @@ import os
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from feast import FeatureView
 from feast.repo_config import RepoConfig
 
 from feast_pinot.errors import OfflineStoreError
 from feast_pinot.specs import HISTORY_FEATURES, AttributeJoinSpec, HistorySpec, spec_of
 
-__all__ = ["ROW_ID", "build_histories", "entity_frame", "load_actions"]
+__all__ = ["ROW_ID", "build_histories", "entity_frame", "log_files", "sql_literal"]
 
 ROW_ID = "__feast_pinot_row"
 _ORDER = "ts DESC, action_id ASC"
@@ -35,6 +34,11 @@ def _parts(root: str) -> list[str]:
     return sorted(glob.glob(os.path.join(root, "**", "*.parquet"), recursive=True))
 
 
+def log_files(config: RepoConfig, spec: HistorySpec) -> list[str]:
+    """The log's Parquet parts in write order (part names start with the write time)."""
+    return sorted(_parts(_resolve(config, spec.log.path)), key=os.path.basename)
+
+
 def entity_frame(rows: pd.DataFrame, key: str, ts_column: str, is_int: bool) -> pd.DataFrame:
     times = pd.to_datetime(rows[ts_column], utc=True)
     epoch = pd.Timestamp(0, tz="UTC")
@@ -46,7 +50,7 @@ def entity_frame(rows: pd.DataFrame, key: str, ts_column: str, is_int: bool) -> 
     })
 
 
-def _literal(text: str) -> str:
+def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -55,7 +59,7 @@ def _log_sql(spec: HistorySpec, files: list[str]) -> str:
     return f"""
         SELECT "{spec.log.actor_join_key}" AS actor, action_id, verb, object{emb},
                epoch_ms(event_timestamp) AS ts
-        FROM read_parquet([{", ".join(map(_literal, files))}], filename = true, file_row_number = true, union_by_name = true)
+        FROM read_parquet([{", ".join(map(sql_literal, files))}], filename = true, file_row_number = true, union_by_name = true)
         QUALIFY row_number() OVER (
             PARTITION BY action_id
             ORDER BY parse_filename(filename), file_row_number) = 1
@@ -85,7 +89,7 @@ def _attribute_sql(attr: AttributeJoinSpec, dim: int, path: str) -> str:
         ASOF LEFT JOIN (
             SELECT "{attr.join_key}"::{cast} AS obj_key, "{attr.feature}" AS value,
                    epoch_ms("{attr.timestamp_field}") AS attr_ts
-            FROM read_parquet({_literal(path)})) a
+            FROM read_parquet({sql_literal(path)})) a
           ON h.obj_key = a.obj_key AND h.t >= a.attr_ts
     """
 
@@ -120,27 +124,6 @@ def _query(config: RepoConfig, spec: HistorySpec, entities: pd.DataFrame) -> pd.
         return con.execute(_aggregate_sql(bool(spec.embedding_dim))).df()
     except duckdb.Error as exc:
         raise OfflineStoreError(f"building history '{spec.name}' failed: {exc}") from exc
-    finally:
-        con.close()
-
-
-def load_actions(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame) -> pa.Table | None:
-    """The log's deduplicated actions of the given actors (``actor`` column), or None."""
-    files = _parts(_resolve(config, spec.log.path))
-    if not files or actors.empty:
-        return None
-    emb = ", embedding" if spec.log.embedding_dim else ""
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        con.register("actors", actors)
-        con.execute(f"CREATE TEMP VIEW log AS {_log_sql(spec, files)}")
-        return con.sql(
-            f"SELECT actor, ts, action_id, verb{emb} FROM log "
-            "WHERE actor IN (SELECT DISTINCT actor FROM actors)"
-        ).to_arrow_table()
-    except duckdb.Error as exc:
-        raise OfflineStoreError(f"reading action log '{spec.log.name}' failed: {exc}") from exc
     finally:
         con.close()
 

@@ -54,7 +54,7 @@ from feast_pinot.errors import ActionValidationError, OfflineStoreError
 from feast_pinot.offline_history import ROW_ID as _ROW
 from feast_pinot.offline_history import build_histories
 from feast_pinot.specs import HISTORY_FEATURES, ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
-from feast_pinot.offline_windows import prefix_windowed_columns
+from feast_pinot.offline_windows import candidate_matrix, prefix_windowed_columns
 from feast_pinot.windows import windowed_features
 
 __all__ = ["ActionLogOfflineStore", "ActionLogOfflineStoreConfig"]
@@ -123,7 +123,9 @@ class _FrameJob(RetrievalJob):
         return self._build()
 
     def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
-        return pa.Table.from_pandas(self._build(), preserve_index=False)
+        table = pa.Table.from_pandas(self._build(), preserve_index=False)
+        # pandas metadata would name Arrow-backed dtypes that to_pandas() cannot rebuild
+        return table.replace_schema_metadata(None)
 
     def persist(
         self, storage: SavedDatasetStorage, allow_overwrite: bool = False, timeout: int | None = None
@@ -167,8 +169,8 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
                     full_feature_names=full_feature_names,
                     filter_by_created_timestamp=filter_by_created_timestamp,
                     **_ibis_options(config),
-                )._to_df_internal()
-                frame = frame.sort_values(_ROW, kind="stable").reset_index(drop=True)
+                )._to_arrow_internal()
+                frame = _arrow_lists_frame(frame).sort_values(_ROW, kind="stable").reset_index(drop=True)
             for fv in histories:
                 if fv.name not in feeding:  # lists are returned only when asked for alone
                     built = build_histories(config, fv, feature_refs, rows, ts_column, full_feature_names)
@@ -291,13 +293,16 @@ def _add_windowed(
         )
     view = odfv.projection.name_to_use()
     wanted = [r.split(":", 1)[1] for r in req.feature_refs if r.startswith(f"{view}:")]
-    candidates = frame[req.column(*spec.candidate.split("__", 1))].tolist() if spec.candidate else None
+    candidates = frame[req.column(*spec.candidate.split("__", 1))] if spec.candidate else None
     request_ts = frame[spec.request_field].to_numpy()
     if hspec.attribute is None:
+        matrix = None if candidates is None else candidate_matrix(
+            pa.array(candidates, type=pa.list_(pa.float32()), from_pandas=True), len(frame), spec.embedding_dim)
         computed = prefix_windowed_columns(
-            req.config, hspec, spec, req.rows, req.ts_column, request_ts, candidates, wanted)
+            req.config, hspec, spec, req.rows, req.ts_column, request_ts, matrix, wanted)
     else:  # attributes as of each row's time: run the view on the row's full history
-        computed = _windowed_from_histories(spec, history, req, request_ts, candidates, wanted)
+        listed = None if candidates is None else candidates.tolist()
+        computed = _windowed_from_histories(spec, history, req, request_ts, listed, wanted)
     return frame.assign(**{req.column(view, name): values for name, values in computed.items()})
 
 
@@ -314,6 +319,11 @@ def _windowed_from_histories(
         inputs[spec.candidate] = candidates or []
     computed = windowed_features(inputs, spec.model_dump_json())
     return {name: computed[name] for name in wanted}
+
+
+def _arrow_lists_frame(table: pa.Table) -> pd.DataFrame:
+    """A pandas frame whose list columns stay Arrow-backed (no per-row Python lists)."""
+    return table.to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t) else None)
 
 
 def _reject_logs(feature_views: list[FeatureView]) -> None:

@@ -4,9 +4,10 @@ For a history whose log stores embeddings (or has none), every entity row's
 windows are index ranges in the actor's actions sorted by (ts, action_id
 descending): ``hi`` = actions at or before ``T``, the cap and retention move
 the start to ``a = max(hi - cap, first after T - retention)``, and window
-``w`` starts at ``max(a, first after T - w)``. Per-verb prefix sums of counts
-and embeddings then give each window's count and mean in O(log n) per row,
-in memory proportional to the log, not to rows x history length.
+``w`` is ``[max(a, first after request_ts - w), min(hi, last at request_ts))``.
+Per-verb prefix sums of counts and embeddings then give each window's count
+and mean in O(log n) per row, in memory proportional to the log, not to
+rows x history length.
 
 The result equals :func:`feast_pinot.windows.windowed_features` run on the
 row's history (up to float rounding far below 1e-6).
@@ -14,41 +15,103 @@ row's history (up to float rounding far below 1e-6).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from feast.repo_config import RepoConfig
 
-from feast_pinot.offline_history import entity_frame, load_actions
+from feast_pinot.errors import OfflineStoreError
+from feast_pinot.offline_history import entity_frame, log_files, sql_literal
 from feast_pinot.specs import HistorySpec, WindowedFeaturesSpec
 from feast_pinot.windows import verb_slug
 
-__all__ = ["prefix_windowed_columns"]
+__all__ = ["prefix_windowed_columns", "candidate_matrix", "load_sorted_log", "SortedLog"]
 
 _TS_BITS = 42  # ~139 years of milliseconds per actor in one int64 sort key
 
 
-def _sorted_log(table: pa.Table, actor_codes: pd.Index, dim: int) -> dict[str, np.ndarray]:
-    actors = actor_codes.get_indexer(table.column("actor").to_pandas())
-    ts = table.column("ts").to_numpy().astype(np.int64)
-    ids = table.column("action_id").to_numpy(zero_copy_only=False)
-    id_rank = np.unique(ids, return_inverse=True)[1]
-    order = np.lexsort((-id_rank, ts, actors))  # actor, ts ascending, ties action_id descending
-    log = {"actor": actors[order], "ts": ts[order],
-           "verb": table.column("verb").to_numpy(zero_copy_only=False)[order]}
-    if dim:
-        flat = table.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-        log["embedding"] = flat.reshape(-1, dim)[order].astype(np.float64)
-    return log
+@dataclass(frozen=True)
+class SortedLog:
+    """Deduplicated actions ordered by actor, ts, then action_id descending."""
+
+    actors: pd.Index  # actor value of each code
+    code: np.ndarray  # dense actor code, ascending
+    ts: np.ndarray
+    verb_no: np.ndarray  # 1-based position in the windowed verbs, 0 for other verbs
+    row: np.ndarray  # each action's row in ``stored``
+    stored: np.ndarray | None  # (rows in the parts, dim) float32 embeddings, in file order
+
+
+def _narrow_sql(spec: HistorySpec, files: list[str], verbs: tuple[str, ...]) -> str:
+    # Dedup keeps the earliest-written copy, as offline_history does: the smallest
+    # (file in write order, row in file). Embeddings stay out of the sort and are
+    # gathered by that position afterwards.
+    file_list = "[" + ", ".join(map(sql_literal, files)) + "]"
+    verb_list = "[" + ", ".join(map(sql_literal, verbs)) + "]"
+    return f"""
+        WITH raw AS (
+            SELECT "{spec.log.actor_join_key}" AS actor, action_id, epoch_ms(event_timestamp) AS ts,
+                   coalesce(list_position({verb_list}, verb), 0) AS verb_no,
+                   ((list_position({file_list}, filename) - 1)::BIGINT << 32) + file_row_number AS pos
+            FROM read_parquet({file_list}, filename = true, file_row_number = true, union_by_name = true)
+            WHERE "{spec.log.actor_join_key}" IN (SELECT DISTINCT actor FROM actors)),
+        unique_actions AS (
+            SELECT action_id, arg_min(actor, pos) AS actor, arg_min(ts, pos) AS ts,
+                   arg_min(verb_no, pos) AS verb_no, min(pos) AS pos
+            FROM raw GROUP BY action_id)
+        SELECT dense_rank() OVER (ORDER BY actor) - 1 AS code, actor, ts, verb_no, pos
+        FROM unique_actions ORDER BY actor, ts, action_id DESC
+    """
+
+
+def _stored_embeddings(files: list[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """All parts' embeddings in file order, and the first row of each file."""
+    per_file = [pq.read_table(f, columns=["embedding"]).column("embedding") for f in files]
+    offsets = np.concatenate([[0], np.cumsum([len(c) for c in per_file])])
+    chunks = [chunk for column in per_file for chunk in column.chunks]
+    flat = pa.concat_arrays(chunks).flatten().to_numpy(zero_copy_only=False)
+    return flat.reshape(-1, dim), offsets
+
+
+def load_sorted_log(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame,
+                    verbs: tuple[str, ...]) -> SortedLog:
+    files = log_files(config, spec)
+    if not files or actors.empty:
+        empty = np.zeros(0, dtype=np.int64)
+        emb = np.zeros((0, spec.log.embedding_dim), np.float32) if spec.log.embedding_dim else None
+        return SortedLog(pd.Index([]), empty, empty, empty, empty, emb)
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("actors", actors)
+        table = con.sql(_narrow_sql(spec, files, verbs)).to_arrow_table()
+    except duckdb.Error as exc:
+        raise OfflineStoreError(f"reading action log '{spec.log.name}' failed: {exc}") from exc
+    finally:
+        con.close()
+    pos = table.column("pos").to_numpy()
+    stored, row = None, np.zeros(len(pos), dtype=np.int64)
+    if spec.log.embedding_dim:
+        stored, offsets = _stored_embeddings(files, spec.log.embedding_dim)
+        row = offsets[pos >> 32] + (pos & 0xFFFFFFFF)
+    return SortedLog(
+        actors=pd.Index(table.column("actor").to_pandas()).unique(),
+        code=table.column("code").to_numpy(), ts=table.column("ts").to_numpy(),
+        verb_no=table.column("verb_no").to_numpy(), row=row, stored=stored,
+    )
 
 
 def _keys(actor: np.ndarray, ts: np.ndarray, base: int) -> np.ndarray:
     return (actor.astype(np.int64) << _TS_BITS) | (ts - base)
 
 
-def _bounds(log: dict[str, np.ndarray], rows: pd.DataFrame, request_ts: np.ndarray, actor_codes: pd.Index,
+def _bounds(log: SortedLog, rows: pd.DataFrame, request_ts: np.ndarray,
             hspec: HistorySpec, wspec: WindowedFeaturesSpec) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per window, the [start, end) index range of every row's actions.
 
@@ -56,11 +119,11 @@ def _bounds(log: dict[str, np.ndarray], rows: pd.DataFrame, request_ts: np.ndarr
     ends at the row's ``request_ts``, exactly as the online path reads it.
     """
     t = rows["t"].to_numpy()
-    code = actor_codes.get_indexer(rows["actor"])
+    code = log.actors.get_indexer(rows["actor"])
     longest = max([hspec.log.retention_ms] + [w.length_ms for w in wspec.windows])
     low = min(int(t.min(initial=0)), int(request_ts.min(initial=0))) - longest
-    base = min(int(log["ts"].min(initial=0)), low) - 1
-    keys = _keys(log["actor"], log["ts"], base)
+    base = min(int(log.ts.min(initial=0)), low) - 1
+    keys = _keys(log.code, log.ts, base)
 
     def upto(ms: np.ndarray) -> np.ndarray:  # index after the actor's last action at or before ms
         return np.searchsorted(keys, _keys(code, ms, base), side="right")
@@ -68,20 +131,25 @@ def _bounds(log: dict[str, np.ndarray], rows: pd.DataFrame, request_ts: np.ndarr
     hi = upto(t)
     start = np.maximum(hi - hspec.max_actions, upto(t - hspec.log.retention_ms))
     end = np.minimum(hi, upto(request_ts))
+    no_actions = code < 0
     ranges = []
     for window in wspec.windows:
         first = np.maximum(start, upto(request_ts - window.length_ms))
         last = np.maximum(first, end)
-        no_actions = code < 0
         ranges.append((np.where(no_actions, 0, first), np.where(no_actions, 0, last)))
     return ranges
 
 
-def _candidates(values: list[Any], dim: int) -> np.ndarray:
-    out = np.zeros((len(values), dim))
-    for i, value in enumerate(values):
-        if value is not None and not (isinstance(value, float) and np.isnan(value)) and len(value) == dim:
-            out[i] = value
+def candidate_matrix(column: pa.ChunkedArray | pa.Array | None, n: int, dim: int) -> np.ndarray | None:
+    """Candidate embeddings as (n, dim) float64; zero rows where missing or malformed."""
+    if column is None:
+        return None
+    values = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    ok = pc.fill_null(pc.equal(pc.list_value_length(values), dim), False)
+    out = np.zeros((n, dim))
+    mask = ok.to_numpy(zero_copy_only=False)
+    if mask.any():
+        out[mask] = values.filter(ok).flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
     return out
 
 
@@ -92,46 +160,55 @@ def prefix_windowed_columns(
     rows: pd.DataFrame,
     ts_column: str,
     request_ts: np.ndarray,
-    candidates: list[Any] | None,
+    candidates: np.ndarray | None,
     wanted: list[str],
 ) -> dict[str, Any]:
     """The ``wanted`` windowed features of every entity row, in row order."""
     entities = entity_frame(rows, hspec.log.actor_join_key, ts_column, hspec.log.actor_is_int)
-    table = load_actions(config, hspec, entities[["actor"]])
     dim = wspec.embedding_dim
-    if table is None or table.num_rows == 0:
-        table = pa.table({"actor": entities["actor"].iloc[:0], "ts": pa.array([], pa.int64()),
-                          "action_id": pa.array([], pa.string()), "verb": pa.array([], pa.string()),
-                          **({"embedding": pa.array([], pa.list_(pa.float32()))} if dim else {})})
-    actor_codes = pd.Index(pd.unique(table.column("actor").to_pandas()))
-    log = _sorted_log(table, actor_codes, dim)
-    ranges = _bounds(log, entities, request_ts.astype(np.int64), actor_codes, hspec, wspec)
-    cand = _candidates(candidates, dim) if dim and candidates is not None else None
+    log = load_sorted_log(config, hspec, entities[["actor"]], wspec.verbs)
+    ranges = _bounds(log, entities, request_ts.astype(np.int64), hspec, wspec)
     out: dict[str, Any] = {}
-    for verb in wspec.verbs:
-        out.update(_verb_columns(wspec, verb, log, ranges, cand))
+    for number, verb in enumerate(wspec.verbs, start=1):
+        is_verb = log.verb_no == number
+        # only this verb's embeddings are gathered, in history order
+        embedding = log.stored[log.row[is_verb]] if dim and log.stored is not None else None
+        out.update(_verb_columns(wspec, verb, is_verb, embedding, ranges, candidates))
     return {name: out[name] for name in wanted}
 
 
-def _verb_columns(wspec: WindowedFeaturesSpec, verb: str, log: dict[str, np.ndarray],
-                  ranges: list[tuple[np.ndarray, np.ndarray]], cand: np.ndarray | None) -> dict[str, Any]:
-    is_verb = log["verb"] == verb
-    counts = np.concatenate([[0], np.cumsum(is_verb)])
+def _verb_columns(
+    wspec: WindowedFeaturesSpec,
+    verb: str,
+    is_verb: np.ndarray,
+    embedding: np.ndarray | None,  # the verb's rows only, in log order
+    ranges: list[tuple[np.ndarray, np.ndarray]],
+    cand: np.ndarray | None,
+) -> dict[str, Any]:
+    # position of each log row among this verb's rows: prefix sums over the verb only
+    ordinal = np.concatenate([[0], np.cumsum(is_verb)])
     sums = None
-    if wspec.embedding_dim:
-        sums = np.vstack([np.zeros(wspec.embedding_dim),
-                          np.cumsum(log["embedding"] * is_verb[:, None], axis=0)])
+    if embedding is not None:
+        sums = np.zeros((int(ordinal[-1]) + 1, wspec.embedding_dim))
+        np.cumsum(embedding, axis=0, dtype=np.float64, out=sums[1:])
     out: dict[str, Any] = {}
     stem = verb_slug(verb)
     for window, (start, end) in zip(wspec.windows, ranges):
-        n = counts[end] - counts[start]
+        lo, hi = ordinal[start], ordinal[end]
+        n = hi - lo
         out[f"{stem}_count_{window.label}"] = n.astype(np.int64)
         if sums is not None:
-            means = np.divide(sums[end] - sums[start], n[:, None], out=np.zeros((len(n), wspec.embedding_dim)),
+            means = np.divide(sums[hi] - sums[lo], n[:, None], out=np.zeros((len(n), wspec.embedding_dim)),
                               where=n[:, None] > 0)
-            out[f"{stem}_mean_emb_{window.label}"] = list(means.astype(np.float32))
+            out[f"{stem}_mean_emb_{window.label}"] = _list_column(means)
             out[f"{stem}_sim_{window.label}"] = _cosines(means, cand)
     return out
+
+
+def _list_column(means: np.ndarray) -> pd.arrays.ArrowExtensionArray:
+    flat = pa.array(means.astype(np.float32).ravel())
+    lists = pa.FixedSizeListArray.from_arrays(flat, means.shape[1]).cast(pa.list_(pa.float32()))
+    return pd.arrays.ArrowExtensionArray(lists)
 
 
 def _cosines(means: np.ndarray, cand: np.ndarray | None) -> np.ndarray:
