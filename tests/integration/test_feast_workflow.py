@@ -225,3 +225,18 @@ def test_teardown_removes_online_tables(tmp_path: Path, scenario: Scenario) -> N
     left = {r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert not left & tables
     del store
+
+
+def test_batch_features_round_trip_exactly(store: FeatureStore) -> None:
+    source = pd.read_parquet(_repo(store) / "data" / "member_profile.parquet").set_index("member_id")
+    jobs = pd.read_parquet(_repo(store) / "data" / "job_attributes.parquet").set_index("job_id")
+    got = store.get_online_features(
+        features=["member_profile:industry", "member_profile:seniority", "member_profile:years_experience"],
+        entity_rows=[{"member_id": m} for m in (1, 2, 3)]).to_dict()
+    assert got["industry"] == source.loc[[1, 2, 3], "industry"].tolist()
+    assert got["seniority"] == source.loc[[1, 2, 3], "seniority"].tolist()
+    assert got["years_experience"] == pytest.approx(source.loc[[1, 2, 3], "years_experience"].tolist(), abs=0)
+    emb = store.get_online_features(features=["job_attributes:embedding", "job_attributes:geo"],
+                                    entity_rows=[{"job_id": 5}]).to_dict()
+    assert emb["embedding"][0] == pytest.approx(list(jobs.loc[5, "embedding"]), abs=0)
+    assert emb["geo"] == [jobs.loc[5, "geo"]]
