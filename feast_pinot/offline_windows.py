@@ -15,6 +15,7 @@ row's history (up to float rounding far below 1e-6).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,7 +73,8 @@ def _narrow_sql(spec: HistorySpec, files: list[str], verbs: tuple[str, ...]) -> 
 
 def _stored_embeddings(files: list[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
     """All parts' embeddings in file order, and the first row of each file."""
-    per_file = [pq.read_table(f, columns=["embedding"]).column("embedding") for f in files]
+    with ThreadPoolExecutor() as pool:  # one row group per part: parallel across files
+        per_file = list(pool.map(lambda f: pq.read_table(f, columns=["embedding"]).column("embedding"), files))
     offsets = np.concatenate([[0], np.cumsum([len(c) for c in per_file])])
     chunks = [chunk for column in per_file for chunk in column.chunks]
     flat = pa.concat_arrays(chunks).flatten().to_numpy(zero_copy_only=False)
