@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -137,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     store = FeatureStore(repo_path=str(repo))
     backfill(store, scenario)
     latencies = live_latency(store, scenario)
-    say(f"push -> visible in get_online_features: p50 {statistics.median(latencies):.1f} ms, "
-        f"max {max(latencies):.1f} ms over {len(latencies)} live actions")
+    p50, p99 = np.percentile(latencies, [50, 99])
+    say(f"push -> visible in get_online_features: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+        f"over {len(latencies)} live actions")
     show_member(store, scenario)
     worst = training_parity(store, scenario, args.workdir)
     say(f"online vs training data for the same instant: max abs difference {worst:.2e}")
