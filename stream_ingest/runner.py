@@ -1,0 +1,270 @@
+"""The Kafka runner: poll -> pipeline -> sinks -> checkpoint -> commit.
+
+Delivery is at-least-once. A micro-batch's actions are in the online store
+before the next poll; offsets are committed only at a checkpoint, after the
+offline parts and the dead letters of everything handled so far are durable.
+A crash replays from the last commit: the online store ignores action ids it
+has, and the offline sink skips offsets its mark files say are written.
+
+Before a rebalance takes partitions away, the runner checkpoints, so the next
+owner starts exactly where this process stopped. SIGTERM (``stop()``) ends
+the loop with a final checkpoint; the process then exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from feast import FeatureStore
+from feast.errors import FeatureViewNotFoundException
+
+from feast_pinot import clock
+from feast_pinot.client import log_spec
+from feast_pinot.errors import DeclarationError
+from feast_pinot.offline_store import resolve_path
+from feast_pinot.specs import ActionLogSpec, HistorySpec, spec_of
+from stream_ingest.config import IngestConfig, check_against_repo
+from stream_ingest.errors import BrokerUnavailableError, ConfigError
+from stream_ingest.lookups import CachedLookup, FeastLookup, Lookup
+from stream_ingest.pipeline import Ingester, Pipeline
+from stream_ingest.records import RawEvent
+from stream_ingest.retry import RetryPolicy, with_retries
+from stream_ingest.sinks import KafkaDeadLetterSink, OfflineSink, make_online_sink
+from stream_ingest.stats import Stats
+
+__all__ = ["KafkaRunner", "build_runner", "open_repo"]
+
+log = logging.getLogger("stream_ingest")
+Partition = tuple[str, int]
+_BROKER_DOWN = (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT)
+
+
+class KafkaRunner:
+    """Consumes the raw topics in a consumer group and drives an :class:`Ingester`."""
+
+    def __init__(self, config: IngestConfig, ingester: Ingester) -> None:
+        self._config = config
+        self._ingester = ingester
+        self._consumer = Consumer({
+            **kafka_settings(config),
+            "group.id": config.kafka.group_id,
+            "enable.auto.commit": False,  # committed by _checkpoint, after the sinks
+            "auto.offset.reset": config.kafka.auto_offset_reset,
+            "session.timeout.ms": config.kafka.session_timeout_ms,
+            "heartbeat.interval.ms": config.kafka.heartbeat_interval_ms,
+            "error_cb": self.on_error,
+        })
+        self._retry = RetryPolicy.from_config(config.retry)
+        self._assigned: set[Partition] = set()
+        self._uncommitted: dict[Partition, int] = {}  # next offset to commit
+        self._last_checkpoint = time.monotonic()
+        self._last_status = time.monotonic()
+        self._down_since: float | None = None
+        self._last_probe = 0.0
+        self._stopping = False  # a plain bool: set from a signal handler
+
+    @property
+    def stats(self) -> Stats:
+        return self._ingester.stats
+
+    @property
+    def assigned(self) -> frozenset[Partition]:
+        return frozenset(self._assigned)
+
+    def stop(self) -> None:
+        """Finish the current batch, checkpoint, commit and return from :meth:`run`."""
+        self._stopping = True
+
+    def run(self) -> None:
+        self._consumer.subscribe(
+            list(self._config.kafka.topics),
+            on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost,
+        )
+        try:
+            while not self._stopping:
+                self._step()
+            self._checkpoint()
+            log.info("stopped: %s", self.stats.snapshot().line())
+        finally:
+            self._consumer.close()
+
+    def on_error(self, err: KafkaError) -> None:
+        """librdkafka's error callback (also fed partition errors from consume)."""
+        if err.fatal():
+            raise BrokerUnavailableError(f"fatal Kafka error: {err}")
+        if err.code() in _BROKER_DOWN:
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.warning("broker unreachable (%s); reconnecting, nothing is committed meanwhile", err.str())
+            return
+        log.warning("Kafka error: %s", err.str())
+
+    # -- the loop -----------------------------------------------------------
+
+    def _step(self) -> None:
+        batch = self._config.batch
+        messages = self._consumer.consume(batch.max_events, batch.linger_ms / 1000)
+        events = self._events(messages)
+        if events:
+            self._ingester.handle(events)
+            for event in events:
+                self._uncommitted[(event.topic, event.partition)] = event.offset + 1
+        if self._checkpoint_due():
+            self._checkpoint()
+        self._watch_broker()
+        self._maybe_status()
+
+    def _events(self, messages: Sequence[Message]) -> list[RawEvent]:
+        events = []
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                self.on_error(err)
+                continue
+            if (msg.topic(), msg.partition()) not in self._assigned:
+                continue  # fetched just before a revoke: the new owner reads it
+            kind, ts = msg.timestamp()
+            events.append(RawEvent(
+                msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(),
+                clock.now_ms() if kind == TIMESTAMP_NOT_AVAILABLE else ts,
+            ))
+        if events:
+            self._broker_back()
+        return events
+
+    def _checkpoint_due(self) -> bool:
+        if not self._uncommitted:
+            return False
+        waited_ms = (time.monotonic() - self._last_checkpoint) * 1000
+        return self._ingester.offline.full() or waited_ms >= self._config.offline.flush_interval_ms
+
+    def _checkpoint(self) -> None:
+        """Offline parts and dead letters durable, then offsets committed."""
+        if not self._uncommitted:
+            return
+        self._ingester.checkpoint()
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self._uncommitted.items()]
+        with_retries(lambda: self._commit(offsets), "offset commit", self._retry, BrokerUnavailableError)
+        self._uncommitted.clear()
+        self._last_checkpoint = time.monotonic()
+
+    def _commit(self, offsets: list[TopicPartition]) -> None:
+        done = self._consumer.commit(offsets=offsets, asynchronous=False) or []
+        failed = [f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in done if tp.error]
+        if failed:
+            raise KafkaException(f"commit refused for {', '.join(failed)}")
+
+    # -- broker availability ------------------------------------------------
+
+    def _watch_broker(self) -> None:
+        """While the broker is away, probe once a second; give up after the configured time."""
+        if self._down_since is None or time.monotonic() - self._last_probe < 1.0:
+            return
+        self._last_probe = time.monotonic()
+        try:
+            self._consumer.list_topics(self._config.kafka.topics[0], timeout=1.0)
+        except KafkaException:
+            down_for = time.monotonic() - self._down_since
+            if down_for > self._config.kafka.unavailable_timeout_s:
+                raise BrokerUnavailableError(f"no broker reachable for {down_for:.0f} s") from None
+            return
+        self._broker_back()
+
+    def _broker_back(self) -> None:
+        if self._down_since is not None:
+            log.warning("broker reachable again after %.1f s", time.monotonic() - self._down_since)
+            self._down_since = None
+
+    # -- rebalances -----------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._assigned |= {(tp.topic, tp.partition) for tp in partitions}
+        log.info("assigned %s", _names(partitions))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._checkpoint()  # the next owner starts where this process stopped
+        self._release(partitions)
+        log.info("revoked %s", _names(partitions))
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Already owned by another member: nothing may be committed for them now.
+        self._release(partitions)
+        log.warning("lost %s (uncommitted work will be replayed by their new owner)", _names(partitions))
+
+    def _release(self, partitions: list[TopicPartition]) -> None:
+        gone = {(tp.topic, tp.partition) for tp in partitions}
+        self._assigned -= gone
+        for tp in gone:
+            self._uncommitted.pop(tp, None)
+        self._ingester.offline.forget(gone)
+
+    # -- status -----------------------------------------------------------------
+
+    def _maybe_status(self) -> None:
+        if time.monotonic() - self._last_status < self._config.status.interval_s:
+            return
+        log.info("%s", self.stats.snapshot(self.lag()).line())
+        self.stats.new_interval()
+        self._last_status = time.monotonic()
+
+    def lag(self) -> int | None:
+        """Messages behind the end of the assigned partitions (as of the last fetch)."""
+        positions = self._consumer.position([TopicPartition(t, p) for t, p in self._assigned])
+        known = []
+        for tp in positions:
+            # cached=True: the high watermark of the last fetch response. The
+            # broker's ListOffsets answer is not used: Tansu 0.6 miscounts it.
+            high = self._consumer.get_watermark_offsets(tp, cached=True)[1]
+            if tp.offset >= 0 and high >= 0:
+                known.append(max(0, high - tp.offset))
+        return sum(known) if known or not positions else None
+
+
+def kafka_settings(config: IngestConfig) -> dict[str, Any]:
+    return {"bootstrap.servers": config.kafka.bootstrap_servers, **config.kafka.properties}
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing"
+
+
+# -- wiring -------------------------------------------------------------------------
+
+
+def open_repo(config: IngestConfig) -> tuple[FeatureStore, ActionLogSpec]:
+    """The Feast store and the target action log, checked against the config."""
+    store = FeatureStore(repo_path=str(config.feast.repo_path))
+    try:
+        spec = log_spec(store, config.feast.action_log)
+    except (DeclarationError, FeatureViewNotFoundException) as exc:
+        raise ConfigError(f"feast.action_log: {exc}") from exc
+    histories = [s for s in (spec_of(fv) for fv in store.list_feature_views()) if isinstance(s, HistorySpec)]
+    check_against_repo(config, spec, histories)
+    return store, spec
+
+
+def build_lookups(config: IngestConfig, store: FeatureStore) -> dict[str, Lookup]:
+    return {
+        name: CachedLookup(FeastLookup(store, lk.feature, f"lookups.{name}.feature"), lk.ttl_s, lk.max_entries)
+        for name, lk in config.ingest_lookups().items()
+    }
+
+
+def build_runner(config: IngestConfig, stats: Stats | None = None) -> KafkaRunner:
+    """A runner for ``config``: Feast repo opened and checked, Kafka clients created."""
+    store, spec = open_repo(config)
+    offline_root = Path(resolve_path(config.feast.repo_path, config.offline.path or spec.path))
+    ingester = Ingester(
+        Pipeline(config, spec, build_lookups(config, store)),
+        make_online_sink(store, spec, config.online.write),
+        OfflineSink(offline_root, spec, config.kafka.group_id, config.offline.max_rows),
+        KafkaDeadLetterSink(Producer({**kafka_settings(config), "linger.ms": 5}), config.dead_letter.topic),
+        RetryPolicy.from_config(config.retry),
+        stats,
+    )
+    return KafkaRunner(config, ingester)
