@@ -1,0 +1,152 @@
+"""Ingester processes (``python -m stream_ingest``): crash and restart, and scale-out."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from demo.synthetic import actions
+from stream_ingest.local import IngesterProcess
+from tests.fixtures.kafka import produce
+from tests.ingest.conftest import Topics, eventually, scenario, store_of
+from tests.ingest.support import raw_of, read_offline_log, write_config
+
+_FINAL = re.compile(r"stopped: .*total in (\d+) stored (\d+)")
+
+
+def split_by_topic(items: list[dict[str, Any]], topics: Topics) -> dict[str, list[tuple[bytes, bytes]]]:
+    out: dict[str, list[tuple[bytes, bytes]]] = {topics.applications: [], topics.interactions: []}
+    for kind, key, value in map(raw_of, items):
+        out[topics.applications if kind == "applications" else topics.interactions].append((key, value))
+    return out
+
+
+def stored_online(repo: Path, members: list[int]) -> Counter[tuple[int, int, str, str]]:
+    """(member, ts, verb, object) of every action the online histories hold."""
+    got = store_of(repo).get_online_features(
+        features=[f"member_recent_actions:{f}" for f in ("action_ts", "action_verbs", "action_objects")],
+        entity_rows=[{"member_id": m} for m in members],
+    ).to_dict()
+    return Counter(
+        (m, ts, verb, obj)
+        for m, tss, verbs, objs in zip(members, got["action_ts"], got["action_verbs"], got["action_objects"])
+        for ts, verb, obj in zip(tss or [], verbs or [], objs or [])
+    )
+
+
+def expected_online(items: list[dict[str, Any]]) -> Counter[tuple[int, int, str, str]]:
+    return Counter((a["actor"], a["timestamp"], a["verb"], a["object"]) for a in items)
+
+
+def committed(bootstrap: str, group: str, topics: Topics) -> int:
+    """Messages the group has committed over both raw topics (2 partitions each)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        tps = [TopicPartition(t, p) for t in (topics.applications, topics.interactions) for p in (0, 1)]
+        return sum(max(tp.offset, 0) for tp in consumer.committed(tps, timeout=10))
+    finally:
+        consumer.close()
+
+
+def final_counts(process: IngesterProcess) -> tuple[int, int]:
+    """(events in, stored) from the process's last line."""
+    found = _FINAL.findall(process.log_text())
+    assert found, process.log_text()
+    events_in, stored = found[-1]
+    return int(events_in), int(stored)
+
+
+def produce_slowly(bootstrap: str, by_topic: dict[str, list[tuple[bytes, bytes]]], chunks: int, pause_s: float) -> None:
+    for i in range(chunks):
+        for topic, messages in by_topic.items():
+            size = -(-len(messages) // chunks)
+            produce(bootstrap, topic, messages[i * size:(i + 1) * size])
+        time.sleep(pause_s)
+
+
+def test_sigkill_mid_stream_then_restart_loses_nothing_and_duplicates_nothing(
+    repo: Path, kafka_bootstrap: str, topics: Topics, make_config: Any, tmp_path: Path
+) -> None:
+    items = actions(scenario(members=40, per_hour=40))
+    members = sorted({a["actor"] for a in items})
+    config = write_config(make_config(offline={"flush_interval_ms": 500}), tmp_path / "ingest.yaml")
+    first = IngesterProcess.start(config, None, tmp_path / "first.log")
+    second = None
+    try:
+        first.wait_assigned()
+        producer = threading.Thread(target=produce_slowly, args=(kafka_bootstrap, split_by_topic(items, topics), 20, 0.15))
+        producer.start()
+        parts = repo / "data" / "member_actions"
+        eventually(lambda: any(parts.rglob("*.parquet")), 30, "a first checkpoint")
+        time.sleep(0.3)  # more work handled, not yet committed
+        first.kill()
+        durable = committed(kafka_bootstrap, topics.group, topics)
+        second = IngesterProcess.start(config, None, tmp_path / "second.log")
+        producer.join()
+        eventually(lambda: sum(stored_online(repo, members).values()) >= len(items), 90, "every action online")
+        assert second.stop() == 0
+    finally:
+        for process in (first, second):
+            if process is not None:
+                process.stop()
+    assert 0 < durable < len(items), "the kill did not land mid-stream"
+    events_in, stored = final_counts(second)
+    assert events_in == len(items) - durable  # the restart resumed exactly at the last commit
+    assert stored_online(repo, members) == expected_online(items)
+    offline_ids = read_offline_log(parts).column("action_id").to_pylist()
+    assert len(offline_ids) == len(set(offline_ids)) == len(items)
+    print(f"\ncrash/restart: produced {len(items)}; committed by the killed process {durable}; "
+          f"handled after restart {events_in}; online {sum(stored_online(repo, members).values())}; "
+          f"offline rows {len(offline_ids)} ({len(set(offline_ids))} distinct)")
+
+
+def test_two_processes_in_one_group_split_the_partitions_and_store_each_action_once(
+    repo: Path, kafka_bootstrap: str, topics: Topics, make_config: Any, tmp_path: Path
+) -> None:
+    items = actions(scenario(members=30, per_hour=20))
+    members = sorted({a["actor"] for a in items})
+    config = write_config(make_config(), tmp_path / "ingest.yaml")
+    a = IngesterProcess.start(config, None, tmp_path / "a.log")
+    b = IngesterProcess.start(config, None, tmp_path / "b.log")
+    try:
+        b.wait_assigned()
+        a.wait_assigned()
+        eventually(lambda: _owned(a) | _owned(b) == _all(topics) and not _owned(a) & _owned(b), 60,
+                   "the group to settle on a split")
+        for topic, messages in split_by_topic(items, topics).items():
+            produce(kafka_bootstrap, topic, messages)
+        eventually(lambda: sum(stored_online(repo, members).values()) >= len(items), 60, "every action online")
+        a.request_stop()  # both at once
+        b.request_stop()
+        assert (a.stop(), b.stop()) == (0, 0)
+    finally:
+        a.stop()
+        b.stop()
+    (in_a, stored_a), (in_b, stored_b) = final_counts(a), final_counts(b)
+    assert stored_a > 0 and stored_b > 0
+    assert (in_a + in_b, stored_a + stored_b) == (len(items), len(items))
+    assert stored_online(repo, members) == expected_online(items)
+    offline_ids = read_offline_log(repo / "data" / "member_actions").column("action_id").to_pylist()
+    assert len(offline_ids) == len(set(offline_ids)) == len(items)
+    print(f"\nscale-out: {len(items)} actions; process A stored {stored_a}, process B stored {stored_b}")
+
+
+def _all(topics: Topics) -> set[str]:
+    return {f"{t}[{p}]" for t in (topics.applications, topics.interactions) for p in (0, 1)}
+
+
+def _owned(process: IngesterProcess) -> set[str]:
+    """The partitions the process owns now, from its assigned/revoked log lines."""
+    owned: set[str] = set()
+    for line in process.log_text().splitlines():
+        match = re.search(r"stream_ingest INFO (assigned|revoked) (.*)$", line)
+        if match:
+            names = {n.strip() for n in match.group(2).split(",")} - {"nothing"}
+            owned = owned | names if match.group(1) == "assigned" else owned - names
+    return owned
