@@ -12,16 +12,20 @@ from pathlib import Path
 import pytest
 
 from feast_pinot.online.backend import OnlineBackend
+from feast_pinot.online.pinot_backend import PinotBackend
 from feast_pinot.online.sqlite_backend import SqliteBackend
 
 
 def make_backend(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> OnlineBackend:
     if kind == "embedded":
         return SqliteBackend(tmp_path / "online.db")
+    if kind == "pinot":
+        # The stand-in (or PINOT_* Pinot) with writes waited for: reads never see stale data.
+        return PinotBackend(request.getfixturevalue("pinot_config_factory")())
     raise ValueError(f"unknown backend kind {kind!r}")
 
 
-@pytest.fixture(params=["embedded"])
+@pytest.fixture(params=["embedded", "pinot"])
 def backend_kind(request: pytest.FixtureRequest) -> str:
     return request.param
 

@@ -1,0 +1,239 @@
+"""The Pinot implementation of :class:`~feast_pinot.online.backend.OnlineBackend`.
+
+Tables are created through the controller, written through Kafka and read
+through the broker. Pinot ingests asynchronously: with ``wait_for_ingestion``
+a write returns only once a query shows it (and raises if it does not within
+``ingestion_timeout_s``); without it, a write returns when Kafka acknowledged it.
+
+Reads are batched: one query per chunk of keys or actors, always with a
+``LIMIT``; history reads always filter on time. A history query's ``LIMIT`` is
+actors x cap; when it is reached, the actors it may have cut short are asked
+again, so the per-actor cap never hides a lighter actor's actions.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from feast_pinot.actions import Action
+from feast_pinot.online.backend import History, HistoryWindow, LatestRow, TableSpec
+from feast_pinot.online.pinot_broker import BrokerClient, Result
+from feast_pinot.online.pinot_config import PinotOnlineStoreConfig
+from feast_pinot.online.pinot_controller import ControllerClient
+from feast_pinot.online.pinot_errors import PinotQueryError, PinotSchemaError, PinotWriteError
+from feast_pinot.online.pinot_kafka import KafkaWriter
+from feast_pinot.online.pinot_layout import ACTION_COLUMNS, EVENT_MS, KEY, WRITE_ID, Layout
+from feast_pinot.online.pinot_records import action_record, decode_history, decode_latest, latest_record
+from feast_pinot.online.pinot_sql import MAX_LIMIT, Condition, select
+
+__all__ = ["PinotBackend"]
+
+T = TypeVar("T")
+_KEY_CHUNK = 1000  # values per IN list: far below any broker limit, small enough to parse fast
+_HISTORY_ROWS = 10_000  # rows per history query: actors per chunk = this / cap
+_HISTORY_ORDER = (("actor", False), ("timestamp", True), ("action_id", False))
+_NOT_ROUTABLE = {305, 410}  # segments unavailable, no routing yet: normal right after creation
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _json(record: dict[str, Any]) -> bytes:
+    return json.dumps(record, allow_nan=False, separators=(",", ":")).encode()
+
+
+class PinotBackend:
+    def __init__(self, config: PinotOnlineStoreConfig) -> None:
+        self._config = config
+        self._layout = Layout(config)
+        self._controller = ControllerClient(config)
+        self._broker = BrokerClient(config)
+        self._kafka = KafkaWriter(config)
+
+    # -- tables -------------------------------------------------------------------
+
+    def create_tables(self, tables: Sequence[TableSpec]) -> None:
+        for spec in tables:
+            name = self._layout.table(spec.name)
+            self._kafka.ensure_topic(name)
+            self._controller.ensure_schema(self._layout.schema(spec))
+            if self._controller.ensure_table(self._layout.table_config(spec)) == "created":
+                self._wait_routable(name, spec)
+
+    def _wait_routable(self, name: str, spec: TableSpec) -> None:
+        probe = select(name, [KEY if spec.kind == "latest" else "action_id"], [], limit=1)
+        if not self._poll(lambda: self._routable(probe)):
+            raise PinotSchemaError(f"table '{name}' was created but the broker does not route queries to it "
+                                   f"after {self._config.ingestion_timeout_s} s")
+
+    def _routable(self, probe: Any) -> bool:
+        try:
+            self._broker.execute(probe)
+        except PinotQueryError as exc:
+            if exc.error_code in _NOT_ROUTABLE:
+                return False
+            raise
+        return True
+
+    def drop_tables(self, tables: Sequence[TableSpec]) -> None:
+        for spec in tables:
+            name = self._layout.table(spec.name)
+            self._controller.delete_table(name)
+            self._controller.delete_schema(name)
+            self._kafka.delete_topic(name)
+
+    # -- latest values --------------------------------------------------------------
+
+    def write_latest(self, table: str, rows: Sequence[LatestRow]) -> None:
+        if not rows:
+            return
+        name = self._layout.table(table)
+        write_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"  # orders writes with equal event times
+        length = self._config.max_string_length
+        self._kafka.produce(name, [(r.key.encode(), _json(latest_record(r, write_id, length))) for r in rows])
+        if self._config.wait_for_ingestion:
+            newest: dict[str, int] = {}
+            for row in rows:
+                newest[row.key] = max(newest.get(row.key, row.event_ms), row.event_ms)
+            if not self._poll(lambda: self._latest_visible(name, newest, write_id)):
+                raise self._not_visible(f"{len(rows)} rows written to '{name}'")
+
+    def _latest_visible(self, name: str, newest: dict[str, int], write_id: str) -> bool:
+        stored = {row[KEY]: row for row in self._rows_by_key(name, list(newest), [KEY, EVENT_MS, WRITE_ID])}
+        return all(
+            key in stored and (stored[key][EVENT_MS], stored[key][WRITE_ID] or "") >= (event_ms, write_id)
+            for key, event_ms in newest.items()
+        )
+
+    def read_latest(self, table: str, keys: Sequence[str]) -> list[LatestRow | None]:
+        if not keys:
+            return []
+        name = self._layout.table(table)
+        found: dict[str, LatestRow] = {}
+        for row, types in self._typed_rows_by_key(name, list(dict.fromkeys(keys))):
+            latest = decode_latest(row, types)
+            current = found.get(latest.key)
+            if current is None or latest.event_ms >= current.event_ms:
+                found[latest.key] = latest
+        return [found.get(key) for key in keys]
+
+    def _rows_by_key(self, name: str, keys: list[str], columns: list[str]) -> list[dict[str, Any]]:
+        return [row for row, _ in self._typed_rows_by_key(name, keys, columns)]
+
+    def _typed_rows_by_key(
+        self, name: str, keys: list[str], columns: list[str] | None = None
+    ) -> list[tuple[dict[str, Any], dict[str, str]]]:
+        """Rows of the given keys; an upsert table holds one valid row per key.
+
+        Pinot's default upsert consistency may briefly show two rows of a key, so
+        when a chunk's LIMIT is reached, keys not seen yet are asked again.
+        """
+        out: list[tuple[dict[str, Any], dict[str, str]]] = []
+        for chunk in _chunks(keys, _KEY_CHUNK):
+            pending = list(chunk)
+            while pending:
+                result = self._broker.execute(select(name, columns, [Condition(KEY, "IN", pending)], len(pending)))
+                out += [(row, result.types) for row in result.rows]
+                seen = {row[KEY] for row in result.rows}
+                pending = [k for k in pending if k not in seen] if len(result.rows) == len(pending) else []
+        return out
+
+    # -- actions ----------------------------------------------------------------------
+
+    def append_actions(self, table: str, actions: Sequence[Action], keep: HistoryWindow) -> int:
+        name = self._layout.table(table)
+        unique = list({a.action_id: a for a in reversed(actions)}.values())[::-1]  # first occurrence wins
+        stored = self._stored_action_ids(name, [a.action_id for a in unique], keep.since_ms)
+        new = [a for a in unique if a.action_id not in stored]
+        if not new:
+            return 0
+        length = self._config.max_string_length
+        self._kafka.produce(name, [(str(a.actor).encode(), _json(action_record(a, length))) for a in new])
+        if self._config.wait_for_ingestion:
+            ids = [a.action_id for a in new]
+            since = min(a.ts_ms for a in new) - 1
+            if not self._poll(lambda: len(self._stored_action_ids(name, ids, since)) == len(ids)):
+                raise self._not_visible(f"{len(ids)} actions appended to '{name}'")
+        return len(new)
+
+    def _stored_action_ids(self, name: str, ids: list[str], since_ms: int) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(ids, _KEY_CHUNK):
+            where = [Condition("action_id", "IN", chunk), Condition("timestamp", ">", since_ms)]
+            found |= {row["action_id"] for row in self._broker.execute(select(name, ["action_id"], where, len(chunk))).rows}
+        return found
+
+    def read_histories(self, table: str, actors: Sequence[int | str], window: HistoryWindow) -> list[History]:
+        if not actors:
+            return []
+        name = self._layout.table(table)
+        rows: dict[int | str, list[dict[str, Any]]] = {}
+        per_query = max(1, _HISTORY_ROWS // window.limit)
+        for chunk in _chunks(list(dict.fromkeys(actors)), per_query):
+            rows.update(self._history_rows(name, list(chunk), window))
+        return [decode_history(rows.get(actor, [])) for actor in actors]
+
+    def _history_rows(
+        self, name: str, actors: list[int | str], window: HistoryWindow
+    ) -> dict[int | str, list[dict[str, Any]]]:
+        complete: dict[int | str, list[dict[str, Any]]] = {}
+        pending = actors
+        while pending:
+            limit = min(len(pending) * window.limit, MAX_LIMIT)
+            result = self._broker.execute(self._history_query(name, pending, window, limit))
+            grouped = _group_by_actor(result)
+            if len(result.rows) < limit:  # nothing was cut: every actor is complete
+                complete.update({a: grouped.get(a, [])[:window.limit] for a in pending})
+                break
+            # Ordered by actor: every actor seen before the last one came whole; the last
+            # one is whole if it reached the cap. Unseen actors may have been cut: ask again.
+            last = result.rows[-1]["actor"]
+            for actor, actor_rows in grouped.items():
+                if actor != last or len(actor_rows) >= window.limit:
+                    complete[actor] = actor_rows[:window.limit]
+            pending = [a for a in pending if a not in complete]
+        return complete
+
+    @staticmethod
+    def _history_query(name: str, actors: list[int | str], window: HistoryWindow, limit: int) -> Any:
+        where = [
+            Condition("actor", "IN", actors),
+            Condition("timestamp", ">", window.since_ms),
+            Condition("timestamp", "<=", window.until_ms),
+        ]
+        return select(name, list(ACTION_COLUMNS), where, limit, order_by=_HISTORY_ORDER)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def _poll(self, done: Callable[[], bool]) -> bool:
+        """Whether ``done()`` became true within ``ingestion_timeout_s``."""
+        deadline = time.monotonic() + self._config.ingestion_timeout_s
+        pause = 0.002
+        while not done():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        return True
+
+    def _not_visible(self, what: str) -> PinotWriteError:
+        return PinotWriteError(f"{what} did not become queryable within {self._config.ingestion_timeout_s} s: "
+                               "Pinot may have rejected the records (see its servers' ingestion errors)")
+
+    def close(self) -> None:
+        self._kafka.close()
+        self._broker.close()
+        self._controller.close()
+
+
+def _group_by_actor(result: Result) -> dict[int | str, list[dict[str, Any]]]:
+    grouped: dict[int | str, list[dict[str, Any]]] = {}
+    for row in result.rows:
+        grouped.setdefault(row["actor"], []).append(row)
+    return grouped

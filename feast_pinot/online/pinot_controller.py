@@ -1,0 +1,112 @@
+"""Idempotent schema and table management through Pinot's controller REST API.
+
+``ensure_*`` compare what the controller holds with what is wanted and only
+write when they differ, so a second ``feast apply`` sends no write at all.
+Pinot fills in defaults and keeps the table name with its type suffix, so
+"the same" means: every key we set has our value.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Literal
+
+from feast_pinot.online.pinot_config import PinotOnlineStoreConfig
+from feast_pinot.online.pinot_errors import PinotConnectionError, PinotSchemaError
+
+__all__ = ["ControllerClient", "contains"]
+
+log = logging.getLogger(__name__)
+
+Outcome = Literal["created", "updated", "unchanged", "deleted", "absent"]
+# Table creation makes the controller talk to ZooKeeper and Kafka: allow more than a read.
+_MIN_CONTROLLER_TIMEOUT_S = 30.0
+
+
+def contains(actual: Any, wanted: Any) -> bool:
+    """Whether ``actual`` holds every key of ``wanted`` with an equal value (lists: item by item)."""
+    if isinstance(wanted, dict):
+        return isinstance(actual, dict) and all(k in actual and contains(actual[k], v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(actual, list) and len(actual) == len(wanted) and all(map(contains, actual, wanted))
+    return actual == wanted
+
+
+class ControllerClient:
+    def __init__(self, config: PinotOnlineStoreConfig) -> None:
+        import httpx  # lazy: pinotdb's HTTP client, only needed with Pinot
+
+        self._http = httpx.Client(
+            base_url=config.controller_url, auth=config.auth,
+            timeout=max(config.http_timeout_s, _MIN_CONTROLLER_TIMEOUT_S),
+        )
+        self._retry_s = config.ingestion_timeout_s
+
+    def _call(self, method: str, path: str, body: Any = None, missing_ok: bool = False) -> Any:
+        import httpx
+
+        try:
+            response = self._http.request(method, path, json=body)
+        except httpx.TransportError as exc:
+            raise PinotConnectionError(f"cannot reach the Pinot controller ({method} {path}): {exc!r}") from exc
+        if missing_ok and response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise PinotSchemaError(f"Pinot controller {method} {path} answered {response.status_code}: "
+                                   f"{_error_text(response)}")
+        payload = response.json()
+        unknown = payload.get("unrecognizedProperties") if isinstance(payload, dict) else None
+        if unknown:
+            log.warning("Pinot ignored unknown properties in %s %s: %s", method, path, unknown)
+        return payload
+
+    def ensure_schema(self, schema: dict[str, Any]) -> Outcome:
+        name = schema["schemaName"]
+        current = self._call("GET", f"/schemas/{name}", missing_ok=True)
+        if current is not None and contains(current, schema):
+            return "unchanged"
+        self._call("POST", "/schemas", schema)  # override=true: creates or updates (compatible changes only)
+        return "created" if current is None else "updated"
+
+    def ensure_table(self, config: dict[str, Any]) -> Outcome:
+        name = config["tableName"]
+        current = self._call("GET", f"/tables/{name}?type=realtime").get("REALTIME")
+        if current is None:
+            self._create_table(config)
+            return "created"
+        if contains({**current, "tableName": name}, config):  # Pinot stores "<name>_REALTIME"
+            return "unchanged"
+        self._call("PUT", f"/tables/{name}", config)
+        return "updated"
+
+    def _create_table(self, config: dict[str, Any]) -> None:
+        # Right after a delete Pinot answers 409 until the old external view is gone.
+        deadline = time.monotonic() + self._retry_s
+        while True:
+            try:
+                self._call("POST", "/tables", config)
+                return
+            except PinotSchemaError as exc:
+                if "External view" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def delete_table(self, name: str) -> Outcome:
+        found = self._call("DELETE", f"/tables/{name}?type=realtime", missing_ok=True)
+        return "absent" if found is None else "deleted"
+
+    def delete_schema(self, name: str) -> Outcome:
+        found = self._call("DELETE", f"/schemas/{name}", missing_ok=True)
+        return "absent" if found is None else "deleted"
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _error_text(response: Any) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text
+    return str(body.get("error", body)) if isinstance(body, dict) else str(body)

@@ -1,0 +1,120 @@
+"""Backend rows <-> the JSON records Pinot ingests and the values its broker returns.
+
+Writes are JSON objects whose keys are the table's columns; values Pinot's JSON
+decoder cannot carry as-is are encoded the way its type conversion reads them
+back: bytes as hex, datetimes as epoch ms, non-finite floats as "NaN" /
+"Infinity" / "-Infinity" (JSON has no such numbers). Reads undo what the
+broker does to values (pinotdb's conversions included): hex BYTES, naive UTC
+TIMESTAMPs, non-finite floats sent as strings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from feast_pinot.actions import Action, datetime_to_ms
+from feast_pinot.online.backend import History, LatestRow
+from feast_pinot.online.pinot_errors import PinotWriteError
+from feast_pinot.online.pinot_layout import ATTRIBUTE_COLUMNS, EMBEDDING, EVENT_MS, KEY, WRITE_ID
+
+__all__ = ["latest_record", "action_record", "decode_latest", "decode_history", "java_length"]
+
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def java_length(text: str) -> int:
+    """Length in UTF-16 code units, as Pinot's ``maxLength`` counts."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _checked(column: str, text: str, max_length: int) -> str:
+    if java_length(text) > max_length:
+        raise PinotWriteError(f"column {column!r}: a value of {java_length(text)} characters exceeds "
+                              f"maxLength {max_length}; Pinot would truncate it (raise max_string_length)")
+    return text
+
+
+def _encode(column: str, value: Any, max_length: int) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, datetime):
+        return datetime_to_ms(value)
+    if isinstance(value, str):
+        return _checked(column, value, max_length)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_encode(column, v, max_length) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def latest_record(row: LatestRow, write_id: str, max_length: int) -> dict[str, Any]:
+    record = {name: _encode(name, value, max_length) for name, value in row.values.items()}
+    record.update({KEY: _checked(KEY, row.key, max_length), EVENT_MS: row.event_ms, WRITE_ID: write_id})
+    return record
+
+
+def action_record(action: Action, max_length: int) -> dict[str, Any]:
+    attributes = json.loads(action.attributes)
+    record: dict[str, Any] = {
+        "action_id": _checked("action_id", action.action_id, max_length),
+        "actor": _checked("actor", action.actor, max_length) if isinstance(action.actor, str) else action.actor,
+        "verb": _checked("verb", action.verb, max_length),
+        "object": _checked("object", action.object, max_length),
+        "timestamp": action.ts_ms,
+    }
+    record.update({column: attributes[column] for column in ATTRIBUTE_COLUMNS if column in attributes})
+    if action.embedding is not None:
+        record[EMBEDDING] = list(action.embedding)
+    return record
+
+
+def _decode(value: Any, pinot_type: str) -> Any:
+    if value is None:
+        return None
+    base = pinot_type.removesuffix("_ARRAY")
+    if base != pinot_type:
+        return [_decode(v, base) for v in value]
+    if base in ("FLOAT", "DOUBLE") and isinstance(value, str):
+        return _NON_FINITE[value]
+    if base == "BYTES":
+        return bytes.fromhex(value)
+    if base == "TIMESTAMP" and isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)  # Pinot sends UTC wall time; pinotdb parses it naive
+    return value
+
+
+def decode_latest(row: Mapping[str, Any], types: Mapping[str, str]) -> LatestRow:
+    values = {name: _decode(value, types[name]) for name, value in row.items()
+              if name not in (KEY, EVENT_MS, WRITE_ID)}
+    return LatestRow(row[KEY], int(row[EVENT_MS]), values)
+
+
+def _embedding(value: Any) -> list[float] | None:
+    # A log without embeddings reads null, or [-Infinity] where Pinot fills null defaults.
+    if value is None or (len(value) == 1 and value[0] in ("-Infinity", -math.inf)):
+        return None
+    return value
+
+
+def decode_history(rows: Sequence[Mapping[str, Any]]) -> History:
+    """One actor's rows, already in history order."""
+    if not rows:
+        return History((), (), (), (), None)
+    vectors = [_embedding(r[EMBEDDING]) for r in rows]
+    embeddings = None if any(v is None for v in vectors) else np.asarray(vectors, dtype=np.float32)
+    return History(
+        tuple(r["action_id"] for r in rows),
+        tuple(int(r["timestamp"]) for r in rows),
+        tuple(r["verb"] for r in rows),
+        tuple(r["object"] for r in rows),
+        embeddings,
+    )
