@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from feast_pinot.actions import Action
 from feast_pinot.online.backend import History, HistoryWindow, LatestRow, TableSpec
 from feast_pinot.online.pinot_broker import BrokerClient, Result
-from feast_pinot.online.pinot_config import PinotOnlineStoreConfig
+from feast_pinot.online.pinot import PinotOnlineStoreConfig
 from feast_pinot.online.pinot_controller import ControllerClient
 from feast_pinot.online.pinot_errors import PinotQueryError, PinotSchemaError, PinotWriteError
 from feast_pinot.online.pinot_kafka import KafkaWriter
@@ -219,7 +219,7 @@ class PinotBackend:
             if time.monotonic() > deadline:
                 return False
             time.sleep(pause)
-            pause = min(pause * 2, 0.05)
+            pause = min(pause * 2, 0.02)
         return True
 
     def _not_visible(self, what: str) -> PinotWriteError:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from feast_pinot.online.pinot_config import PinotOnlineStoreConfig
+from feast_pinot.online.pinot import PinotOnlineStoreConfig
 from feast_pinot.online.pinot_errors import (
     PinotConnectionError,
     PinotPartialResultError,

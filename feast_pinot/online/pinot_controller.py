@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any, Literal
 
-from feast_pinot.online.pinot_config import PinotOnlineStoreConfig
+from feast_pinot.online.pinot import PinotOnlineStoreConfig
 from feast_pinot.online.pinot_errors import PinotConnectionError, PinotSchemaError
 
 __all__ = ["ControllerClient", "contains"]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from feast_pinot.online.pinot_config import PinotOnlineStoreConfig
+from feast_pinot.online.pinot import PinotOnlineStoreConfig
 from feast_pinot.online.pinot_errors import PinotConnectionError, PinotWriteError
 
 __all__ = ["KafkaWriter"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from feast_pinot.online.backend import TableSpec
-from feast_pinot.online.pinot_config import PinotOnlineStoreConfig
+from feast_pinot.online.pinot import PinotOnlineStoreConfig
 from feast_pinot.online.pinot_errors import PinotSchemaError
 
 __all__ = ["Layout", "KEY", "EVENT_MS", "WRITE_ID", "ACTION_COLUMNS", "EMBEDDING", "JSON_DECODER"]

@@ -77,7 +77,10 @@ class Ingester(threading.Thread):
 
     def _consume(self, consumer: Consumer) -> None:
         by_partition: dict[int, list[dict[str, Any]]] = {}
-        for message in consumer.consume(num_messages=1000, timeout=0.02):
+        # poll() returns at the first message (consume() would wait out its timeout), then drain.
+        first = consumer.poll(timeout=0.02)
+        messages = [] if first is None else [first, *consumer.consume(num_messages=1000, timeout=0)]
+        for message in messages:
             if message.error() is not None:
                 self._data.dropped.append(f"consumer error: {message.error()}")
                 continue
