@@ -57,6 +57,9 @@ class KafkaConfig(_Model):
     """A process silent this long is dropped from the group (its partitions move)."""
     heartbeat_interval_ms: int = Field(default=1_000, ge=100)
     """Heartbeat period; must be below session_timeout_ms."""
+    fetch_wait_max_ms: int = Field(default=20, ge=1, le=5_000)
+    """Longest a fetch waits for data. Kafka answers as soon as data arrives;
+    brokers that do not (Tansu) add up to this much latency to every event."""
     unavailable_timeout_s: float = Field(default=60.0, gt=0)
     """Exit (non-zero, nothing committed) when no broker answers for this long."""
     properties: dict[str, str | int | float | bool] = Field(default_factory=dict)

@@ -23,7 +23,7 @@ from stream_ingest.records import DeadLetter, EnrichedEvent, KeptEvent, ParsedEv
 from stream_ingest.retry import RetryPolicy, with_retries
 from stream_ingest.sinks import ActionSink, DeadLetterSink, OfflineSink
 from stream_ingest.stats import Stats
-from stream_ingest.steps import LookupUse, enrich, keep, lookup_key, parse, standardize
+from stream_ingest.steps import BadKey, LookupUse, enrich, keep, lookup_keys, parse, standardize
 
 __all__ = ["BatchResult", "Pipeline", "Ingester", "run_events"]
 
@@ -58,8 +58,9 @@ class Pipeline:
 
     def process(self, events: Sequence[RawEvent]) -> BatchResult:
         kept = [keep(p) if isinstance(p, ParsedEvent) else p for p in (parse(e, self._shapes) for e in events)]
-        found = self._look_up([k for k in kept if isinstance(k, KeptEvent)])
-        enriched = [enrich(k, self._uses, found) if isinstance(k, KeptEvent) else k for k in kept]
+        keys = [lookup_keys(k.parsed, self._uses) if isinstance(k, KeptEvent) else () for k in kept]
+        found = self._look_up(keys)
+        enriched = [enrich(k, self._uses, ks, found) if isinstance(k, KeptEvent) else k for k, ks in zip(kept, keys)]
         now = self._now_ms()
         done = [standardize(e, self._spec, now) if isinstance(e, EnrichedEvent) else e for e in enriched]
         pairs = [(d, e) for d, e in zip(done, events) if isinstance(d, Action)]
@@ -70,13 +71,12 @@ class Pipeline:
             skipped=tuple(d for d in done if isinstance(d, Skipped)),
         )
 
-    def _look_up(self, kept: list[KeptEvent]) -> dict[str, dict[Key, Any]]:
+    def _look_up(self, keys: list[tuple[Key | BadKey, ...]]) -> dict[str, dict[Key, Any]]:
         """One read per lookup for the whole batch (the cache answers repeats)."""
         found: dict[str, dict[Key, Any]] = {}
-        for use in self._uses:
-            keys = {lookup_key(k.parsed, use) for k in kept}
-            keys.discard(None)
-            found[use.name] = self._lookups[use.name].get_many(keys)  # type: ignore[arg-type]
+        for i, use in enumerate(self._uses):
+            wanted = {ks[i] for ks in keys if ks and not isinstance(ks[i], BadKey)}
+            found[use.name] = self._lookups[use.name].get_many(wanted)  # type: ignore[arg-type]
         return found
 
 

@@ -57,6 +57,7 @@ class KafkaRunner:
             "auto.offset.reset": config.kafka.auto_offset_reset,
             "session.timeout.ms": config.kafka.session_timeout_ms,
             "heartbeat.interval.ms": config.kafka.heartbeat_interval_ms,
+            "fetch.wait.max.ms": config.kafka.fetch_wait_max_ms,
             "error_cb": self.on_error,
         })
         self._retry = RetryPolicy.from_config(config.retry)

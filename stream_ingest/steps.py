@@ -28,7 +28,7 @@ from stream_ingest.records import (
     Skipped,
 )
 
-__all__ = ["PARSE", "KEEP", "ENRICH", "STANDARDIZE", "LookupUse", "parse", "keep", "lookup_key", "enrich", "standardize"]
+__all__ = ["PARSE", "KEEP", "ENRICH", "STANDARDIZE", "LookupUse", "BadKey", "parse", "keep", "lookup_keys", "enrich", "standardize"]
 
 PARSE, KEEP, ENRICH, STANDARDIZE = "parse", "keep", "enrich", "standardize"
 _MISSING = object()
@@ -56,7 +56,7 @@ def _get(body: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted path; ``_MISSING`` when absent or JSON null."""
     value: Any = body
     for part in _split(path):
-        if not isinstance(value, Mapping) or value.get(part) is None:
+        if not isinstance(value, dict) or value.get(part) is None:  # JSON objects decode to dicts
             return _MISSING
         value = value[part]
     return value
@@ -140,27 +140,41 @@ def _key(parsed: ParsedEvent, use: LookupUse) -> Key:
         raise _Bad(f"{use.config.key} {text!r} does not give an integer key (lookups.{use.name})") from None
 
 
-def lookup_key(parsed: ParsedEvent, use: LookupUse) -> Key | None:
-    """The key an event asks ``use`` for; None when it has no valid key (enrich says why)."""
-    try:
-        return _key(parsed, use)
-    except _Bad:
-        return None
+@dataclass(frozen=True, slots=True)
+class BadKey:
+    """Why an event has no valid key for a lookup."""
+
+    reason: str
+
+
+def lookup_keys(parsed: ParsedEvent, uses: tuple[LookupUse, ...]) -> tuple[Key | BadKey, ...]:
+    """The key the event asks each lookup for, in the order of ``uses``."""
+    keys: list[Key | BadKey] = []
+    for use in uses:
+        try:
+            keys.append(_key(parsed, use))
+        except _Bad as bad:
+            keys.append(BadKey(str(bad)))
+    return tuple(keys)
 
 
 def enrich(
-    kept: KeptEvent, uses: tuple[LookupUse, ...], found: Mapping[str, Mapping[Key, Any]]
+    kept: KeptEvent,
+    uses: tuple[LookupUse, ...],
+    keys: tuple[Key | BadKey, ...],
+    found: Mapping[str, Mapping[Key, Any]],
 ) -> EnrichedEvent | DeadLetter:
-    """Attach looked-up attributes; a required one that is missing dead-letters the event."""
+    """Attach looked-up attributes; a required one that is missing dead-letters the event.
+
+    ``keys`` comes from :func:`lookup_keys`; ``found`` maps each lookup to its values.
+    """
     looked_up: dict[str, Any] = {}
-    for use in uses:
-        try:
-            key = _key(kept.parsed, use)
-        except _Bad as bad:
+    for use, key in zip(uses, keys):
+        if isinstance(key, BadKey):
             if use.config.required:
-                return DeadLetter(kept.parsed.event, ENRICH, str(bad))
+                return DeadLetter(kept.parsed.event, ENRICH, key.reason)
             continue
-        value = found.get(use.name, {}).get(key)
+        value = found[use.name].get(key)
         if value is not None:
             looked_up[use.config.into] = value
         elif use.config.required:

@@ -9,7 +9,7 @@ import pytest
 from feast_pinot.actions import Action
 from stream_ingest.config import IngestConfig, parse_config
 from stream_ingest.records import DeadLetter, EnrichedEvent, KeptEvent, ParsedEvent, RawEvent, Skipped
-from stream_ingest.steps import LookupUse, enrich, keep, lookup_key, parse, standardize
+from stream_ingest.steps import BadKey, LookupUse, enrich, keep, lookup_keys, parse, standardize
 from tests.ingest.support import application, example_config_dict, interaction
 from tests.ingest.test_config import LOG
 
@@ -45,7 +45,8 @@ def run_all(config: IngestConfig, event: RawEvent, found: dict | None = None) ->
     kept = keep(parsed)
     if not isinstance(kept, KeptEvent):
         return kept
-    enriched = enrich(kept, uses(config), found if found is not None else {"job_embedding": {222: EMB}})
+    found = found if found is not None else {"job_embedding": {222: EMB}, "job_geo": {}}
+    enriched = enrich(kept, uses(config), lookup_keys(parsed, uses(config)), found)
     if not isinstance(enriched, EnrichedEvent):
         return enriched
     return standardize(enriched, LOG, NOW)
@@ -53,8 +54,7 @@ def run_all(config: IngestConfig, event: RawEvent, found: dict | None = None) ->
 
 def test_application_becomes_a_standard_action(config: IngestConfig) -> None:
     event = raw(application("ap-1", 17, 222, NOW - 1000, device="android"))
-    found = {"job_embedding": {222: EMB}, "job_geo": {222: "eu"}}
-    action = run_all(config, event, found)
+    action = run_all(config, event, {"job_embedding": {222: EMB}, "job_geo": {222: "eu"}})
     assert action == Action(
         action_id="ap-1", actor=17, verb="job-apply", object="job:222", ts_ms=NOW - 1000,
         embedding=tuple(EMB),
@@ -124,26 +124,33 @@ def test_bad_events_become_dead_letters_with_step_and_reason(
 
 
 def test_wrong_embedding_dimension_is_dead_lettered(config: IngestConfig) -> None:
-    result = run_all(config, raw(application("a", 1, 222, NOW)), {"job_embedding": {222: [0.1, 0.2, 0.3]}})
+    result = run_all(config, raw(application("a", 1, 222, NOW)), {"job_embedding": {222: [0.1, 0.2, 0.3]}, "job_geo": {}})
     assert isinstance(result, DeadLetter)
     assert (result.step, result.reason) == ("standardize", "embedding must have 64 floats, got 3")
 
 
 def test_optional_lookup_without_value_leaves_the_attribute_out(config: IngestConfig) -> None:
     kept = through_keep(config, raw(application("a", 1, 222, NOW)))
-    enriched = enrich(kept, uses(config), {"job_embedding": {222: EMB}, "job_geo": {}})
+    keys = lookup_keys(kept.parsed, uses(config))
+    assert keys == (222, 222)
+    enriched = enrich(kept, uses(config), keys, {"job_embedding": {222: EMB}, "job_geo": {}})
     assert enriched == EnrichedEvent(kept, {"objectAttributes.embedding": EMB})
+    # an optional lookup without a valid key is left out too
+    no_key = enrich(kept, uses(config), (222, BadKey("no key")), {"job_embedding": {222: EMB}, "job_geo": {}})
+    assert no_key == EnrichedEvent(kept, {"objectAttributes.embedding": EMB})
 
 
-def test_lookup_key_strips_the_prefix_and_types_the_key(config: IngestConfig) -> None:
+def test_lookup_keys_strip_the_prefix_and_type_the_key(config: IngestConfig) -> None:
     kept = through_keep(config, raw(application("a", 1, 222, NOW)))
     lookup = config.lookups["job_embedding"]
-    assert lookup_key(kept.parsed, LookupUse("job_embedding", lookup, key_is_int=True)) == 222
-    assert lookup_key(kept.parsed, LookupUse("job_embedding", lookup, key_is_int=False)) == "222"
     by_actor = lookup.model_copy(update={"key": "actor", "key_prefix": ""})
-    assert lookup_key(kept.parsed, LookupUse("by_actor", by_actor, key_is_int=True)) == 1
     wrong_prefix = lookup.model_copy(update={"key_prefix": "post:"})
-    assert lookup_key(kept.parsed, LookupUse("p", wrong_prefix, key_is_int=True)) is None
+    assert lookup_keys(kept.parsed, (
+        LookupUse("int", lookup, key_is_int=True),
+        LookupUse("str", lookup, key_is_int=False),
+        LookupUse("by_actor", by_actor, key_is_int=True),
+        LookupUse("wrong_prefix", wrong_prefix, key_is_int=True),
+    )) == (222, "222", 1, BadKey("object 'job:222' does not start with 'post:' (lookups.wrong_prefix)"))
 
 
 def test_epoch_seconds(config: IngestConfig) -> None:
