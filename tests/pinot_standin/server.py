@@ -93,6 +93,7 @@ class PinotStandIn:
             server.daemon_threads = True
         self.broker = Broker(self.storage, f"Broker_127.0.0.1_{self._servers[1].server_port}")
         self._threads: list[threading.Thread] = []
+        self.controller_requests: list[str] = []  # "METHOD /path" of every controller call, for tests
 
     @property
     def controller_url(self) -> str:
@@ -120,6 +121,7 @@ class PinotStandIn:
 
     def _controller_route(self, method: str, path: list[str], query: dict[str, str], raw: bytes) -> Reply:
         c = self.controller
+        self.controller_requests.append(f"{method} /{'/'.join(path)}")
         match method, path:
             case "GET", ["health"]:
                 return Reply(200, "OK")
