@@ -18,8 +18,6 @@ from feast_pinot.online.pinot_errors import PinotConnectionError, PinotWriteErro
 
 __all__ = ["KafkaWriter"]
 
-_ADMIN_TIMEOUT_S = 15.0
-
 
 class KafkaWriter:
     def __init__(self, config: PinotOnlineStoreConfig) -> None:
@@ -79,16 +77,20 @@ class KafkaWriter:
         new = NewTopic(topic, num_partitions=self._config.topic_partitions,
                        replication_factor=self._config.topic_replication)
         try:
-            admin.create_topics([new])[topic].result(_ADMIN_TIMEOUT_S)
+            admin.create_topics([new])[topic].result(self._config.write_timeout_s)
+            self._wait_listed(admin, topic)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise PinotConnectionError(f"cannot create Kafka topic '{topic}': {exc}") from exc
-        self._wait_listed(admin, topic)
+            self._wait_listed(admin, topic)
+        except TimeoutError as exc:
+            raise PinotConnectionError(f"cannot create Kafka topic '{topic}': no answer from "
+                                       f"{self._config.kafka_bootstrap_servers} in {self._config.write_timeout_s} s") from exc
 
     def _wait_listed(self, admin: Any, topic: str) -> None:
         # Pinot's controller reads the topic's partitions from metadata when the table is created.
         deadline = time.monotonic() + self._config.ingestion_timeout_s
-        while topic not in admin.list_topics(timeout=_ADMIN_TIMEOUT_S).topics:
+        while topic not in admin.list_topics(timeout=self._config.write_timeout_s).topics:
             if time.monotonic() > deadline:
                 raise PinotConnectionError(f"Kafka topic '{topic}' is not listed after "
                                            f"{self._config.ingestion_timeout_s} s (still being deleted?)")
@@ -99,10 +101,13 @@ class KafkaWriter:
 
         admin = self._admin()  # kept alive until the future resolves
         try:
-            admin.delete_topics([topic])[topic].result(_ADMIN_TIMEOUT_S)
+            admin.delete_topics([topic])[topic].result(self._config.write_timeout_s)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise PinotConnectionError(f"cannot delete Kafka topic '{topic}': {exc}") from exc
+        except TimeoutError as exc:
+            raise PinotConnectionError(f"cannot delete Kafka topic '{topic}': no answer from "
+                                       f"{self._config.kafka_bootstrap_servers} in {self._config.write_timeout_s} s") from exc
 
     def close(self) -> None:
         with self._lock:

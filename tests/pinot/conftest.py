@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from feast import FeatureStore
 
 from demo.synthetic import Scenario, write_batch_sources
 from feast_pinot.online.pinot import STORE_TYPE
 from tests.integration.conftest import REPO_SOURCE, run_feast
+from tests.pinot_standin import ControllerTiming, PinotStandIn
 
 
 def switch_to_pinot(repo: Path, settings: dict[str, Any]) -> None:
@@ -35,3 +38,17 @@ def make_pinot_repo(dest: Path, scenario: Scenario, settings: dict[str, Any]) ->
         datetime.fromtimestamp(scenario.end_ms / 1000 + 86400, tz=timezone.utc),
     )
     return store
+
+
+@pytest.fixture
+def timed_standin(kafka_bootstrap: str) -> Iterator[Callable[[ControllerTiming], PinotStandIn]]:
+    """``start(timing)``: a stand-in of its own with Pinot's asynchronous steps slowed down."""
+    started: list[PinotStandIn] = []
+
+    def start(timing: ControllerTiming) -> PinotStandIn:
+        started.append(PinotStandIn(timing).start())
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()

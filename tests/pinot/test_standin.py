@@ -11,7 +11,7 @@ import copy
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,19 +124,6 @@ def actions(cluster: Cluster) -> str:
     cluster.produce(name, records)
     cluster.wait_docs(name, 15)
     return name
-
-
-@pytest.fixture
-def timed_standin(kafka_bootstrap: str) -> Iterator[Callable[[ControllerTiming], Cluster]]:
-    started: list[PinotStandIn] = []
-
-    def start(timing: ControllerTiming) -> Cluster:
-        started.append(PinotStandIn(timing).start())
-        return Cluster(started[-1], kafka_bootstrap)
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 # -- controller ---------------------------------------------------------------------
@@ -389,8 +376,9 @@ def test_retention_deletes_only_old_sealed_segments(cluster: Cluster) -> None:
     assert left == [["o2"], ["o4"], ["o3"]]
 
 
-def test_routing_and_external_view_timing(timed_standin: Callable[[ControllerTiming], Cluster]) -> None:
-    cluster = timed_standin(ControllerTiming(routing_delay_s=0.5, external_view_linger_s=0.5))
+def test_routing_and_external_view_timing(timed_standin: Callable[[ControllerTiming], PinotStandIn],
+                                          kafka_bootstrap: str) -> None:
+    cluster = Cluster(timed_standin(ControllerTiming(routing_delay_s=0.5, external_view_linger_s=0.5)), kafka_bootstrap)
     name = cluster.actions_table()
     assert cluster.error(f"SELECT actor FROM {name} LIMIT 1") == {"errorCode": 410,
                                                                    "message": "BrokerResourceMissingError"}
