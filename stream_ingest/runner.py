@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from feast import FeatureStore
@@ -130,11 +130,12 @@ class KafkaRunner:
             if err is not None:
                 self.on_error(err)
                 continue
-            if (msg.topic(), msg.partition()) not in self._assigned:
+            tp = (cast(str, msg.topic()), cast(int, msg.partition()))  # set on every non-error message
+            if tp not in self._assigned:
                 continue  # fetched just before a revoke: the new owner reads it
             kind, ts = msg.timestamp()
             events.append(RawEvent(
-                msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value(),
+                tp[0], tp[1], cast(int, msg.offset()), msg.key(), msg.value(),
                 clock.now_ms() if kind == TIMESTAMP_NOT_AVAILABLE else ts,
             ))
         if events:

@@ -259,7 +259,7 @@ class KafkaDeadLetterSink:
         self._producer = producer
         self._topic = topic
         self._flush_timeout_s = flush_timeout_s
-        self._failed: list[tuple[bytes | None, bytes]] = []
+        self._failed: list[tuple[bytes | None, bytes | None]] = []
 
     def send(self, letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
@@ -274,7 +274,7 @@ class KafkaDeadLetterSink:
         if remaining or failed:
             raise SinkError(f"{remaining + len(failed)} dead letter(s) not yet delivered to {self._topic}")
 
-    def _produce(self, key: bytes | None, value: bytes) -> None:
+    def _produce(self, key: bytes | None, value: bytes | None) -> None:
         while True:
             try:
                 self._producer.produce(self._topic, value=value, key=key, on_delivery=self._delivered)

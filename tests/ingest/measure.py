@@ -32,9 +32,8 @@ from confluent_kafka import Producer
 
 from demo.synthetic import Scenario, actions
 from feast_pinot.clock import now_ms
-from stream_ingest.local import IngesterProcess, LocalBroker, create_topics
+from stream_ingest.local import IngesterProcess, LocalBroker, create_topics, produce
 from stream_ingest.runner import build_runner
-from tests.fixtures.kafka import produce
 from tests.ingest.conftest import HOUR, JOBS, eventually, scenario, store_of
 from tests.ingest.support import application, ingest_config, raw_of, write_config
 from tests.integration.conftest import make_repo

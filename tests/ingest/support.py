@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from stream_ingest.config import IngestConfig, parse_config
+from stream_ingest.local import FAST_GROUP_SETTINGS
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[2] / "feature_repo" / "ingest.yaml"
 TYPE_OF_VERB = {"job-view": "view", "job-save": "save", "job-dismiss": "dismiss"}
@@ -59,7 +60,9 @@ def ingest_config(
 ) -> IngestConfig:
     """The example config on the given topics, group and repo; ``sections`` update top-level keys."""
     raw = example_config_dict()
-    raw["kafka"].update(bootstrap_servers=bootstrap, group_id=group, topics=[applications, interactions])
+    raw["kafka"].update(bootstrap_servers=bootstrap, group_id=group, topics=[applications, interactions],
+                        session_timeout_ms=FAST_GROUP_SETTINGS["session.timeout.ms"],
+                        heartbeat_interval_ms=FAST_GROUP_SETTINGS["heartbeat.interval.ms"])
     raw["shapes"]["job_application"]["topics"] = [applications]
     raw["shapes"]["job_interaction"]["topics"] = [interactions]
     raw["feast"]["repo_path"] = str(repo)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from demo.synthetic import actions
-from stream_ingest.local import LocalBroker, create_topics, free_port
-from tests.fixtures.kafka import TcpProxy, produce
+from stream_ingest.local import LocalBroker, create_topics, free_port, produce
+from tests.fixtures.kafka import TcpProxy
 from tests.ingest.conftest import Topics, eventually, running, scenario
 from tests.ingest.support import ingest_config, read_offline_log
 from tests.ingest.test_kafka_processes import expected_online, split_by_topic, stored_online

@@ -12,8 +12,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from demo.synthetic import actions
-from stream_ingest.local import IngesterProcess
-from tests.fixtures.kafka import produce
+from stream_ingest.local import IngesterProcess, produce
 from tests.ingest.conftest import Topics, eventually, scenario, store_of
 from tests.ingest.support import raw_of, read_offline_log, write_config
 

@@ -13,7 +13,8 @@ import pandas as pd
 from demo.synthetic import Scenario, actions, job_embeddings, jobs_frame
 from feast_pinot.clock import now_ms
 from stream_ingest.sinks import decode_dead_letter
-from tests.fixtures.kafka import produce, read_topic
+from stream_ingest.local import produce
+from tests.fixtures.kafka import read_topic
 from tests.ingest.conftest import HOUR, Topics, eventually, running, scenario, store_of
 from tests.ingest.support import application, interaction, raw_of, read_offline_log
 
@@ -126,12 +127,12 @@ def test_bad_events_land_in_the_dead_letter_topic_with_reasons(
     assert snap.events_in == snap.stored + snap.dead_lettered == total
     assert (snap.stored, snap.dead_lettered, snap.skipped) == (len(good), len(bad_applications) + len(bad_interactions), 0)
 
-    letters = [decode_dead_letter(m.value()) for m in read_topic(kafka_bootstrap, topics.dead_letters, snap.dead_lettered)]
+    letters = [decode_dead_letter(m.value() or b"") for m in read_topic(kafka_bootstrap, topics.dead_letters, snap.dead_lettered)]
     assert len(letters) == snap.dead_lettered
     expected = {**bad_applications, **bad_interactions}
     assert {letter.event.value for letter in letters} == set(expected)  # the original bytes, each once
     for letter in letters:
-        step, reason = expected[letter.event.value]
+        step, reason = expected[letter.event.value or b""]
         assert letter.step == step and reason in letter.reason, letter
         assert letter.event.topic in (topics.applications, topics.interactions)
         assert letter.event.key in (b"x", b"y")

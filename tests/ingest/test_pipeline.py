@@ -57,7 +57,7 @@ class Harness:
     """An Ingester with in-memory online and dead-letter sinks and a real offline sink."""
 
     def __init__(self, config: IngestConfig, root: Path, online: Any = None) -> None:
-        self.online = online or MemoryActionSink()
+        self.online: Any = online or MemoryActionSink()
         self.dead = MemoryDeadLetterSink()
         self.lookups = lookups()
         self.offline = OfflineSink(root, LOG, "group-1", max_rows=10_000)

@@ -73,6 +73,7 @@ def test_interaction_maps_its_type_and_parses_iso_time(config: IngestConfig) -> 
 
 def test_ignored_type_is_skipped_not_dead_lettered(config: IngestConfig) -> None:
     result = run_all(config, raw(interaction(17, 222, "impression", NOW), topic="job-interactions"))
+    assert isinstance(result, Skipped)
     assert result == Skipped(result.event, "keep", "type='impression' is not of interest")
 
 
