@@ -39,13 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"stream-ingest: {exc}", file=sys.stderr)
         return 2
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: runner.stop())
+    previous = {sig: signal.signal(sig, lambda *_: runner.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         runner.run()
     except IngestError as exc:
         log.error("giving up (a restart replays from the last commit): %s", exc)
         return 3
+    finally:  # main() may be called from other code: leave its signal handling as it was
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

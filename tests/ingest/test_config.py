@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from feast_pinot.specs import ActionLogSpec, AttributeJoinSpec, HistorySpec
-from stream_ingest.config import check_against_repo, load_config, parse_config
+from stream_ingest.config import IngestConfig, check_against_repo, load_config, parse_config
 from stream_ingest.errors import ConfigError
 from tests.ingest.support import EXAMPLE_CONFIG, example_config_dict
 
@@ -109,3 +111,31 @@ def test_read_time_lookup_must_match_a_history_join() -> None:
     )
     check_against_repo(config, LIGHT, [joined])
     assert set(config.ingest_lookups()) == {"job_geo"}  # the ingester does not look it up
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models inside a field's type (``X | None``, ``A | B``, ``dict[str, X]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models(arg)]
+
+
+def _leaves(model: type[BaseModel], prefix: str = "") -> list[str]:
+    out = []
+    for name, field in model.model_fields.items():
+        nested = _models(field.annotation)
+        if nested and typing.get_origin(field.annotation) is not dict:
+            out += [leaf for m in nested for leaf in _leaves(m, f"{prefix}{name}.")]
+        else:
+            out.append(prefix + name)
+    return out
+
+
+def test_docs_describe_every_config_key() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ingest.md").read_text()
+    for section, field in IngestConfig.model_fields.items():
+        heading = f"### `{section}`" if typing.get_origin(field.annotation) is not dict else f"### `{section}.<name>`"
+        assert heading in doc, heading
+        text = doc.split(heading, 1)[1].split("\n### ", 1)[0]
+        for leaf in _leaves(_models(field.annotation)[0]):
+            assert f"`{leaf}`" in text, f"{section}.{leaf} is not in docs/ingest.md"

@@ -1,4 +1,5 @@
-"""The broker goes away mid-stream and comes back: the ingester rides it out, losing nothing."""
+"""The broker goes away: the ingester rides out an outage losing nothing, and gives up
+(exit 3, nothing committed) when no broker answers for longer than configured."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from demo.synthetic import actions
 from stream_ingest.local import LocalBroker, create_topics, free_port, produce
 from tests.fixtures.kafka import TcpProxy
 from tests.ingest.conftest import Topics, eventually, running, scenario
-from tests.ingest.support import ingest_config, read_offline_log
+from stream_ingest.__main__ import main
+from tests.ingest.support import EXAMPLE_CONFIG, ingest_config, read_offline_log, write_config
 from tests.ingest.test_kafka_processes import expected_online, split_by_topic, stored_online
 
 
@@ -65,3 +67,21 @@ def test_broker_outage_is_survived_without_loss(
     assert "broker unreachable" in messages
     assert "offset commit failed (attempt 1/8)" in messages
     assert "broker reachable again" in messages
+
+
+def test_no_broker_at_all_exits_3_after_the_configured_time(
+    repo: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = ingest_config(repo, f"127.0.0.1:{free_port()}", "a", "b", "dead", "g",
+                           kafka={"unavailable_timeout_s": 2})
+    started = time.monotonic()
+    assert main(["--config", str(write_config(config, tmp_path / "ingest.yaml"))]) == 3
+    assert 2 <= time.monotonic() - started < 30
+    assert "giving up (a restart replays from the last commit): no broker reachable for" in caplog.text
+
+
+def test_a_bad_config_exits_2_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ingest.yaml"
+    path.write_text(EXAMPLE_CONFIG.read_text().replace("linger_ms: 20", "linger_ms: -1"))
+    assert main(["--config", str(path)]) == 2
+    assert "batch.linger_ms: Input should be greater than or equal to 0" in capsys.readouterr().err
