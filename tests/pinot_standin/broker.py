@@ -161,8 +161,7 @@ class Broker:
     def _rows(self, query: Plan, options: dict[str, str]) -> list[list[Any]]:
         nulls = query.data.schema.null_handling and options.get("enableNullHandling", "").lower() == "true"
         try:
-            with self._storage.lock:
-                fetched = self._storage.conn.execute(query.duck_sql).fetchall()
+            fetched = self._storage.fetch(query.duck_sql)
         except duckdb.Error as exc:
             raise QueryError(200, f"{type(exc).__name__}: {exc}") from None
         return [_row(values, query.outputs, nulls) for values in fetched]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,13 +106,22 @@ def _hashable(value: Any) -> Any:
 
 
 class Storage:
-    """All tables of one stand-in; every DuckDB call holds ``lock``."""
+    """All tables of one stand-in; ``lock`` guards the table metadata.
+
+    DuckDB runs on one worker thread of its own: called from the HTTP server's
+    daemon threads, it leaves objects alive at interpreter exit.
+    """
 
     def __init__(self) -> None:
-        self.conn = duckdb.connect(":memory:")
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pinot-standin-duckdb")
+        self._conn = self._worker.submit(duckdb.connect, ":memory:").result()
         self.lock = threading.RLock()
         self._tables: dict[str, TableData] = {}
         self._counter = 0
+
+    def fetch(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run one statement on the DuckDB thread; its rows."""
+        return self._worker.submit(lambda: self._conn.execute(sql, params).fetchall()).result()
 
     def get(self, raw_name: str) -> TableData | None:
         """Case-insensitive, and ``x_REALTIME`` resolves to ``x``, as on the broker."""
@@ -126,7 +136,7 @@ class Storage:
             data = TableData(table, schema, f"t{self._counter}")
             columns = [f"{quote(f.name)} {_duck_type(f)}" for f in schema.fields]
             columns += ['"__doc" BIGINT', '"__valid" BOOLEAN', '"__segment" VARCHAR']
-            self.conn.execute(f"CREATE TABLE {data.duck_name} ({', '.join(columns)})")
+            self.fetch(f"CREATE TABLE {data.duck_name} ({', '.join(columns)})")
             self._tables[table.name.lower()] = data
             return data
 
@@ -136,14 +146,14 @@ class Storage:
             data = self._tables[table.name.lower()]
             for spec in schema.fields:
                 if data.schema.field(spec.name) is None:
-                    self.conn.execute(f"ALTER TABLE {data.duck_name} ADD COLUMN {quote(spec.name)} {_duck_type(spec)}")
+                    self.fetch(f"ALTER TABLE {data.duck_name} ADD COLUMN {quote(spec.name)} {_duck_type(spec)}")
             data.table, data.schema = table, schema
 
     def drop(self, raw_name: str) -> None:
         with self.lock:
             data = self._tables.pop(raw_name.lower(), None)
             if data is not None:
-                self.conn.execute(f"DROP TABLE {data.duck_name}")
+                self.fetch(f"DROP TABLE {data.duck_name}")
 
     def ingest(self, data: TableData, partition: int, rows: Sequence[dict[str, Any]]) -> None:
         """Index rows of one partition in order: dedup, upsert, segment bookkeeping."""
@@ -155,7 +165,7 @@ class Storage:
                 self._insert(data, kept)
             if invalidated:  # after the insert: a replaced row may be from this very batch
                 marks = ",".join(str(d) for d in invalidated)
-                self.conn.execute(f'UPDATE {data.duck_name} SET "__valid" = false WHERE "__doc" IN ({marks})')
+                self.fetch(f'UPDATE {data.duck_name} SET "__valid" = false WHERE "__doc" IN ({marks})')
             data.last_ingested_ms = time.time_ns() // 1_000_000
 
     def _index(self, data: TableData, partition: int, rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
@@ -204,12 +214,15 @@ class Storage:
         ]
         names = [f.name for f in fields] + ["__doc", "__valid", "__segment"]
         batch = pa.Table.from_arrays(arrays, names=names)
-        self.conn.register("incoming_batch", batch)
+        columns = ", ".join(quote(n) for n in names)
+        self._worker.submit(self._insert_arrow, data.duck_name, columns, batch).result()
+
+    def _insert_arrow(self, duck_name: str, columns: str, batch: pa.Table) -> None:
+        self._conn.register("incoming_batch", batch)
         try:
-            columns = ", ".join(quote(n) for n in names)
-            self.conn.execute(f"INSERT INTO {data.duck_name} ({columns}) SELECT * FROM incoming_batch")
+            self._conn.execute(f"INSERT INTO {duck_name} ({columns}) SELECT * FROM incoming_batch")
         finally:
-            self.conn.unregister("incoming_batch")
+            self._conn.unregister("incoming_batch")
 
     def run_retention(self, data: TableData, now_ms: int) -> list[str]:
         """Delete sealed segments entirely older than the retention; return their names."""
@@ -220,7 +233,7 @@ class Storage:
             expired = [s.name for s in data.segments.values()
                        if not s.consuming and s.end_ms is not None and s.end_ms < cutoff]
             for name in expired:
-                self.conn.execute(f'DELETE FROM {data.duck_name} WHERE "__segment" = ?', [name])
+                self.fetch(f'DELETE FROM {data.duck_name} WHERE "__segment" = ?', [name])
                 del data.segments[name]
             gone = set(expired)
             for meta in data.dedup.values():
@@ -237,4 +250,5 @@ class Storage:
     def close(self) -> None:
         with self.lock:
             self._tables.clear()
-            self.conn.close()
+            self._worker.submit(self._conn.close).result()
+            self._worker.shutdown()
