@@ -29,7 +29,7 @@ from feast_pinot.errors import DeclarationError
 from feast_pinot.offline_store import resolve_path
 from feast_pinot.specs import ActionLogSpec, HistorySpec, spec_of
 from stream_ingest.config import IngestConfig, check_against_repo
-from stream_ingest.errors import BrokerUnavailableError, ConfigError
+from stream_ingest.errors import BrokerUnavailableError, ConfigError, IngestError
 from stream_ingest.lookups import CachedLookup, FeastLookup, Lookup
 from stream_ingest.pipeline import Ingester, Pipeline
 from stream_ingest.records import RawEvent
@@ -71,6 +71,7 @@ class KafkaRunner:
         self._down_since: float | None = None
         self._last_probe = 0.0
         self._stopping = False  # a plain bool: set from a signal handler
+        self._gave_up = False  # after an IngestError nothing more is committed
 
     @property
     def stats(self) -> Stats:
@@ -94,8 +95,11 @@ class KafkaRunner:
                 self._step()
             self._checkpoint()
             log.info("stopped: %s", self.stats.snapshot().line())
+        except IngestError:
+            self._gave_up = True
+            raise
         finally:
-            self._consumer.close()
+            self._consumer.close()  # leaves the group (calls _on_revoke)
 
     def on_error(self, err: KafkaError) -> None:
         """librdkafka's error callback (also fed partition errors from consume)."""
@@ -203,7 +207,8 @@ class KafkaRunner:
         log.info("assigned %s", _names(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._checkpoint()  # the next owner starts where this process stopped
+        if not self._gave_up:
+            self._checkpoint()  # the next owner starts where this process stopped
         self._release(partitions)
         log.info("revoked %s", _names(partitions))
 

@@ -78,28 +78,42 @@ def eventually(check: Callable[[], bool], timeout_s: float, what: str) -> None:
         time.sleep(0.05)
 
 
-@contextmanager
-def running(config: IngestConfig) -> Iterator[KafkaRunner]:
-    """An in-process runner on a thread; stopped (final checkpoint) on exit."""
+@dataclass
+class Background:
+    """A runner on a thread, and what it raised (if anything)."""
+
+    runner: KafkaRunner
+    thread: threading.Thread
+    failures: list[BaseException]
+
+
+def start_runner(config: IngestConfig) -> Background:
     runner = build_runner(config)
     failures: list[BaseException] = []
 
     def target() -> None:
         try:
             runner.run()
-        except BaseException as exc:  # surfaced in the test thread below
+        except BaseException as exc:  # handed to the test thread
             failures.append(exc)
 
     thread = threading.Thread(target=target, name="ingester", daemon=True)
     thread.start()
-    try:
-        eventually(lambda: bool(runner.assigned) or bool(failures), 60, "partition assignment")
-        if failures:
-            raise failures[0]
-        yield runner
-    finally:
-        runner.stop()
-        thread.join(60)
-    if failures:  # a failure after the test body ran
+    eventually(lambda: bool(runner.assigned) or bool(failures), 60, "partition assignment")
+    if failures:
         raise failures[0]
-    assert not thread.is_alive(), "the runner did not stop"
+    return Background(runner, thread, failures)
+
+
+@contextmanager
+def running(config: IngestConfig) -> Iterator[KafkaRunner]:
+    """An in-process runner on a thread; stopped (final checkpoint) on exit."""
+    background = start_runner(config)
+    try:
+        yield background.runner
+    finally:
+        background.runner.stop()
+        background.thread.join(60)
+    if background.failures:  # a failure while the test body ran
+        raise background.failures[0]
+    assert not background.thread.is_alive(), "the runner did not stop"
