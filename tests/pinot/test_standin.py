@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pinotdb
 import pytest
 from confluent_kafka import Producer
@@ -239,7 +240,10 @@ def test_an_always_false_filter_is_answered_by_the_broker_alone(cluster: Cluster
 def test_values_are_encoded_as_pinot_sends_them(cluster: Cluster, actions: str) -> None:
     rows = cluster.rows(f"SELECT objectEmbedding, objectAttributes, actorAttributes, verbAttributes "
                         f"FROM {actions} WHERE actor = 1 AND \"timestamp\" = 1003")
-    assert rows == [[[0.12345679, 3.0], '{"geo":"eu","i":3}', "null", "null"]]  # float32, JSON text, null default
+    embedding, *attributes = rows[0]
+    assert attributes == ['{"geo":"eu","i":3}', "null", "null"]  # JSON as text; missing JSON is "null"
+    assert np.float32(embedding[0]) == np.float32(0.123456789) and embedding[0] != 0.123456789  # float32
+    assert embedding[1] == 3.0
     long_object, missing_embedding = cluster.rows(
         f"SELECT object, objectEmbedding FROM {actions} WHERE actor = 9")[0]
     assert long_object == "x" * 512  # STRING is trimmed to maxLength
