@@ -117,7 +117,9 @@ class LocalBroker:
         return broker
 
     def stop(self) -> None:
-        _terminate(self.process, 10.0)
+        if self.process.poll() is None:
+            self.process.terminate()
+        _wait_or_kill(self.process, 10.0)
 
     def __enter__(self) -> "LocalBroker":
         return self
@@ -132,6 +134,7 @@ class IngesterProcess:
     def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
         self.process = process
         self.log_path = log_path
+        self._signalled = False  # a second SIGTERM during shutdown would kill it
 
     @classmethod
     def start(cls, config: Path, bootstrap: str | None, log_path: Path) -> "IngesterProcess":
@@ -160,13 +163,15 @@ class IngesterProcess:
         self.wait_for_log("stream_ingest INFO assigned", timeout_s)
 
     def request_stop(self) -> None:
-        """SIGTERM without waiting (to stop several processes at once)."""
-        if self.process.poll() is None:
+        """SIGTERM (once) without waiting, to stop several processes at once."""
+        if not self._signalled and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+            self._signalled = True
 
     def stop(self, timeout_s: float = 60.0) -> int:
         """SIGTERM (flush, commit) and wait; the exit code."""
-        return _terminate(self.process, timeout_s)
+        self.request_stop()
+        return _wait_or_kill(self.process, timeout_s)
 
     def kill(self) -> None:
         """SIGKILL: no flush, no commit (what a crash looks like)."""
@@ -174,12 +179,9 @@ class IngesterProcess:
         self.process.wait()
 
 
-def _terminate(process: subprocess.Popen[bytes], timeout_s: float) -> int:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return int(process.returncode)
+def _wait_or_kill(process: subprocess.Popen[bytes], timeout_s: float) -> int:
+    try:
+        return process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()

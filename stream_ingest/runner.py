@@ -247,7 +247,9 @@ class KafkaRunner:
 
 
 def kafka_settings(config: IngestConfig) -> dict[str, Any]:
-    return {"bootstrap.servers": config.kafka.bootstrap_servers, **config.kafka.properties}
+    # librdkafka's own stderr log repeats every reconnect attempt; what matters
+    # reaches on_error and is logged once per outage ("properties" may override).
+    return {"bootstrap.servers": config.kafka.bootstrap_servers, "log_level": 0, **config.kafka.properties}
 
 
 def _names(partitions: list[TopicPartition]) -> str:
