@@ -86,6 +86,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_duplicates_nothing(
         time.sleep(0.3)  # more work handled, not yet committed
         first.kill()
         durable = committed(kafka_bootstrap, topics.group, topics)
+        stored_by_first = sum(stored_online(repo, members).values())
         second = IngesterProcess.start(config, None, tmp_path / "second.log")
         producer.join()
         eventually(lambda: sum(stored_online(repo, members).values()) >= len(items), 90, "every action online")
@@ -94,15 +95,16 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_duplicates_nothing(
         for process in (first, second):
             if process is not None:
                 process.stop()
-    assert 0 < durable < len(items), "the kill did not land mid-stream"
+    assert 0 < durable < stored_by_first < len(items), "the kill must land mid-stream with uncommitted work"
     events_in, stored = final_counts(second)
     assert events_in == len(items) - durable  # the restart resumed exactly at the last commit
     assert stored_online(repo, members) == expected_online(items)
     offline_ids = read_offline_log(parts).column("action_id").to_pylist()
     assert len(offline_ids) == len(set(offline_ids)) == len(items)
-    print(f"\ncrash/restart: produced {len(items)}; committed by the killed process {durable}; "
-          f"handled after restart {events_in}; online {sum(stored_online(repo, members).values())}; "
-          f"offline rows {len(offline_ids)} ({len(set(offline_ids))} distinct)")
+    print(f"\ncrash/restart: produced {len(items)}; the killed process stored {stored_by_first} online, "
+          f"committed {durable}; handled after restart {events_in} (replayed {stored_by_first - durable}); "
+          f"online {sum(stored_online(repo, members).values())}; offline rows {len(offline_ids)} "
+          f"({len(set(offline_ids))} distinct)")
 
 
 def test_two_processes_in_one_group_split_the_partitions_and_store_each_action_once(
