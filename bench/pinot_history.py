@@ -57,7 +57,8 @@ def _pinot() -> Iterator[tuple[str, str, str]]:
     process = subprocess.Popen([sys.executable, "-m", "tests.pinot_standin"], cwd=ROOT,
                                stdout=subprocess.PIPE, text=True)
     try:
-        urls = dict(process.stdout.readline().strip().split("=", 1) for _ in range(2))  # type: ignore[union-attr]
+        assert process.stdout is not None
+        urls = dict(process.stdout.readline().strip().split("=", 1) for _ in range(2))
         yield urls["PINOT_CONTROLLER_URL"], urls["PINOT_BROKER_URL"], "the Pinot stand-in (Python + DuckDB)"
     finally:
         process.terminate()
@@ -121,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         query = backend._history_query(backend._layout.table(spec.name), [1], window, 200)
         cursor = backend._broker._cursor()
         history = backend.read_histories(spec.name, [1], window)[0]
-        print(f"one read: {len(history.action_ids)} actions, embeddings {history.embeddings.shape}")
+        shape = None if history.embeddings is None else history.embeddings.shape
+        print(f"one read: {len(history.action_ids)} actions, embeddings {shape}")
         print(f"history of 1 member, cap 200, dim {DIM}, through pinotdb to {what}:")
         _report("raw query (pinotdb cursor.execute)", _time(lambda: cursor.execute(query.template, query.params), args.reads))
         _report("read_histories (query + decode to arrays)", _time(

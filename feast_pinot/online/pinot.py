@@ -19,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from feast import FeatureView
 from feast.infra.supported_async_methods import SupportedAsyncMethods
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
+from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.repo_config import FeastConfigBaseModel, RepoConfig
 from pydantic import ConfigDict, Field, SecretStr, StrictBool, StrictStr, field_validator, model_validator
 
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PinotOnlineStore", "PinotOnlineStoreConfig", "STORE_TYPE"]
 
-STORE_TYPE = "feast_pinot.online.pinot.PinotOnlineStore"
+STORE_TYPE: Literal["feast_pinot.online.pinot.PinotOnlineStore"] = "feast_pinot.online.pinot.PinotOnlineStore"
 _URL = re.compile(r"https?://[^\s/]+(/[^\s]*)?")
 _PREFIX = re.compile(r"([A-Za-z][A-Za-z0-9_]*)?")
 
@@ -176,7 +178,7 @@ class PinotOnlineStore(BackendOnlineStore):
         table: FeatureView,
         entity_keys: list[EntityKeyProto],
         requested_features: list[str] | None = None,
-    ) -> list:
+    ) -> list[tuple[datetime | None, dict[str, ValueProto] | None]]:
         # The broker call blocks in httpx; a worker thread keeps the server's event loop
         # free, and Feast gathers the feature views' reads concurrently.
         return await asyncio.to_thread(self.online_read, config, table, entity_keys, requested_features)

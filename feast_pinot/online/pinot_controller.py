@@ -30,7 +30,7 @@ def contains(actual: Any, wanted: Any) -> bool:
         return isinstance(actual, dict) and all(k in actual and contains(actual[k], v) for k, v in wanted.items())
     if isinstance(wanted, list):
         return isinstance(actual, list) and len(actual) == len(wanted) and all(map(contains, actual, wanted))
-    return actual == wanted
+    return bool(actual == wanted)
 
 
 class ControllerClient:
@@ -108,5 +108,5 @@ def _error_text(response: Any) -> str:
     try:
         body = response.json()
     except ValueError:
-        return response.text
-    return str(body.get("error", body)) if isinstance(body, dict) else str(body)
+        return str(response.text)
+    return str(body.get("error", body) if isinstance(body, dict) else body)

@@ -71,7 +71,7 @@ class KafkaWriter:
     def ensure_topic(self, topic: str) -> None:
         """Create the topic if it is missing and wait until the broker lists it."""
         from confluent_kafka import KafkaError, KafkaException
-        from confluent_kafka.admin import NewTopic
+        from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]  # not in its __all__
 
         admin = self._admin()
         new = NewTopic(topic, num_partitions=self._config.topic_partitions,

@@ -98,7 +98,7 @@ def decode_latest(row: Mapping[str, Any], types: Mapping[str, str]) -> LatestRow
     return LatestRow(row[KEY], int(row[EVENT_MS]), values)
 
 
-def _embedding(value: Any) -> list[float] | None:
+def _embedding(value: Any) -> Any:
     # A log without embeddings reads null, or [-Infinity] where Pinot fills null defaults.
     if value is None or (len(value) == 1 and value[0] in ("-Infinity", -math.inf)):
         return None

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import yaml
 from feast.repo_config import FeastConfigError, load_repo_config
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from feast_pinot.online.pinot import STORE_TYPE, PinotOnlineStore, PinotOnlineStoreConfig
 from feast_pinot.online.pinot_layout import Layout
 
-MINIMAL = {"controller_url": "http://localhost:9000", "broker_url": "https://pinot.example.com:8443/",
+MINIMAL: dict[str, Any] = {"controller_url": "http://localhost:9000", "broker_url": "https://pinot.example.com:8443/",
            "kafka_bootstrap_servers": "localhost:9092"}
 
 
@@ -43,7 +43,7 @@ def test_invalid_settings_are_refused(change: dict[str, Any], message: str) -> N
 
 
 def test_credentials_are_secret() -> None:
-    config = PinotOnlineStoreConfig(**MINIMAL, username="reader", password="s3cret")
+    config = PinotOnlineStoreConfig(**MINIMAL, username="reader", password=SecretStr("s3cret"))
     assert config.auth == ("reader", "s3cret")
     assert "s3cret" not in repr(config)
 

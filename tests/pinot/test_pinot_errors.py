@@ -86,7 +86,7 @@ def test_exceptions_in_a_200_name_table_query_and_code(make_backend: BackendFact
     ({"kind": "slow", "delay_ms": 400}, PinotPartialResultError, "only 0 of 1 servers responded (427"),
 ])
 def test_timeouts_and_partial_results_raise(make_backend: BackendFactory, standin: PinotStandIn,
-                                            fault: dict[str, Any], error: type[Exception], reason: str) -> None:
+                                            fault: dict[str, Any], error: type[PinotQueryError], reason: str) -> None:
     backend = make_backend(query_timeout_ms=100)
     backend.append_actions(ACTIONS.name, [], WINDOW)
     _fault(standin, table=_table(backend, ACTIONS), **fault)

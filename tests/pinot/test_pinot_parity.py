@@ -25,6 +25,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory, pinot_endpoints: PinotEndpo
     settings = pinot_settings(pinot_endpoints, module_pinot_prefix)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(parity, "make_repo", lambda dest, scenario: make_pinot_repo(dest, scenario, settings))
-        replay: parity.Replay = parity.replay.__wrapped__(tmp_path_factory)
+        # The parity module's own fixture function, unchanged: only make_repo is swapped.
+        replay: parity.Replay = parity.replay.__wrapped__(tmp_path_factory)  # type: ignore[attr-defined]
     assert type(replay.store._get_provider().online_store).__name__ == "PinotOnlineStore"
     return replay

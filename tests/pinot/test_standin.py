@@ -82,8 +82,8 @@ class Cluster:
         producer = Producer({"bootstrap.servers": self.bootstrap, "linger.ms": 1})
         for record in records:
             value = record if isinstance(record, bytes) else json.dumps(record).encode()
-            kwargs = {} if partition is None else {"partition": partition}
-            producer.produce(topic, value=value, key=b"k", **kwargs)
+            # -1: librdkafka's "unassigned", i.e. let the partitioner choose
+            producer.produce(topic, value=value, key=b"k", partition=-1 if partition is None else partition)
         assert producer.flush(10) == 0
 
     def wait_docs(self, table: str, docs: int, dropped: int = 0) -> dict[str, Any]:

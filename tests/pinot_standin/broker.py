@@ -93,7 +93,7 @@ def _float_array(values: list[float]) -> list[Any]:
     # every element would cost ~25 ms per 200 x 64 history and swamp latency figures.
     array = np.asarray(values, dtype=np.float32)
     if np.isfinite(array).all():
-        return array.astype(np.float64).tolist()
+        return list(array.astype(np.float64))
     return [_float_text(float(v), False) for v in array]
 
 

@@ -86,7 +86,7 @@ class Ingester(threading.Thread):
                 continue
             row = self._decode(message.value())
             if row is not None:
-                by_partition.setdefault(message.partition(), []).append(row)
+                by_partition.setdefault(message.partition() or 0, []).append(row)
         due = time.monotonic() + self._delay
         for partition, rows in by_partition.items():
             self._pending.append((due, partition, rows))

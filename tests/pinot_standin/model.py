@@ -196,9 +196,9 @@ def _stream_map(body: Mapping[str, Any]) -> Mapping[str, str]:
     if maps:
         if len(maps) != 1:
             raise _bad("The Pinot stand-in implements one stream per table, got " f"{len(maps)}")
-        return maps[0]
+        return dict(maps[0])
     if legacy:
-        return legacy
+        return dict(legacy)
     raise _bad("Invalid table config: missing streamConfigMaps in ingestionConfig.streamIngestionConfig")
 
 
@@ -232,7 +232,7 @@ def _retention_ms(segments: Mapping[str, Any]) -> int | None:
     if str(unit).upper() not in _TIME_UNITS_MS:
         raise _bad(f"Invalid table config: retentionTimeUnit {unit!r}")
     try:
-        return int(value) * _TIME_UNITS_MS[str(unit).upper()]
+        return int(str(value)) * _TIME_UNITS_MS[str(unit).upper()]
     except (TypeError, ValueError):
         raise _bad(f"Invalid table config: retentionTimeValue {value!r}") from None
 
@@ -274,7 +274,8 @@ def parse_table(body: Any, schema_of: Mapping[str, Schema]) -> tuple[TableModel,
     time_column = segments.get("timeColumnName")
     if not time_column:
         raise _bad("'timeColumnName' cannot be null in REALTIME table config")
-    if schema.field(time_column) is None or schema.field(time_column).role != "dateTime":
+    time_field = schema.field(time_column)
+    if time_field is None or time_field.role != "dateTime":
         raise _bad(f"Cannot find valid fieldSpec for timeColumn: {time_column} from the table config: "
                    f"{raw_name}_REALTIME, in the schema: {schema.name}")
     comparison, dedup = _keyed(body, schema)

@@ -12,7 +12,7 @@ results of an empty selection.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
@@ -44,7 +44,9 @@ _ALLOWED = (
     exp.Order, exp.Ordered, exp.Limit, exp.Offset, exp.Anonymous,
 )
 _AGGREGATES = (exp.Count, exp.Min, exp.Max, exp.Sum, exp.Anonymous)
-_EMPTY_AGGREGATE = {exp.Min: "'Infinity'::DOUBLE", exp.Max: "'-Infinity'::DOUBLE", exp.Sum: "0.0"}
+_EMPTY_AGGREGATE: dict[type[exp.Expression], str] = {
+    exp.Min: "'Infinity'::DOUBLE", exp.Max: "'-Infinity'::DOUBLE", exp.Sum: "0.0",
+}
 DEFAULT_LIMIT = 10
 
 
@@ -149,7 +151,8 @@ def _aggregate_output(node: exp.Expression, data: TableData) -> tuple[str, str, 
         return f"distinctcount({column})", "INT", exp.cast(distinct, "INT")
     function = type(node).__name__.lower()
     empty = sqlglot.parse_one(_EMPTY_AGGREGATE[type(node)], read="duckdb")
-    return f"{function}({column})", "DOUBLE", exp.func("COALESCE", exp.cast(node.copy(), "DOUBLE"), empty)
+    coalesced = cast(exp.Expression, exp.func("COALESCE", exp.cast(node.copy(), "DOUBLE"), empty))
+    return f"{function}({column})", "DOUBLE", coalesced
 
 
 def _outputs(select: exp.Select, data: TableData) -> tuple[list[Output], bool]:
@@ -178,7 +181,7 @@ def _always_false(select: exp.Select) -> bool:
     where = select.args.get("where")
     if where is None or not any(_constant(node) for node in where.walk()):
         return False  # nothing to fold; simplify() costs ~2 ms per query
-    return simplify(where.this.copy()) == exp.false()
+    return bool(simplify(where.this.copy()) == exp.false())
 
 
 def _constant(node: exp.Expression) -> bool:
