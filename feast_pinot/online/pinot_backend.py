@@ -102,14 +102,15 @@ class PinotBackend:
             for row in rows:
                 newest[row.key] = max(newest.get(row.key, row.event_ms), row.event_ms)
             if not self._poll(lambda: self._latest_visible(name, newest, write_id)):
-                raise self._not_visible(f"{len(rows)} rows written to '{name}'")
+                raise self._not_visible(f"{len(newest)} keys written to '{name}'")
 
-    def _latest_visible(self, name: str, newest: dict[str, int], write_id: str) -> bool:
-        stored = {row[KEY]: row for row in self._rows_by_key(name, list(newest), [KEY, EVENT_MS, WRITE_ID])}
-        return all(
-            key in stored and (stored[key][EVENT_MS], stored[key][WRITE_ID] or "") >= (event_ms, write_id)
-            for key, event_ms in newest.items()
-        )
+    def _latest_visible(self, name: str, pending: dict[str, int], write_id: str) -> bool:
+        """Drop the keys now showing this write (or a newer one) from ``pending``; True when none is left."""
+        for row in self._rows_by_key(name, list(pending), [KEY, EVENT_MS, WRITE_ID]):
+            event_ms = pending.get(row[KEY])
+            if event_ms is not None and (row[EVENT_MS], row[WRITE_ID] or "") >= (event_ms, write_id):
+                del pending[row[KEY]]
+        return not pending
 
     def read_latest(self, table: str, keys: Sequence[str]) -> list[LatestRow | None]:
         if not keys:
@@ -156,11 +157,16 @@ class PinotBackend:
         length = self._config.max_string_length
         self._kafka.produce(name, [(str(a.actor).encode(), _json(action_record(a, length))) for a in new])
         if self._config.wait_for_ingestion:
-            ids = [a.action_id for a in new]
+            pending = {a.action_id for a in new}
             since = min(a.ts_ms for a in new) - 1
-            if not self._poll(lambda: len(self._stored_action_ids(name, ids, since)) == len(ids)):
-                raise self._not_visible(f"{len(ids)} actions appended to '{name}'")
+            if not self._poll(lambda: self._actions_visible(name, pending, since)):
+                raise self._not_visible(f"{len(new)} actions appended to '{name}'")
         return len(new)
+
+    def _actions_visible(self, name: str, pending: set[str], since_ms: int) -> bool:
+        """Drop the ids now stored from ``pending``; True when none is left."""
+        pending -= self._stored_action_ids(name, list(pending), since_ms)
+        return not pending
 
     def _stored_action_ids(self, name: str, ids: list[str], since_ms: int) -> set[str]:
         found: set[str] = set()

@@ -133,7 +133,7 @@ def test_controller_refusals_are_schema_errors(make_backend: BackendFactory) -> 
 
 def test_writes_that_never_become_visible_raise(make_backend: BackendFactory, standin: PinotStandIn) -> None:
     backend = make_backend(ingestion_timeout_s=1.0)
-    with pytest.raises(PinotWriteError, match="1 rows written to .* did not become queryable within 1.0 s"):
+    with pytest.raises(PinotWriteError, match="1 keys written to .* did not become queryable within 1.0 s"):
         backend.write_latest(PROFILE.name, [LatestRow("k", 1, {"industry": "x", "score": "not a number"})])
     dropped = httpx.get(f"{standin.controller_url}/__standin__/tables/{_table(backend, PROFILE)}").json()["dropped"]
     assert dropped == ["RecordError: cannot convert 'not a number' to LONG for column score"]
