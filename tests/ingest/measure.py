@@ -82,7 +82,7 @@ def latency(repo: Path, bootstrap: str, samples: int, workdir: Path) -> list[flo
     return out
 
 
-def rate(repo: Path, bootstrap: str, s: Scenario, write: str) -> tuple[int, float]:
+def rate(repo: Path, bootstrap: str, s: Scenario, write: str, batch: int) -> tuple[int, float]:
     apps, inter, dead, group = topics(bootstrap, 4)
     items = actions(s)
     split: dict[str, list[tuple[bytes, bytes]]] = {apps: [], inter: []}
@@ -91,6 +91,7 @@ def rate(repo: Path, bootstrap: str, s: Scenario, write: str) -> tuple[int, floa
     for topic, messages in split.items():
         produce(bootstrap, topic, messages)
     config = ingest_config(repo, bootstrap, apps, inter, dead, group, online={"write": write},
+                           batch={"max_events": batch},
                            offline={"flush_interval_ms": 5000}, status={"interval_s": 60})
     runner = build_runner(config)
     thread = threading.Thread(target=runner.run, daemon=True)
@@ -108,6 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=2000, help="batch.max_events for the rate runs")
+    parser.add_argument("--latency", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     workdir = Path(tempfile.mkdtemp(prefix="ingest-measure-"))
@@ -115,15 +118,17 @@ def main() -> None:
     repo = workdir / "repo"
     make_repo(repo, scenario(members=10))
     with broker() as bootstrap:
-        lat = sorted(latency(repo, bootstrap, args.samples, workdir))
-        print(f"event -> visible in get_online_features: p50 {statistics.median(lat):.1f} ms, "
-              f"p99 {lat[int(0.99 * (len(lat) - 1))]:.1f} ms, max {lat[-1]:.1f} ms over {len(lat)} events")
+        if args.latency:
+            lat = sorted(latency(repo, bootstrap, args.samples, workdir))
+            print(f"event -> visible in get_online_features: p50 {statistics.median(lat):.1f} ms, "
+                  f"p99 {lat[int(0.99 * (len(lat) - 1))]:.1f} ms, max {lat[-1]:.1f} ms over {len(lat)} events")
         # ~50 actions per member in the last 2 h (the online store keeps 200 per member)
         s = Scenario(start_ms=now_ms() - 2 * HOUR, hours=1.95, members=members, jobs=JOBS, actions_per_member_hour=25)
         for write in ("direct", "push"):
             # a fresh copy each: the same application ids would be deduplicated, not written
-            n, elapsed = rate(Path(shutil.copytree(repo, workdir / f"repo-{write}")), bootstrap, s, write)
-            print(f"one process, enrichment on, online.write={write}: {n} events in {elapsed:.2f} s "
+            n, elapsed = rate(Path(shutil.copytree(repo, workdir / f"repo-{write}")), bootstrap, s, write, args.batch)
+            print(f"one process, enrichment on, online.write={write}, batch.max_events={args.batch}: "
+                  f"{n} events in {elapsed:.2f} s "
                   f"= {n / elapsed:,.0f} events/s")
 
 
