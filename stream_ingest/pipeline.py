@@ -75,8 +75,8 @@ class Pipeline:
         """One read per lookup for the whole batch (the cache answers repeats)."""
         found: dict[str, dict[Key, Any]] = {}
         for i, use in enumerate(self._uses):
-            wanted = {ks[i] for ks in keys if ks and not isinstance(ks[i], BadKey)}
-            found[use.name] = self._lookups[use.name].get_many(wanted)  # type: ignore[arg-type]
+            wanted = {key for key in (ks[i] for ks in keys if ks) if not isinstance(key, BadKey)}
+            found[use.name] = self._lookups[use.name].get_many(wanted)
         return found
 
 

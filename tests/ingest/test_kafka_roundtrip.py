@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from demo.synthetic import Scenario, actions, job_embeddings, jobs_frame
+from feast_pinot.actions import datetime_to_ms
 from feast_pinot.clock import now_ms
 from stream_ingest.sinks import decode_dead_letter
 from stream_ingest.local import produce
@@ -62,7 +63,12 @@ def test_round_trip_two_shapes_to_online_windows_and_offline_log(
     snap = runner.stats.snapshot()
     assert (snap.stored, snap.dead_lettered, snap.skipped) == (len(items), 0, 3)
 
-    # Online: each member's history and windowed features, exactly.
+    check_online(repo, items, s)
+    check_offline(repo, items, s)
+
+
+def check_online(repo: Path, items: list[dict[str, Any]], s: Scenario) -> None:
+    """Each member's history and windowed features, exactly."""
     request_ts = now_ms()
     members = sorted({a["actor"] for a in items})
     got = online_rows(repo, members, request_ts)
@@ -74,20 +80,43 @@ def test_round_trip_two_shapes_to_online_windows_and_offline_log(
         for name, value in expected_windows(items, s, member, request_ts).items():
             np.testing.assert_allclose(got[name][i], value, atol=1e-6, err_msg=f"member {member} {name}")
 
-    # Offline: every action once, with its embedding and the stored attributes.
+
+def check_offline(repo: Path, items: list[dict[str, Any]], s: Scenario) -> None:
+    """Every action once, with its embedding and the stored attributes."""
     offline = read_offline_log(repo / "data" / "member_actions").to_pandas()
     assert len(offline) == len(items) == offline["action_id"].nunique()
     _, emb = job_embeddings(s)
     geo = jobs_frame(s).set_index("job_id")["geo"]
     applies = offline[offline["verb"] == "job-apply"]
     assert set(applies["action_id"]) == {a["action_id"] for a in items if a["verb"] == "job-apply"}
+    assert sorted(offline["event_timestamp"].map(datetime_to_ms)) == sorted(a["timestamp"] for a in items)
     for row in offline.itertuples():
         job = int(row.object[4:])
         assert np.array_equal(np.asarray(row.embedding, dtype=np.float32), emb[job])
         attributes = json.loads(row.attributes)
         assert attributes["objectAttributes"] == {"geo": geo[job]}
         assert attributes["verbAttributes"] == ({"device": "ios"} if row.verb == "job-apply" else {"surface": "jobs-home"})
-    assert offline["event_timestamp"].max() <= pd.Timestamp(request_ts, unit="ms", tz="UTC")
+
+
+def bad_events(now: int) -> tuple[dict[bytes, tuple[str, str]], dict[bytes, tuple[str, str]]]:
+    """Bad raw applications and interactions -> (failing step, part of the reason)."""
+    applications = {
+        b'{"event": "job_application", "member_id": 1,': ("parse", "not valid JSON"),
+        b'["job_application"]': ("parse", "expected a JSON object, got list"),
+        b'{"event": "page_view", "member_id": 1}': ("parse", "matches no event shape"),
+        json.dumps({"event": "job_application", "application_id": "m1", "job_id": 4,
+                    "applied_at": now}).encode(): ("standardize", "missing field 'member_id' (actor)"),
+        application("stale", 1, 4, now - 97 * HOUR): ("standardize", "outside the 345600000 ms retention"),
+        application("future", 1, 4, now + HOUR): ("standardize", "in the future"),
+        application("dim", 1, 9999, now): ("standardize", "embedding must have 64 floats, got 3"),
+        application("nojob", 1, 123456, now): ("enrich", "job_attributes:embedding has no value for key 123456"),
+    }
+    interactions = {
+        interaction(2, 4, "share", now): ("keep", "unknown verb: type='share'"),
+        json.dumps({"event": "job_interaction", "member": {"id": 2}, "type": "view",
+                    "occurred_at": "2026-01-01T00:00:00+00:00"}).encode(): ("enrich", "missing field 'job.id' (object)"),
+    }
+    return applications, interactions
 
 
 def test_bad_events_land_in_the_dead_letter_topic_with_reasons(
@@ -101,22 +130,7 @@ def test_bad_events_land_in_the_dead_letter_topic_with_reasons(
     }))
     now = now_ms()
     good = [(b"1", application(f"ok-{i}", 1 + i % 4, i, now - 60_000 + i)) for i in range(40)]
-    bad_applications = {
-        b'{"event": "job_application", "member_id": 1,': ("parse", "not valid JSON"),
-        b'["job_application"]': ("parse", "expected a JSON object, got list"),
-        b'{"event": "page_view", "member_id": 1}': ("parse", "matches no event shape"),
-        json.dumps({"event": "job_application", "application_id": "m1", "job_id": 4,
-                    "applied_at": now}).encode(): ("standardize", "missing field 'member_id' (actor)"),
-        application("stale", 1, 4, now - 97 * HOUR): ("standardize", "outside the 345600000 ms retention"),
-        application("future", 1, 4, now + HOUR): ("standardize", "in the future"),
-        application("dim", 1, 9999, now): ("standardize", "embedding must have 64 floats, got 3"),
-        application("nojob", 1, 123456, now): ("enrich", "job_attributes:embedding has no value for key 123456"),
-    }
-    bad_interactions = {
-        interaction(2, 4, "share", now): ("keep", "unknown verb: type='share'"),
-        json.dumps({"event": "job_interaction", "member": {"id": 2}, "type": "view",
-                    "occurred_at": "2026-01-01T00:00:00+00:00"}).encode(): ("enrich", "missing field 'job.id' (object)"),
-    }
+    bad_applications, bad_interactions = bad_events(now)
     produce(kafka_bootstrap, topics.applications, good + [(b"x", v) for v in bad_applications])
     produce(kafka_bootstrap, topics.interactions, [(b"y", v) for v in bad_interactions])
     total = len(good) + len(bad_applications) + len(bad_interactions)
