@@ -28,7 +28,7 @@ from feast_pinot.online.pinot_errors import PinotQueryError, PinotSchemaError, P
 from feast_pinot.online.pinot_kafka import KafkaWriter
 from feast_pinot.online.pinot_layout import ACTION_COLUMNS, EVENT_MS, KEY, WRITE_ID, Layout
 from feast_pinot.online.pinot_records import action_record, decode_history, decode_latest, latest_record
-from feast_pinot.online.pinot_sql import MAX_LIMIT, Condition, select
+from feast_pinot.online.pinot_sql import MAX_LIMIT, Condition, Query, select
 
 __all__ = ["PinotBackend"]
 
@@ -36,6 +36,7 @@ T = TypeVar("T")
 _KEY_CHUNK = 1000  # values per IN list: far below any broker limit, small enough to parse fast
 _HISTORY_ROWS = 10_000  # rows per history query: actors per chunk = this / cap
 _HISTORY_ORDER = (("actor", False), ("timestamp", True), ("action_id", False))
+_LATEST_ORDER = ((KEY, False), (EVENT_MS, True), (WRITE_ID, True))
 _NOT_ROUTABLE = {305, 410}  # segments unavailable, no routing yet: normal right after creation
 
 
@@ -49,6 +50,8 @@ def _json(record: dict[str, Any]) -> bytes:
 
 
 class PinotBackend:
+    """An :class:`~feast_pinot.online.backend.OnlineBackend` on Pinot; cheap to build, connects on first use."""
+
     def __init__(self, config: PinotOnlineStoreConfig) -> None:
         self._config = config
         self._layout = Layout(config)
@@ -72,7 +75,7 @@ class PinotBackend:
             raise PinotSchemaError(f"table '{name}' was created but the broker does not route queries to it "
                                    f"after {self._config.ingestion_timeout_s} s")
 
-    def _routable(self, probe: Any) -> bool:
+    def _routable(self, probe: Query) -> bool:
         try:
             self._broker.execute(probe)
         except PinotQueryError as exc:
@@ -118,10 +121,8 @@ class PinotBackend:
         name = self._layout.table(table)
         found: dict[str, LatestRow] = {}
         for row, types in self._typed_rows_by_key(name, list(dict.fromkeys(keys))):
-            latest = decode_latest(row, types)
-            current = found.get(latest.key)
-            if current is None or latest.event_ms >= current.event_ms:
-                found[latest.key] = latest
+            if row[KEY] not in found:  # a key's first row is its newest
+                found[row[KEY]] = decode_latest(row, types)
         return [found.get(key) for key in keys]
 
     def _rows_by_key(self, name: str, keys: list[str], columns: list[str]) -> list[dict[str, Any]]:
@@ -130,16 +131,20 @@ class PinotBackend:
     def _typed_rows_by_key(
         self, name: str, keys: list[str], columns: list[str] | None = None
     ) -> list[tuple[dict[str, Any], dict[str, str]]]:
-        """Rows of the given keys; an upsert table holds one valid row per key.
+        """Rows of the given keys, each key's newest first.
 
-        Pinot's default upsert consistency may briefly show two rows of a key, so
-        when a chunk's LIMIT is reached, keys not seen yet are asked again.
+        An upsert table shows one row per key, but Pinot may briefly show two
+        (upsert consistency NONE), or keep two for good when a producer did not
+        key by the primary key. Ordered by key and newest first, every key in a
+        result has its newest row there; when the LIMIT is reached, keys not seen
+        are asked again.
         """
         out: list[tuple[dict[str, Any], dict[str, str]]] = []
         for chunk in _chunks(keys, _KEY_CHUNK):
             pending = list(chunk)
             while pending:
-                result = self._broker.execute(select(name, columns, [Condition(KEY, "IN", pending)], len(pending)))
+                query = select(name, columns, [Condition(KEY, "IN", pending)], len(pending), order_by=_LATEST_ORDER)
+                result = self._broker.execute(query)
                 out += [(row, result.types) for row in result.rows]
                 seen = {row[KEY] for row in result.rows}
                 pending = [k for k in pending if k not in seen] if len(result.rows) == len(pending) else []
@@ -207,7 +212,7 @@ class PinotBackend:
         return complete
 
     @staticmethod
-    def _history_query(name: str, actors: list[int | str], window: HistoryWindow, limit: int) -> Any:
+    def _history_query(name: str, actors: list[int | str], window: HistoryWindow, limit: int) -> Query:
         where = [
             Condition("actor", "IN", actors),
             Condition("timestamp", ">", window.since_ms),

@@ -75,7 +75,8 @@ def test_exceptions_in_a_200_name_table_query_and_code(make_backend: BackendFact
         backend.read_latest(PROFILE.name, ["k1"])
     assert type(raised.value) is PinotQueryError and raised.value.error_code == 200
     assert raised.value.table == table
-    assert raised.value.sql == f'SELECT * FROM "{table}" WHERE "feast_entity_key" IN (\'k1\') LIMIT 1'
+    assert raised.value.sql == (f'SELECT * FROM "{table}" WHERE "feast_entity_key" IN (\'k1\') ORDER BY '
+                                '"feast_entity_key", "feast_event_ms" DESC, "feast_write_id" DESC LIMIT 1')
     assert str(raised.value) == (f"query on Pinot table '{table}' failed (Pinot error 200): 200: QueryExecutionError:\n"
                                  f"injected by the test\n  query: {raised.value.sql}")
 

@@ -53,8 +53,9 @@ SHAPES = [  # every query the client sends, literals blanked
     'SELECT "feast_entity_key" FROM "{p}sec_profile" LIMIT ?',
     'SELECT "action_id" FROM "{p}sec_events" LIMIT ?',
     'SELECT "feast_entity_key", "feast_event_ms", "feast_write_id" FROM "{p}sec_profile" '
-    'WHERE "feast_entity_key" IN (?) LIMIT ?',
-    'SELECT * FROM "{p}sec_profile" WHERE "feast_entity_key" IN (?) LIMIT ?',
+    'WHERE "feast_entity_key" IN (?) ORDER BY "feast_entity_key", "feast_event_ms" DESC, "feast_write_id" DESC LIMIT ?',
+    'SELECT * FROM "{p}sec_profile" WHERE "feast_entity_key" IN (?) '
+    'ORDER BY "feast_entity_key", "feast_event_ms" DESC, "feast_write_id" DESC LIMIT ?',
     'SELECT "action_id" FROM "{p}sec_events" WHERE "action_id" IN (?) AND "timestamp" > ? LIMIT ?',
     'SELECT "actor", "action_id", "timestamp", "verb", "object", "objectEmbedding" FROM "{p}sec_events" '
     'WHERE "actor" IN (?) AND "timestamp" > ? AND "timestamp" <= ? '
