@@ -103,21 +103,21 @@ class TableModel:
         return f"{self.name}_REALTIME"
 
 
-def unrecognized(body: Mapping[str, Any], known: set[str], path: str = "") -> dict[str, Any]:
+def _unrecognized(body: Mapping[str, Any], known: set[str], path: str = "") -> dict[str, Any]:
     """Unknown top-level properties, keyed by JSON pointer, as in ConfigSuccessResponse."""
     return {f"{path}/{key}": value for key, value in body.items() if key not in known}
 
 
 def schema_unrecognized(body: Mapping[str, Any]) -> dict[str, Any]:
-    found = unrecognized(body, _SCHEMA_KEYS)
+    found = _unrecognized(body, _SCHEMA_KEYS)
     for group in ("dimensionFieldSpecs", "metricFieldSpecs", "dateTimeFieldSpecs"):
         for i, spec in enumerate(body.get(group) or []):
-            found.update(unrecognized(spec, _FIELD_KEYS, f"/{group}/{i}"))
+            found.update(_unrecognized(spec, _FIELD_KEYS, f"/{group}/{i}"))
     return found
 
 
 def table_unrecognized(body: Mapping[str, Any]) -> dict[str, Any]:
-    return unrecognized(body, _TABLE_KEYS)
+    return _unrecognized(body, _TABLE_KEYS)
 
 
 def _bad(message: str) -> ControllerError:
@@ -195,7 +195,7 @@ def _stream_map(body: Mapping[str, Any]) -> Mapping[str, str]:
     legacy = (body.get("tableIndexConfig") or {}).get("streamConfigs")
     if maps:
         if len(maps) != 1:
-            raise _bad("The Pinot stand-in implements one stream per table, got " f"{len(maps)}")
+            raise _bad(f"The Pinot stand-in implements one stream per table, got {len(maps)}")
         return dict(maps[0])
     if legacy:
         return dict(legacy)
