@@ -11,19 +11,17 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from demo.synthetic import actions
+from demo.synthetic import actions, raw_by_kind
 from stream_ingest.local import IngesterProcess, produce
 from tests.ingest.conftest import Topics, eventually, scenario, store_of
-from tests.ingest.support import raw_of, read_offline_log, write_config
+from tests.ingest.support import read_offline_log, write_config
 
 _FINAL = re.compile(r"stopped: .*total in (\d+) stored (\d+)")
 
 
 def split_by_topic(items: list[dict[str, Any]], topics: Topics) -> dict[str, list[tuple[bytes, bytes]]]:
-    out: dict[str, list[tuple[bytes, bytes]]] = {topics.applications: [], topics.interactions: []}
-    for kind, key, value in map(raw_of, items):
-        out[topics.applications if kind == "applications" else topics.interactions].append((key, value))
-    return out
+    raw = raw_by_kind(items)
+    return {topics.applications: raw["applications"], topics.interactions: raw["interactions"]}
 
 
 def stored_online(repo: Path, members: list[int]) -> Counter[tuple[int, int, str, str]]:

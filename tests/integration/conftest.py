@@ -7,7 +7,9 @@ import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+import yaml
 from feast import FeatureStore
 
 from demo.synthetic import Scenario, write_batch_sources
@@ -26,9 +28,18 @@ def run_feast(repo: Path, *args: str, timeout: float = 180) -> subprocess.Comple
     return done
 
 
-def make_repo(dest: Path, scenario: Scenario) -> FeatureStore:
-    """Copy the example repo to ``dest``, write its batch sources, apply, materialize."""
+def make_repo(dest: Path, scenario: Scenario, online_store: dict[str, Any] | None = None) -> FeatureStore:
+    """Copy the example repo to ``dest``, write its batch sources, apply, materialize.
+
+    ``online_store`` replaces the repo's ``online_store`` block (the documented
+    one-block switch, e.g. to PinotOnlineStore); ``None`` keeps the embedded default.
+    """
     shutil.copytree(REPO_SOURCE, dest, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    if online_store is not None:
+        config_path = dest / "feature_store.yaml"
+        config = yaml.safe_load(config_path.read_text())
+        config["online_store"] = online_store
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     write_batch_sources(dest, scenario)
     run_feast(dest, "apply")
     store = FeatureStore(repo_path=str(dest))

@@ -100,8 +100,17 @@ def _names() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def replay(tmp_path_factory: pytest.TempPathFactory) -> Replay:
-    store = make_repo(tmp_path_factory.mktemp("parity") / "repo", SCENARIO)
+def parity_online_store() -> dict[str, Any] | None:
+    """The repo's ``online_store`` block; ``None`` is the embedded default.
+
+    Another module re-runs this suite on another store by overriding this fixture.
+    """
+    return None
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory: pytest.TempPathFactory, parity_online_store: dict[str, Any] | None) -> Replay:
+    store = make_repo(tmp_path_factory.mktemp("parity") / "repo", SCENARIO, parity_online_store)
     rng = random.Random(11)
     raw = actions(SCENARIO) + edge_actions()
     raw.sort(key=lambda a: a["timestamp"])

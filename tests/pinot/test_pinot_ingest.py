@@ -16,7 +16,7 @@ from tests.fixtures.pinot import PinotEndpoints, pinot_settings
 from tests.ingest.conftest import Topics, eventually, running, scenario
 from tests.ingest.support import ingest_config
 from tests.ingest.test_kafka_roundtrip import check_online, produce_actions
-from tests.pinot.conftest import make_pinot_repo
+from tests.integration.conftest import make_repo
 
 
 @pytest.mark.parametrize("write", ["direct", "push"])
@@ -25,7 +25,7 @@ def test_ingester_fills_pinot(
     pinot_endpoints: PinotEndpoints, pinot_prefix: str, write: str,
 ) -> None:
     repo = tmp_path / "repo"
-    make_pinot_repo(repo, scenario(members=50), pinot_settings(pinot_endpoints, pinot_prefix))
+    make_repo(repo, scenario(members=50), pinot_settings(pinot_endpoints, pinot_prefix))
     topics = Topics(topic_factory("applications", 2), topic_factory("interactions", 2),
                     topic_factory("dead-letters", 1), consumer_group)
     s = scenario(members=8)

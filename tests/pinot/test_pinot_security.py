@@ -22,7 +22,6 @@ from sqlglot import exp
 
 from feast_pinot import push_actions
 from feast_pinot.clock import frozen, now_ms
-from feast_pinot.online.pinot import STORE_TYPE
 from feast_pinot.online.pinot_sql import Condition, select
 from tests.fixtures.pinot import PinotEndpoints, pinot_settings
 from tests.integration.conftest import run_feast
@@ -82,7 +81,7 @@ def _repo(root: Path, settings: dict[str, Any]) -> FeatureStore:
     (root / "data").mkdir(parents=True)
     (root / "features.py").write_text(FEATURES.format(hostile=HOSTILE))
     config = {"project": "sec", "provider": "local", "registry": "data/registry.db",
-              "online_store": {"type": STORE_TYPE, **settings},
+              "online_store": settings,
               "offline_store": {"type": "feast_pinot.offline_store.ActionLogOfflineStore"},
               "entity_key_serialization_version": 3}
     (root / "feature_store.yaml").write_text(yaml.safe_dump(config))

@@ -21,9 +21,8 @@ from demo.synthetic import Scenario, actions, job_embeddings, profiles_frame
 from feast_pinot import push_actions
 from feast_pinot.clock import frozen, now_ms
 from tests.fixtures.pinot import PinotEndpoints, pinot_settings
-from tests.integration.conftest import FEAST_CLI, run_feast
+from tests.integration.conftest import FEAST_CLI, make_repo, run_feast
 from tests.integration.test_feast_workflow import _free_port, _post, _wait_healthy
-from tests.pinot.conftest import make_pinot_repo
 
 HOUR, MINUTE = 3_600_000, 60_000
 MEMBER = 900  # not in the scenario: only the actions below
@@ -48,7 +47,7 @@ def _planted() -> list[dict[str, Any]]:
 def store(tmp_path_factory: pytest.TempPathFactory, pinot_endpoints: PinotEndpoints,
           module_pinot_prefix: str) -> FeatureStore:
     settings = pinot_settings(pinot_endpoints, module_pinot_prefix)
-    store = make_pinot_repo(tmp_path_factory.mktemp("pinot_store") / "repo", SCENARIO, settings)
+    store = make_repo(tmp_path_factory.mktemp("pinot_store") / "repo", SCENARIO, settings)
     background = actions(SCENARIO)
     with frozen(NOW):
         push_actions(store, "member_actions", background + _planted())
