@@ -190,7 +190,7 @@ def _table_specs(config: RepoConfig, views: Sequence[FeatureView]) -> list[Table
         if isinstance(spec, ActionLogSpec):
             specs.append(
                 TableSpec(name, "actions", actor_is_int=spec.actor_is_int,
-                          embedding_dim=spec.embedding_dim)
+                          embedding_dim=spec.embedding_dim, retention_ms=spec.retention_ms)
             )
         else:
             columns = tuple((f.name, str(f.dtype)) for f in view.features)

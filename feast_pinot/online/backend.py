@@ -28,6 +28,7 @@ class TableSpec:
     columns: tuple[tuple[str, str], ...] = ()  # (feature, Feast type) for typed backends
     actor_is_int: bool = False
     embedding_dim: int = 0
+    retention_ms: int = 0  # of an action log: what the backend may drop after that age
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,8 +96,9 @@ class PinotOnlineStoreConfig(FeastConfigBaseModel):
     write_timeout_s: float = Field(default=30.0, gt=0)
     """How long a write waits for Kafka to acknowledge it."""
 
-    retention_hours: int = Field(default=96, gt=0)
-    """Retention of action-log tables (``retentionTimeValue`` in HOURS)."""
+    retention_hours: int | None = Field(default=None, gt=0)
+    """Retention of action-log tables (``retentionTimeValue`` in HOURS); by default
+    each log's declared retention rounded up to whole hours."""
 
     max_string_length: int = Field(default=512, gt=0)
     """``maxLength`` of STRING columns; longer values are refused on write instead of truncated by Pinot."""

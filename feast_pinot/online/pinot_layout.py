@@ -38,6 +38,7 @@ _SCALARS = {"String": "STRING", "Int32": "INT", "Int64": "LONG", "Float32": "FLO
 _ARRAY_ITEMS = ("String", "Int32", "Int64", "Float32", "Float64", "Bool")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PINOT_MAX_LENGTH = 512
+HOUR_MS = 3_600_000
 
 
 def _field(name: str, data_type: str, single: bool = True, max_length: int | None = None) -> dict[str, Any]:
@@ -97,6 +98,11 @@ class Layout:
             "dateTimeFieldSpecs": [{"name": time_column, **_MS_TIME}],
         }
 
+    def _retention_hours(self, spec: TableSpec) -> int:
+        if self.config.retention_hours is not None:
+            return self.config.retention_hours
+        return max(1, -(-spec.retention_ms // HOUR_MS))  # Pinot keeps whole hours: round up, never drop early
+
     def table_config(self, spec: TableSpec) -> dict[str, Any]:
         name = self.table(spec.name)
         config: dict[str, Any] = {
@@ -114,7 +120,7 @@ class Layout:
         if spec.kind == "actions":
             del config["upsertConfig"]
             config["segmentsConfig"].update(timeColumnName="timestamp", retentionTimeUnit="HOURS",
-                                            retentionTimeValue=str(self.config.retention_hours))
+                                            retentionTimeValue=str(self._retention_hours(spec)))
             config["tableIndexConfig"] = {
                 "loadMode": "MMAP",
                 "sortedColumn": ["actor"],

@@ -11,6 +11,7 @@ from feast.repo_config import FeastConfigError, load_repo_config
 from pydantic import SecretStr, ValidationError
 
 from feast_pinot.online.pinot import STORE_TYPE, PinotOnlineStore, PinotOnlineStoreConfig
+from feast_pinot.online.backend import TableSpec
 from feast_pinot.online.pinot_layout import Layout
 
 MINIMAL: dict[str, Any] = {"controller_url": "http://localhost:9000", "broker_url": "https://pinot.example.com:8443/",
@@ -21,7 +22,7 @@ def test_minimal_config_and_defaults() -> None:
     config = PinotOnlineStoreConfig(**MINIMAL)
     assert config.broker_url == "https://pinot.example.com:8443"  # trailing slash dropped
     assert (config.stream_servers, config.auth, config.retention_hours, config.query_timeout_ms) == (
-        "localhost:9092", None, 96, 1000)
+        "localhost:9092", None, None, 1000)
     assert not config.wait_for_ingestion
     with pytest.raises(ValidationError, match="frozen"):
         config.retention_hours = 1  # type: ignore[misc]
@@ -67,3 +68,17 @@ def test_feast_loads_and_validates_the_yaml(tmp_path: Path) -> None:
 def test_names_carry_the_prefix() -> None:
     layout = Layout(PinotOnlineStoreConfig(**MINIMAL, name_prefix="prod_"))
     assert layout.table("jobs_member_actions") == "prod_jobs_member_actions"
+
+
+@pytest.mark.parametrize(("override", "log_retention_ms", "hours"), [
+    (None, 96 * 3_600_000, "96"),
+    (None, 90 * 60_000, "2"),  # rounded up: Pinot never drops an action the log still keeps
+    (48, 96 * 3_600_000, "48"),
+])
+def test_action_table_retention_follows_the_log_unless_overridden(
+    override: int | None, log_retention_ms: int, hours: str
+) -> None:
+    layout = Layout(PinotOnlineStoreConfig(**MINIMAL, retention_hours=override))
+    spec = TableSpec("log", "actions", retention_ms=log_retention_ms)
+    segments = layout.table_config(spec)["segmentsConfig"]
+    assert (segments["retentionTimeUnit"], segments["retentionTimeValue"]) == ("HOURS", hours)
