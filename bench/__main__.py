@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import historical, online
+from bench import historical, online, pinot_history
 from bench.plots import latency_plot
 from bench.repos import ours, plain_feast
 from bench.results import Metric, table, write_results
@@ -25,6 +25,7 @@ DOCS = HERE.parent / "docs"
 
 @dataclass(frozen=True)
 class Sizes:
+    quick: bool
     online_calls: int
     http_requests: int
     entity_rows: int
@@ -33,9 +34,9 @@ class Sizes:
     repeats: int
 
 
-FULL = Sizes(online_calls=3000, http_requests=2000, entity_rows=100_000, actions=1_000_000,
+FULL = Sizes(quick=False, online_calls=3000, http_requests=2000, entity_rows=100_000, actions=1_000_000,
              members=20_000, repeats=3)
-QUICK = Sizes(online_calls=300, http_requests=200, entity_rows=5_000, actions=50_000,
+QUICK = Sizes(quick=True, online_calls=300, http_requests=200, entity_rows=5_000, actions=50_000,
               members=2_000, repeats=1)
 
 
@@ -43,7 +44,7 @@ def say(message: str) -> None:
     print(f"[bench] {message}", flush=True)
 
 
-def run(sizes: Sizes, root: Path) -> list[Metric]:
+def run(sizes: Sizes, root: Path, plots: Path) -> list[Metric]:
     metrics: list[Metric] = []
     say("online: building repos")
     mine, plain = ours(root / "online"), plain_feast(root / "online")
@@ -51,13 +52,15 @@ def run(sizes: Sizes, root: Path) -> list[Metric]:
     metrics += found
     latency_plot({"feast-pinot (3 batch + 18 windowed)": samples["ours"],
                   "plain Feast (5 scalars, SQLite)": samples["baseline"]},
-                 "get_online_features, in process, 1 member", DOCS / "online_latency.png")
+                 "get_online_features, in process, 1 member", plots / "online_latency.png")
     say("http: feast serve")
     found, _ = online.http_latency(mine, sizes.http_requests)
     metrics += found
     say(f"historical: {sizes.entity_rows:,} entity rows x {sizes.actions:,} actions")
     paths = historical.prepare(root / "historical", sizes.entity_rows, sizes.actions, sizes.members)
     metrics += historical.historical_metrics(paths, sizes.repeats)
+    say("pinot: history reads through pinotdb (stand-in)")
+    metrics += pinot_history.history_metrics(sizes.quick)
     return metrics
 
 
@@ -65,11 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check in under 2 minutes")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    parser.add_argument("--plots", type=Path, default=DOCS, help="where the PNGs go (default: docs/)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="feast-pinot-bench-") as tmp:
-        metrics = run(QUICK if args.quick else FULL, Path(tmp))
+        metrics = run(QUICK if args.quick else FULL, Path(tmp), args.plots)
     write_results(metrics, args.out)
     print(table(metrics))
     say(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")

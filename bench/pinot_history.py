@@ -22,9 +22,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.results import percentile
+from bench.results import Metric, percentile
 from feast_pinot.actions import Action
 from feast_pinot.online.backend import HistoryWindow, TableSpec
 from feast_pinot.online.pinot import PinotOnlineStoreConfig
@@ -96,12 +97,15 @@ def _report(label: str, samples: list[float]) -> None:
           f"mean {sum(samples) / len(samples):6.2f} ms   (n={len(samples)})")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.pinot_history", description=__doc__.splitlines()[0])
-    parser.add_argument("--reads", type=int, default=500)
-    parser.add_argument("--members", type=int, default=200)
-    parser.add_argument("--actions", type=int, default=200, help="actions per member (the history cap is 200)")
-    args = parser.parse_args(argv)
+@dataclass(frozen=True)
+class Timings:
+    what: str  # the Pinot the figures describe
+    raw_query: list[float]
+    read_histories: list[float]
+
+
+def measure(reads: int, members: int, per_member: int) -> Timings:
+    """Load an action-log table, then time history reads of one random member each."""
     with ExitStack() as stack:
         bootstrap = stack.enter_context(_kafka())
         controller, broker, what = stack.enter_context(_pinot())
@@ -109,25 +113,39 @@ def main(argv: list[str] | None = None) -> int:
                                          kafka_bootstrap_servers=bootstrap, name_prefix=f"bench{uuid.uuid4().hex[:6]}_",
                                          wait_for_ingestion=True, ingestion_timeout_s=120)
         backend = PinotBackend(config)
-        spec = TableSpec("history", "actions", actor_is_int=True, embedding_dim=DIM)
+        spec = TableSpec("history", "actions", actor_is_int=True, embedding_dim=DIM, retention_ms=96 * HOUR)
         backend.create_tables([spec])
         stack.callback(backend.close)
         stack.callback(backend.drop_tables, [spec])
         now = time.time_ns() // 1_000_000
-        started = time.perf_counter()
-        _load(backend, spec.name, args.members, args.actions, now)
-        print(f"{what}: loaded {args.members * args.actions} actions in {time.perf_counter() - started:.1f} s")
+        _load(backend, spec.name, members, per_member, now)
         window = HistoryWindow(now - 96 * HOUR, now, 200)
         rng = random.Random(2)
         query = backend._history_query(backend._layout.table(spec.name), [1], window, 200)
         cursor = backend._broker._cursor()
-        history = backend.read_histories(spec.name, [1], window)[0]
-        shape = None if history.embeddings is None else history.embeddings.shape
-        print(f"one read: {len(history.action_ids)} actions, embeddings {shape}")
-        print(f"history of 1 member, cap 200, dim {DIM}, through pinotdb to {what}:")
-        _report("raw query (pinotdb cursor.execute)", _time(lambda: cursor.execute(query.template, query.params), args.reads))
-        _report("read_histories (query + decode to arrays)", _time(
-            lambda: backend.read_histories(spec.name, [rng.randint(1, args.members)], window), args.reads))
+        raw = _time(lambda: cursor.execute(query.template, query.params), reads)
+        decoded = _time(lambda: backend.read_histories(spec.name, [rng.randint(1, members)], window), reads)
+    return Timings(what, raw, decoded)
+
+
+def history_metrics(quick: bool) -> list[Metric]:
+    """``pinot_standin_history_p50_ms`` for ``python -m bench``."""
+    timings = measure(reads=100 if quick else 500, members=50 if quick else 200, per_member=200)
+    return [Metric("pinot_standin_history_p50_ms", percentile(timings.read_histories, 50), "ms",
+                   note=f"history of 1 member (200 actions, dim {DIM}) through pinotdb to {timings.what}: "
+                        "the client path only, not Pinot's speed")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.pinot_history", description=__doc__.splitlines()[0])
+    parser.add_argument("--reads", type=int, default=500)
+    parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--actions", type=int, default=200, help="actions per member (the history cap is 200)")
+    args = parser.parse_args(argv)
+    timings = measure(args.reads, args.members, args.actions)
+    print(f"history of 1 member, cap 200, dim {DIM}, through pinotdb to {timings.what}:")
+    _report("raw query (pinotdb cursor.execute)", timings.raw_query)
+    _report("read_histories (query + decode to arrays)", timings.read_histories)
     return 0
 
 
