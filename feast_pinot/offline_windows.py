@@ -192,7 +192,9 @@ def _verb_columns(
     sums = None
     if embedding is not None:
         sums = np.zeros((int(ordinal[-1]) + 1, wspec.embedding_dim))
-        np.cumsum(embedding, axis=0, dtype=np.float64, out=sums[1:])
+        sums[1:] = embedding
+        # in place on float64: 3x faster than cumsum converting float32 on the fly
+        np.cumsum(sums[1:], axis=0, out=sums[1:])
     out: dict[str, Any] = {}
     stem = verb_slug(verb)
     for window, (start, end) in zip(wspec.windows, ranges):
