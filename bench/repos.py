@@ -16,7 +16,7 @@ from demo.synthetic import Scenario, job_embeddings, write_batch_sources
 from feast_pinot import push_actions
 from feast_pinot.clock import now_ms
 
-__all__ = ["ours", "plain_feast", "stats_columns", "BENCH_MEMBER", "HOUR", "JOBS"]
+__all__ = ["example_repo", "ours", "plain_feast", "stats_columns", "BENCH_MEMBER", "HOUR", "JOBS"]
 
 REPO_SOURCE = Path(__file__).resolve().parents[1] / "feature_repo"
 HOUR = 3_600_000
@@ -64,13 +64,17 @@ def _apply_and_materialize(repo: Path, materialize: bool = True) -> FeatureStore
     return FeatureStore(repo_path=str(repo))
 
 
+def example_repo(repo: Path, scenario: Scenario) -> FeatureStore:
+    """A copy of ``feature_repo/`` at ``repo`` with the scenario's batch sources, applied and materialized."""
+    shutil.copytree(REPO_SOURCE, repo, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    write_batch_sources(repo, scenario)
+    return _apply_and_materialize(repo)
+
+
 def ours(root: Path, members: int = 100, actions: int = 200) -> FeatureStore:
     """The example repo with ``actions`` applies/dismisses of BENCH_MEMBER in the last 96 h."""
-    repo = root / "ours"
-    shutil.copytree(REPO_SOURCE, repo, ignore=shutil.ignore_patterns("data", "__pycache__"))
     scenario = Scenario(start_ms=now_ms() - 95 * HOUR, hours=95, members=members, jobs=JOBS)
-    write_batch_sources(repo, scenario)
-    store = _apply_and_materialize(repo)
+    store = example_repo(root / "ours", scenario)
     _, emb = job_embeddings(scenario)
     rng = np.random.default_rng(5)
     now = now_ms()

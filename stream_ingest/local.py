@@ -22,7 +22,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -33,7 +33,7 @@ from stream_ingest.errors import IngestError
 
 __all__ = [
     "LocalBroker", "IngesterProcess", "kafka_broker", "free_port", "wait_ready", "create_topics", "produce",
-    "read_topic", "FAST_GROUP_SETTINGS",
+    "read_topic", "eventually", "FAST_GROUP_SETTINGS",
 ]
 
 # Consumer-group joins take ~3 s with these instead of ~23 s with librdkafka's defaults.
@@ -45,6 +45,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def eventually(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll ``check`` every 50 ms until it holds; ``TimeoutError`` naming ``what`` after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.05)
 
 
 def wait_ready(bootstrap: str, timeout_s: float = 30.0) -> None:

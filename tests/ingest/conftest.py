@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from feast import FeatureStore
 from demo.synthetic import Scenario
 from feast_pinot.clock import now_ms
 from stream_ingest.config import IngestConfig
+from stream_ingest.local import eventually
 from stream_ingest.runner import KafkaRunner, build_runner
 from tests.ingest.support import ingest_config
 from tests.integration.conftest import make_repo
@@ -68,14 +68,6 @@ def make_config(repo: Path, kafka_bootstrap: str, topics: Topics) -> Callable[..
 
 def store_of(repo: Path) -> FeatureStore:
     return FeatureStore(repo_path=str(repo))
-
-
-def eventually(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.05)
 
 
 @dataclass
