@@ -101,16 +101,12 @@ def live_traffic(store: FeatureStore, producer: Producer, scenario: Scenario, n:
     topic, each after a share of ten minutes' raw interactions of every member."""
     recent = dataclasses.replace(scenario, start_ms=now_ms() - 600_000, hours=1 / 6, actions_per_member_hour=30)
     interactions = raw_by_kind(actions(recent, with_embeddings=False))["interactions"]
-    topic, _ = job_embeddings(scenario)
-    favourites = np.flatnonzero(topic == topic[0])
     latencies: list[float] = []
     shown = 0.0
     for i in range(n):
         for key, value in interactions[i::n]:
             producer.produce(INTERACTIONS, key=key, value=value)
-        member = WATCHED if i % 2 == 0 else 2 + i % (scenario.members - 1)
-        job = int(favourites[i % len(favourites)]) if member == WATCHED else i % scenario.jobs
-        event = application(f"live-{now_ms()}-{i}", member, job, now_ms())
+        member, event = live_application(scenario, i)
         latencies.append(produced_to_visible(store, producer, APPLICATIONS, member, event))
         if time.monotonic() - shown >= 0.3:
             watch(store)
@@ -118,6 +114,17 @@ def live_traffic(store: FeatureStore, producer: Producer, scenario: Scenario, n:
         time.sleep(0.1)  # a trickle, not a burst
     say(f"produced {len(interactions)} raw interactions, {n} raw applications and one malformed event")
     return latencies
+
+
+def live_application(scenario: Scenario, i: int) -> tuple[int, bytes]:
+    """The i-th live application: WATCHED's (to jobs of job 0's topic) or another member's."""
+    if i % 2 == 0:
+        topic, _ = job_embeddings(scenario)
+        favourites = np.flatnonzero(topic == topic[0])
+        member, job = WATCHED, int(favourites[i // 2 % len(favourites)])
+    else:
+        member, job = 2 + i % (scenario.members - 1), i % scenario.jobs
+    return member, application(f"live-{now_ms()}-{i}", member, job, now_ms())
 
 
 def watch(store: FeatureStore) -> None:
