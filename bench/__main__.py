@@ -18,6 +18,7 @@ from bench import historical, online, pinot_history
 from bench.plots import latency_plot
 from bench.repos import ours, plain_feast
 from bench.results import Metric, table, write_results
+from bench.stream import stream_metrics
 
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent / "docs"
@@ -56,6 +57,11 @@ def run(sizes: Sizes, root: Path, plots: Path) -> list[Metric]:
     say("http: feast serve")
     found, _ = online.http_latency(mine, sizes.http_requests)
     metrics += found
+    say("stream: freshness and ingest rate (ingester, local broker)")
+    found, freshness_samples = stream_metrics(root / "stream", sizes.quick)
+    metrics += found
+    latency_plot({"raw event -> visible (ingester, embedded)": freshness_samples},
+                 "freshness: raw event produced -> visible in get_online_features", plots / "freshness.png")
     say(f"historical: {sizes.entity_rows:,} entity rows x {sizes.actions:,} actions")
     paths = historical.prepare(root / "historical", sizes.entity_rows, sizes.actions, sizes.members)
     metrics += historical.historical_metrics(paths, sizes.repeats)
