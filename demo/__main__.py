@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import shutil
 import subprocess
 import sys
@@ -62,8 +61,10 @@ def prepare_repo(workdir: Path, scenario: Scenario) -> Path:
     feast = str(Path(sys.executable).parent / "feast")
     for args in (["apply"], ["materialize-incremental", pd.Timestamp.now(tz="UTC").isoformat()]):
         say(f"feast {' '.join(args)}")
-        quiet = {**os.environ, "PYTHONWARNINGS": "ignore"}
-        subprocess.run([feast, *args], cwd=repo, check=True, stdout=subprocess.DEVNULL, env=quiet)
+        # Feast's experimental-feature warnings would drown the demo: show output only on failure.
+        done = subprocess.run([feast, *args], cwd=repo, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"feast {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
     return repo
 
 
