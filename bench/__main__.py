@@ -41,8 +41,11 @@ QUICK = Sizes(quick=True, online_calls=300, http_requests=200, entity_rows=5_000
               members=2_000, repeats=1)
 
 
+_STARTED = time.perf_counter()
+
+
 def say(message: str) -> None:
-    print(f"[bench] {message}", flush=True)
+    print(f"[bench {time.perf_counter() - _STARTED:5.0f} s] {message}", flush=True)
 
 
 def run(sizes: Sizes, root: Path, plots: Path) -> list[Metric]:
@@ -77,12 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--plots", type=Path, default=DOCS, help="where the PNGs go (default: docs/)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
-    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="feast-pinot-bench-") as tmp:
         metrics = run(QUICK if args.quick else FULL, Path(tmp), args.plots)
     write_results(metrics, args.out)
     print(table(metrics))
-    say(f"wrote {args.out} in {time.perf_counter() - started:.0f} s")
+    say(f"wrote {args.out}")
     return 0
 
 
