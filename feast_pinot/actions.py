@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -39,6 +41,8 @@ __all__ = [
 ACTION_COLUMNS = ("action_id", "verb", "object", "embedding", "attributes")
 _ATTRIBUTE_KEYS = ("actorAttributes", "verbAttributes", "objectAttributes")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Built once: json.dumps with options builds a new encoder per call, and this runs per event.
+_ATTRIBUTES_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,15 +145,26 @@ def _embedding(attrs: dict[str, dict[str, Any]], spec: ActionLogSpec) -> tuple[f
     if not isinstance(emb, (list, tuple)) or len(emb) != spec.embedding_dim:
         size = len(emb) if isinstance(emb, (list, tuple)) else type(emb).__name__
         raise _Reject(f"embedding must have {spec.embedding_dim} floats, got {size}")
+    values = _float64s(emb)
+    # A finite sum proves every value finite; only a non-finite one needs the full check.
+    if not math.isfinite(sum(values)) and not all(map(math.isfinite, values)):
+        raise _Reject("embedding contains NaN or infinity")
+    return tuple(values)
+
+
+def _float64s(emb: list[Any] | tuple[Any, ...]) -> Sequence[float]:
+    """The values as float64; this runs per ingested event, so plain numbers take one C loop."""
     try:
-        values = np.asarray(emb, dtype=np.float64)  # one C loop: this runs per ingested event
+        return array("d", emb)
+    except (TypeError, OverflowError):
+        pass  # numeric strings, nested lists, huge ints: numpy decides, as it always has
+    try:
+        values = np.asarray(emb, dtype=np.float64)
     except (TypeError, ValueError):
         raise _Reject("embedding must contain only numbers") from None
     if values.ndim != 1:
         raise _Reject("embedding must contain only numbers")
-    if not np.isfinite(values).all():
-        raise _Reject("embedding contains NaN or infinity")
-    return tuple(values.tolist())
+    return values.tolist()
 
 
 def validate_action(raw: Any, spec: ActionLogSpec, now_ms: int) -> Action | str:
@@ -172,7 +187,7 @@ def validate_action(raw: Any, spec: ActionLogSpec, now_ms: int) -> Action | str:
             object=_text(raw, "object"),
             ts_ms=_timestamp(raw, spec, now_ms),
             embedding=embedding,
-            attributes=json.dumps(attrs, sort_keys=True, separators=(",", ":")),
+            attributes=_ATTRIBUTES_JSON.encode(attrs),
         )
     except _Reject as rejected:
         return str(rejected)
