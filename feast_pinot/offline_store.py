@@ -399,10 +399,10 @@ def _check_parts(table: pa.Table, spec: ActionLogSpec) -> pa.Table:
     verbs = table.column("verb").to_pylist()
     problems = [(i, f"unknown verb {v!r}") for i, v in enumerate(verbs) if v not in spec.verbs]
     if spec.embedding_dim:
-        sizes = table.column("embedding").to_pylist()
+        sizes = pc.list_value_length(table.column("embedding")).to_pylist()  # None for a null list
         problems += [
             (i, f"embedding must have {spec.embedding_dim} floats")
-            for i, e in enumerate(sizes) if e is None or len(e) != spec.embedding_dim
+            for i, size in enumerate(sizes) if size != spec.embedding_dim
         ]
     if problems:
         raise ActionValidationError(sorted(problems))

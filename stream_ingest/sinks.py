@@ -22,14 +22,13 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-import pyarrow as pa
 from confluent_kafka import KafkaError, Message, Producer
 from feast import FeatureStore
 from feast.data_source import PushMode
 from feast.infra.online_stores.helpers import get_online_store_from_config
 
 from feast_pinot import clock
-from feast_pinot.actions import Action, actions_to_frame
+from feast_pinot.actions import Action, actions_to_frame, actions_to_table
 from feast_pinot.errors import ActionValidationError
 from feast_pinot.offline_store import write_action_parts
 from feast_pinot.online.adapter import BackendOnlineStore, table_name
@@ -164,8 +163,7 @@ class OfflineSink:
         """Write the buffered actions, then record how far each partition is written."""
         actions = [a for buffer in self._buffers.values() for a in buffer]
         if actions:
-            frame = actions_to_frame(actions, self._spec)
-            write_action_parts(str(self._root), pa.Table.from_pandas(frame, preserve_index=False), self._spec)
+            write_action_parts(str(self._root), actions_to_table(actions, self._spec), self._spec)
         for tp, offset in self._next.items():
             self._write_mark(tp, offset)
             self._written[tp] = offset

@@ -7,11 +7,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from feast_pinot.actions import (
     Action,
     actions_to_frame,
+    actions_to_table,
     datetime_to_ms,
     derive_action_id,
     ms_to_datetime,
@@ -107,6 +109,14 @@ def test_push_frame_has_exactly_the_source_columns() -> None:
     assert frame["event_timestamp"].tolist() == [pd.Timestamp(NOW - 1000, unit="ms", tz="UTC"),
                                                  pd.Timestamp(NOW - 1, unit="ms", tz="UTC")]
     assert json.loads(frame["attributes"][0]) == {"objectAttributes": {"geo": "eu"}, "verbAttributes": {"surface": "home"}}
+
+
+def test_offline_table_holds_what_the_push_frame_holds() -> None:
+    actions, _ = validate_actions([good(), good(action_id="a2", timestamp=NOW - 1, actor=9)], SPEC, NOW)
+    via_pandas = pa.Table.from_pandas(actions_to_frame(actions, SPEC), preserve_index=False)
+    table = actions_to_table(actions, SPEC)
+    assert table.column_names == via_pandas.column_names
+    assert table.to_pylist() == via_pandas.cast(table.schema).to_pylist()
 
 
 @pytest.mark.parametrize("ms", [0, 1, 999, NOW, NOW + 1, 253_402_300_799_999])
