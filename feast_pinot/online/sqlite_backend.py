@@ -164,6 +164,8 @@ def _trim(conn: sqlite3.Connection, name: str, actors: set[int | str], keep: His
 
     One statement per batch finds the few actors over the cap, so a batch of
     thousands of actors costs one indexed scan instead of two deletes each.
+    CROSS JOIN fixes the loop order: SQLite would otherwise scan the whole
+    (actor, ts) index, a cost that grows with the table instead of the batch.
     """
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS trim_actors (actor PRIMARY KEY)")
     conn.execute("DELETE FROM trim_actors")
@@ -173,8 +175,8 @@ def _trim(conn: sqlite3.Connection, name: str, actors: set[int | str], keep: His
         (keep.since_ms,),
     )
     over = conn.execute(
-        f"SELECT t.actor FROM {name} AS t JOIN trim_actors USING (actor) WHERE t.ts <= ? "
-        "GROUP BY t.actor HAVING COUNT(*) > ?",
+        f"SELECT actor FROM trim_actors CROSS JOIN {name} AS t USING (actor) WHERE t.ts <= ? "
+        "GROUP BY actor HAVING COUNT(*) > ?",
         (keep.until_ms, keep.limit),
     ).fetchall()
     for (actor,) in over:
