@@ -13,6 +13,7 @@ the loop with a final checkpoint; the process then exits 0.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Sequence
@@ -90,6 +91,7 @@ class KafkaRunner:
             list(self._config.kafka.topics),
             on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost,
         )
+        _freeze_long_lived()
         try:
             while not self._stopping:
                 self._step()
@@ -100,6 +102,7 @@ class KafkaRunner:
             raise
         finally:
             self._consumer.close()  # leaves the group (calls _on_revoke)
+            gc.unfreeze()
 
     def on_error(self, err: KafkaError) -> None:
         """librdkafka's error callback (also fed partition errors from consume)."""
@@ -250,6 +253,15 @@ def kafka_settings(config: IngestConfig) -> dict[str, Any]:
     # librdkafka's own stderr log repeats every reconnect attempt; what matters
     # reaches on_error and is logged once per outage ("properties" may override).
     return {"bootstrap.servers": config.kafka.bootstrap_servers, "log_level": 0, **config.kafka.properties}
+
+
+def _freeze_long_lived() -> None:
+    """Move what exists now (Feast's registry, pandas, pyarrow: ~500k objects) out of
+    the collector's reach. The loop allocates many short-lived objects per event,
+    so full collections come every few batches, and each would scan them all again.
+    :meth:`KafkaRunner.run` gives them back to the collector when it returns."""
+    gc.collect()  # garbage now is freed, not kept for good
+    gc.freeze()
 
 
 def _names(partitions: list[TopicPartition]) -> str:
