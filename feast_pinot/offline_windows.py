@@ -15,6 +15,7 @@ row's history (up to float rounding far below 1e-6).
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -73,12 +74,24 @@ def _narrow_sql(spec: HistorySpec, files: list[str], verbs: tuple[str, ...]) -> 
 
 def _stored_embeddings(files: list[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
     """All parts' embeddings in file order, and the first row of each file."""
+    sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    # each file's values land straight in their slice: no concatenated copy
+    out = np.empty((int(offsets[-1]), dim), np.float32)
+
+    def fill(number: int) -> None:
+        column = pq.read_table(files[number], columns=["embedding"]).column("embedding")
+        row = int(offsets[number])
+        for chunk in column.chunks:
+            values = chunk.flatten().to_numpy(zero_copy_only=False)
+            if len(values) != len(chunk) * dim:
+                raise OfflineStoreError(f"{files[number]}: embeddings of a length other than {dim}")
+            out[row:row + len(chunk)] = values.reshape(-1, dim)
+            row += len(chunk)
+
     with ThreadPoolExecutor() as pool:  # one row group per part: parallel across files
-        per_file = list(pool.map(lambda f: pq.read_table(f, columns=["embedding"]).column("embedding"), files))
-    offsets = np.concatenate([[0], np.cumsum([len(c) for c in per_file])])
-    chunks = [chunk for column in per_file for chunk in column.chunks]
-    flat = pa.concat_arrays(chunks).flatten().to_numpy(zero_copy_only=False)
-    return flat.reshape(-1, dim), offsets
+        list(pool.map(fill, range(len(files))))
+    return out, offsets
 
 
 def load_sorted_log(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame,
@@ -114,8 +127,10 @@ def _keys(actor: np.ndarray, ts: np.ndarray, base: int) -> np.ndarray:
 
 
 def _bounds(log: SortedLog, rows: pd.DataFrame, request_ts: np.ndarray,
-            hspec: HistorySpec, wspec: WindowedFeaturesSpec) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per window, the [start, end) index range of every row's actions.
+            hspec: HistorySpec, wspec: WindowedFeaturesSpec) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Every row's actions as index ranges: the end shared by all windows, each window's start.
+
+    A window whose start is at or after the end is empty.
 
     The history is as of the row's time ``t`` (cap and retention); each window
     ends at the row's ``request_ts``, exactly as the online path reads it.
@@ -134,12 +149,9 @@ def _bounds(log: SortedLog, rows: pd.DataFrame, request_ts: np.ndarray,
     start = np.maximum(hi - hspec.max_actions, upto(t - hspec.log.retention_ms))
     end = np.minimum(hi, upto(request_ts))
     no_actions = code < 0
-    ranges = []
-    for window in wspec.windows:
-        first = np.maximum(start, upto(request_ts - window.length_ms))
-        last = np.maximum(first, end)
-        ranges.append((np.where(no_actions, 0, first), np.where(no_actions, 0, last)))
-    return ranges
+    firsts = [np.where(no_actions, 0, np.maximum(start, upto(request_ts - window.length_ms)))
+              for window in wspec.windows]
+    return np.where(no_actions, 0, end), firsts
 
 
 def candidate_matrix(column: pa.ChunkedArray | pa.Array | None, n: int, dim: int) -> np.ndarray | None:
@@ -170,12 +182,18 @@ def prefix_windowed_columns(
     dim = wspec.embedding_dim
     log = load_sorted_log(config, hspec, entities[["actor"]], wspec.verbs)
     ranges = _bounds(log, entities, request_ts.astype(np.int64), hspec, wspec)
-    out: dict[str, Any] = {}
-    for number, verb in enumerate(wspec.verbs, start=1):
+
+    def verb_columns(number: int) -> dict[str, Any]:
         is_verb = log.verb_no == number
         # only this verb's embeddings are gathered, in history order
         embedding = log.stored[log.row[is_verb]] if dim and log.stored is not None else None
-        out.update(_verb_columns(wspec, verb, is_verb, embedding, ranges, candidates))
+        return _verb_columns(wspec, wspec.verbs[number - 1], is_verb, embedding, ranges, candidates)
+
+    out: dict[str, Any] = {}
+    # numpy's gathers and arithmetic release the GIL: verbs run on all cores
+    with ThreadPoolExecutor(max_workers=min(len(wspec.verbs), os.cpu_count() or 1)) as pool:
+        for columns in pool.map(verb_columns, range(1, len(wspec.verbs) + 1)):
+            out.update(columns)
     return {name: out[name] for name in wanted}
 
 
@@ -184,7 +202,7 @@ def _verb_columns(
     verb: str,
     is_verb: np.ndarray,
     embedding: np.ndarray | None,  # the verb's rows only, in log order
-    ranges: list[tuple[np.ndarray, np.ndarray]],
+    ranges: tuple[np.ndarray, list[np.ndarray]],
     cand: np.ndarray | None,
 ) -> dict[str, Any]:
     # position of each log row among this verb's rows: prefix sums over the verb only
@@ -197,12 +215,15 @@ def _verb_columns(
         np.cumsum(sums[1:], axis=0, out=sums[1:])
     out: dict[str, Any] = {}
     stem = verb_slug(verb)
-    for window, (start, end) in zip(wspec.windows, ranges):
-        lo, hi = ordinal[start], ordinal[end]
-        n = hi - lo
+    end, firsts = ranges
+    hi = ordinal[end]
+    upto_end = sums[hi] if sums is not None else None  # gathered once for every window
+    for window, first in zip(wspec.windows, firsts):
+        lo = ordinal[first]
+        n = np.maximum(hi - lo, 0)
         out[f"{stem}_count_{window.label}"] = n.astype(np.int64)
-        if sums is not None:
-            means = np.divide(sums[hi] - sums[lo], n[:, None], out=np.zeros((len(n), wspec.embedding_dim)),
+        if upto_end is not None:
+            means = np.divide(upto_end - sums[lo], n[:, None], out=np.zeros((len(n), wspec.embedding_dim)),
                               where=n[:, None] > 0)
             out[f"{stem}_mean_emb_{window.label}"] = _list_column(means)
             out[f"{stem}_sim_{window.label}"] = _cosines(means, cand)
