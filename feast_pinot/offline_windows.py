@@ -78,13 +78,13 @@ def _narrow_sql(spec: HistorySpec, files: list[str], verbs: tuple[str, ...]) -> 
 
 def _stored_embeddings(files: list[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
     """All parts' embeddings in file order, and the first row of each file."""
-    sizes = [pq.ParquetFile(f).metadata.num_rows for f in files]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    parts = [pq.ParquetFile(f) for f in files]  # opened once: row counts first, then the column
+    offsets = np.concatenate([[0], np.cumsum([part.metadata.num_rows for part in parts])]).astype(np.int64)
     # each file's values land straight in their slice: no concatenated copy
     out = np.empty((int(offsets[-1]), dim), np.float32)
 
     def fill(number: int) -> None:
-        column = pq.read_table(files[number], columns=["embedding"]).column("embedding")
+        column = parts[number].read(columns=["embedding"]).column("embedding")
         row = int(offsets[number])
         for chunk in column.chunks:
             values = chunk.flatten().to_numpy(zero_copy_only=False)
@@ -232,14 +232,15 @@ def _verb_columns(
     means = [np.empty((len(hi), wspec.embedding_dim), np.float32) for _ in los]
     sims = [np.zeros(len(hi)) for _ in los]
     scales = [np.divide(1.0, n, out=np.zeros(len(n)), where=n > 0) for n in counts]
+    cand_norms = None if cand is None else np.sqrt(np.einsum("ij,ij->i", cand, cand))
     for start in range(0, len(hi), _BLOCK):
         rows = slice(start, start + _BLOCK)
         upto_end = sums[hi[rows]]  # shared by every window of the block
         for lo, scale, mean, sim in zip(los, scales, means, sims):
             block = (upto_end - sums[lo[rows]]) * scale[rows, None]
             mean[rows] = block
-            if cand is not None:
-                sim[rows] = _cosines(block, cand[rows])
+            if cand is not None and cand_norms is not None:
+                sim[rows] = _cosines(block, cand[rows], cand_norms[rows])
     for window, mean, sim in zip(wspec.windows, means, sims):
         out[f"{stem}_mean_emb_{window.label}"] = _list_column(mean)
         out[f"{stem}_sim_{window.label}"] = sim
@@ -252,7 +253,7 @@ def _list_column(means: np.ndarray) -> pd.arrays.ArrowExtensionArray:
     return pd.arrays.ArrowExtensionArray(lists)
 
 
-def _cosines(means: np.ndarray, cand: np.ndarray) -> np.ndarray:
+def _cosines(means: np.ndarray, cand: np.ndarray, cand_norms: np.ndarray) -> np.ndarray:
     dots = np.einsum("ij,ij->i", means, cand)
-    norms = np.sqrt(np.einsum("ij,ij->i", means, means) * np.einsum("ij,ij->i", cand, cand))
+    norms = np.sqrt(np.einsum("ij,ij->i", means, means)) * cand_norms
     return np.divide(dots, norms, out=np.zeros(len(means)), where=norms > 0)
