@@ -1,0 +1,13 @@
+"""A local Apache Pinot + Apache Kafka for trying PinotOnlineStore and for the tests, without Docker.
+
+``python -m local_cluster`` fetches both from Maven Central (cached in
+``.cache/local-cluster`` and ``~/.m2``), starts them on 127.0.0.1 and stops them
+on Ctrl-C or SIGTERM; ``tests/fixtures/cluster.py`` starts the same cluster once
+per test session.
+"""
+
+from local_cluster.cluster import KAFKA_VERSION, PINOT_VERSION, ClusterEndpoints, fetch_runtimes, local_cluster
+from local_cluster.errors import FetchError, LocalClusterError, StartError
+
+__all__ = ["ClusterEndpoints", "FetchError", "KAFKA_VERSION", "LocalClusterError", "PINOT_VERSION", "StartError",
+           "fetch_runtimes", "local_cluster"]

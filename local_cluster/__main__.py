@@ -1,0 +1,59 @@
+"""``python -m local_cluster [--fetch-only] [--cache DIR]``: run a local Pinot + Kafka until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from local_cluster.cluster import fetch_runtimes, local_cluster
+from local_cluster.errors import LocalClusterError
+
+_STORE_BLOCK = """online_store:
+  type: feast_pinot.online.pinot.PinotOnlineStore
+  controller_url: {controller}
+  broker_url: {broker}
+  kafka_bootstrap_servers: {kafka}"""
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local_cluster", description=__doc__)
+    parser.add_argument("--cache", type=Path, default=Path(".cache/local-cluster"),
+                        help="where the fetched jars are kept (default: .cache/local-cluster)")
+    parser.add_argument("--fetch-only", action="store_true", help="download the jars, start nothing")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        if args.fetch_only:
+            for runtime in fetch_runtimes(args.cache):
+                print(f"{runtime.name} {runtime.version}: {runtime.size_mb:.0f} MB in {runtime.lib}")
+            return 0
+        with local_cluster(args.cache) as cluster:
+            print("\n".join(cluster.summary()))
+            print("feature_store.yaml:\n" + _STORE_BLOCK.format(controller=cluster.controller_url,
+                                                              broker=cluster.broker_url,
+                                                              kafka=cluster.kafka_bootstrap))
+            print("Ctrl-C stops both.", flush=True)
+            stop.wait()
+            print("stopping...", flush=True)
+    except LocalClusterError as error:
+        print(f"local cluster: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Apache Kafka and Apache Pinot together, fetched from Maven Central and run on loopback."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from local_cluster.artifacts import Runtime, fetch
+from local_cluster.kafka import KafkaNode, start_kafka
+from local_cluster.pinot import PinotNode, start_pinot
+
+__all__ = ["ClusterEndpoints", "PINOT_VERSION", "KAFKA_VERSION", "local_cluster", "fetch_runtimes"]
+
+# Pinot 0.11.0 is the newest release whose controller, broker, server, tools and Kafka plugin Maven
+# Central serves here in full (docs/pinot.md, "Which Pinot"); Kafka 3.9.2 still speaks to its 2.8 client.
+PINOT_VERSION = "0.11.0"
+KAFKA_VERSION = "3.9.2"
+
+
+@dataclass(frozen=True)
+class ClusterEndpoints:
+    """Where the running cluster answers, and what starting it cost."""
+
+    controller_url: str
+    broker_url: str
+    kafka_bootstrap: str
+    pinot: PinotNode
+    kafka: KafkaNode
+    runtimes: tuple[Runtime, Runtime]
+
+    def summary(self) -> list[str]:
+        return [f"pinot: Apache Pinot {self.pinot.version} at {self.broker_url} "
+                f"(started in {self.pinot.started_s:.1f} s)",
+                f"kafka: Apache Kafka {self.kafka.version} at {self.kafka_bootstrap} "
+                f"(started in {self.kafka.started_s:.1f} s)"]
+
+
+def fetch_runtimes(cache: Path) -> tuple[Runtime, Runtime]:
+    """Pinot's and Kafka's classpaths, downloaded on first use."""
+    return fetch("pinot", PINOT_VERSION, cache), fetch("kafka", KAFKA_VERSION, cache)
+
+
+@contextmanager
+def local_cluster(cache: Path, workdir: Path | None = None) -> Iterator[ClusterEndpoints]:
+    """Kafka, then Pinot, in fresh private directories; both stopped (and the directories removed) on exit."""
+    pinot_runtime, kafka_runtime = fetch_runtimes(cache)
+    home = Path(tempfile.mkdtemp(prefix="feast-pinot-cluster-", dir=workdir))
+    kafka = start_kafka(kafka_runtime, home / "kafka")  # first: on 2 cores two JVMs starting at once crawl
+    try:
+        pinot = start_pinot(pinot_runtime, home / "pinot")
+        try:
+            yield ClusterEndpoints(pinot.controller_url, pinot.broker_url, kafka.bootstrap, pinot, kafka,
+                                   (pinot_runtime, kafka_runtime))
+        finally:
+            pinot.stop()
+    finally:
+        kafka.stop()
+        shutil.rmtree(home, ignore_errors=True)
