@@ -1,11 +1,17 @@
-"""The end-to-end demo on the embedded default store.
+"""The end-to-end demo, on the embedded default store or on a real Apache Pinot.
 
-    python -m demo [--workdir demo-output] [--members 200]
+    python -m demo [--workdir demo-output] [--members 200] [--pinot]
+
+``--pinot`` first starts a local Apache Pinot + Apache Kafka (``local_cluster``,
+fetched from Maven Central on first use) and points the repo's online store at
+it: raw events then go through Kafka, the ingester, Kafka again and Pinot's
+REALTIME tables before ``get_online_features`` sees them.
 
 1. copies ``feature_repo/`` to the work directory and writes its batch sources;
 2. ``feast apply`` and ``feast materialize-incremental`` with the real CLI;
 3. backfills 96 hours of synthetic member actions (online and offline);
-4. starts a Kafka-protocol broker (or uses ``KAFKA_BOOTSTRAP_SERVERS``) and
+4. starts a Kafka-protocol broker (or uses ``KAFKA_BOOTSTRAP_SERVERS``, or
+   with ``--pinot`` the local Apache Kafka) and
    the stream ingester on the repo's ``ingest.yaml``; produces raw
    interactions, one malformed event and live applications one at a time,
    measuring how long each application takes from produced to visible in
@@ -19,12 +25,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import shutil
 import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +44,8 @@ from demo.stream import produced_to_visible
 from demo.synthetic import Scenario, actions, application, job_embeddings, raw_by_kind, write_batch_sources
 from feast_pinot import push_actions, with_request_ts
 from feast_pinot.clock import now_ms
+from local_cluster import ClusterEndpoints, local_cluster
+from local_cluster.cluster import DEFAULT_CACHE
 from stream_ingest.local import IngesterProcess, create_topics, kafka_broker, produce, read_topic
 from stream_ingest.sinks import decode_dead_letter
 
@@ -52,11 +62,33 @@ def say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
-def prepare_repo(workdir: Path, scenario: Scenario) -> Path:
+def pinot_store_block(cluster: ClusterEndpoints) -> str:
+    """The ``online_store`` block of ``feature_store.yaml`` for the local Pinot."""
+    return ("online_store:\n"
+            "  type: feast_pinot.online.pinot.PinotOnlineStore\n"
+            f"  controller_url: {cluster.controller_url}\n"
+            f"  broker_url: {cluster.broker_url}\n"
+            f"  kafka_bootstrap_servers: {cluster.kafka_bootstrap}\n"
+            "  wait_for_ingestion: true          # the backfill is read right after it is written\n"
+            "  ingestion_timeout_s: 120\n")
+
+
+def use_online_store(repo: Path, block: str) -> None:
+    """Replace the ``online_store`` block of the repo's ``feature_store.yaml``."""
+    config = repo / "feature_store.yaml"
+    lines = config.read_text().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith("online_store:"))
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith((" ", "\t"))), len(lines))
+    config.write_text("".join(lines[:start]) + block + "".join(lines[end:]))
+
+
+def prepare_repo(workdir: Path, scenario: Scenario, online_store: str | None = None) -> Path:
     repo = workdir / "feature_repo"
     if repo.exists():
         shutil.rmtree(repo)
     shutil.copytree(REPO_SOURCE, repo, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    if online_store is not None:
+        use_online_store(repo, online_store)
     write_batch_sources(repo, scenario)
     feast = str(Path(sys.executable).parent / "feast")
     for args in (["apply"], ["materialize-incremental", pd.Timestamp.now(tz="UTC").isoformat()]):
@@ -79,9 +111,21 @@ def backfill(store: FeatureStore, scenario: Scenario) -> int:
     return len(history)
 
 
-def live(repo: Path, store: FeatureStore, scenario: Scenario) -> list[float]:
-    """The live part through Kafka and an ingester process; the produce -> visible latencies."""
-    with kafka_broker() as bootstrap:
+@contextlib.contextmanager
+def _broker(bootstrap: str | None) -> Iterator[str]:
+    if bootstrap is not None:
+        yield bootstrap
+        return
+    with kafka_broker() as started:
+        yield started
+
+
+def live(repo: Path, store: FeatureStore, scenario: Scenario, bootstrap: str | None = None) -> list[float]:
+    """The live part through Kafka and an ingester process; the produce -> visible latencies.
+
+    ``bootstrap``: the Kafka to use (the local cluster's with ``--pinot``); by default a local broker.
+    """
+    with _broker(bootstrap) as bootstrap:
         create_topics(bootstrap, [APPLICATIONS, INTERACTIONS], partitions=4, exist_ok=True)
         create_topics(bootstrap, [DEAD_LETTERS], exist_ok=True)
         ingester = IngesterProcess.start(repo / "ingest.yaml", bootstrap, repo / "ingester.log")
@@ -184,14 +228,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("demo-output"))
     parser.add_argument("--members", type=int, default=200)
+    parser.add_argument("--pinot", action="store_true",
+                        help="run on a local Apache Pinot + Kafka fetched from Maven Central (needs Java and Maven)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")  # Feast's experimental-feature notices drown the demo's output
     args.workdir.mkdir(parents=True, exist_ok=True)
+    if not args.pinot:
+        return run(args, None)
+    with local_cluster(DEFAULT_CACHE) as cluster:
+        for line in cluster.summary():
+            say(line)
+        return run(args, cluster)
+
+
+def run(args: argparse.Namespace, cluster: ClusterEndpoints | None) -> int:
     scenario = Scenario(start_ms=now_ms() - 96 * HOUR + 60_000, hours=95.9, members=args.members, jobs=2000)
-    repo = prepare_repo(args.workdir.resolve(), scenario)
+    block = pinot_store_block(cluster) if cluster is not None else None
+    repo = prepare_repo(args.workdir.resolve(), scenario, block)
     store = FeatureStore(repo_path=str(repo))
     backfill(store, scenario)
-    latencies = live(repo, store, scenario)
+    latencies = live(repo, store, scenario, cluster.kafka_bootstrap if cluster is not None else None)
     p50, p99 = np.percentile(latencies, [50, 99])
     say(f"raw event produced -> visible in get_online_features: p50 {p50:.1f} ms, p99 {p99:.1f} ms "
         f"over {len(latencies)} live applications")

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from local_cluster.cluster import fetch_runtimes, local_cluster
+from local_cluster.cluster import DEFAULT_CACHE, fetch_runtimes, local_cluster
 from local_cluster.errors import LocalClusterError
 
 _STORE_BLOCK = """online_store:
@@ -21,7 +21,7 @@ _STORE_BLOCK = """online_store:
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local_cluster", description=__doc__)
-    parser.add_argument("--cache", type=Path, default=Path(".cache/local-cluster"),
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help="where the fetched jars are kept (default: .cache/local-cluster)")
     parser.add_argument("--fetch-only", action="store_true", help="download the jars, start nothing")
     return parser.parse_args(argv)

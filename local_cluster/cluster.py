@@ -13,12 +13,13 @@ from local_cluster.artifacts import Runtime, fetch
 from local_cluster.kafka import KafkaNode, start_kafka
 from local_cluster.pinot import PinotNode, start_pinot
 
-__all__ = ["ClusterEndpoints", "PINOT_VERSION", "KAFKA_VERSION", "local_cluster", "fetch_runtimes"]
+__all__ = ["ClusterEndpoints", "DEFAULT_CACHE", "PINOT_VERSION", "KAFKA_VERSION", "local_cluster", "fetch_runtimes"]
 
 # Pinot 0.11.0 is the newest release whose controller, broker, server, tools and Kafka plugin Maven
 # Central serves here in full (docs/pinot.md, "Which Pinot"); Kafka 3.9.2 still speaks to its 2.8 client.
 PINOT_VERSION = "0.11.0"
 KAFKA_VERSION = "3.9.2"
+DEFAULT_CACHE = Path(".cache") / "local-cluster"  # relative to the working directory (the repo root in scripts/)
 
 
 @dataclass(frozen=True)
