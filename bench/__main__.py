@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import historical, online, pinot_history
+from bench import historical, online, pinot
 from bench.plots import latency_plot
 from bench.repos import ours, plain_feast
 from bench.results import Metric, table, write_results
@@ -68,8 +68,8 @@ def run(sizes: Sizes, root: Path, plots: Path) -> list[Metric]:
     say(f"historical: {sizes.entity_rows:,} entity rows x {sizes.actions:,} actions")
     paths = historical.prepare(root / "historical", sizes.entity_rows, sizes.actions, sizes.members)
     metrics += historical.historical_metrics(paths, sizes.repeats)
-    say("pinot: history reads through pinotdb (stand-in)")
-    metrics += pinot_history.history_metrics(sizes.quick)
+    say("pinot: history reads, the example service and freshness on Apache Pinot")
+    metrics += pinot.pinot_metrics(sizes.quick, root / "pinot")
     return metrics
 
 

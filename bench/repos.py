@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from feast import FeatureStore
 
+from demo.repo import use_online_store
 from demo.synthetic import Scenario, job_embeddings, write_batch_sources
 from feast_pinot import push_actions
 from feast_pinot.clock import now_ms
@@ -64,17 +65,20 @@ def _apply_and_materialize(repo: Path, materialize: bool = True) -> FeatureStore
     return FeatureStore(repo_path=str(repo))
 
 
-def example_repo(repo: Path, scenario: Scenario) -> FeatureStore:
-    """A copy of ``feature_repo/`` at ``repo`` with the scenario's batch sources, applied and materialized."""
+def example_repo(repo: Path, scenario: Scenario, online_store: str | None = None) -> FeatureStore:
+    """A copy of ``feature_repo/`` at ``repo`` with the scenario's batch sources, applied and materialized;
+    ``online_store``: a ``feature_store.yaml`` block replacing the embedded store."""
     shutil.copytree(REPO_SOURCE, repo, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    if online_store is not None:
+        use_online_store(repo, online_store)
     write_batch_sources(repo, scenario)
     return _apply_and_materialize(repo)
 
 
-def ours(root: Path, members: int = 100, actions: int = 200) -> FeatureStore:
+def ours(root: Path, members: int = 100, actions: int = 200, online_store: str | None = None) -> FeatureStore:
     """The example repo with ``actions`` applies/dismisses of BENCH_MEMBER in the last 96 h."""
     scenario = Scenario(start_ms=now_ms() - 95 * HOUR, hours=95, members=members, jobs=JOBS)
-    store = example_repo(root / "ours", scenario)
+    store = example_repo(root / "ours", scenario, online_store)
     _, emb = job_embeddings(scenario)
     rng = np.random.default_rng(5)
     now = now_ms()

@@ -40,6 +40,7 @@ import pandas as pd
 from confluent_kafka import Producer
 from feast import FeatureStore
 
+from demo.repo import use_online_store
 from demo.stream import produced_to_visible
 from demo.synthetic import Scenario, actions, application, job_embeddings, raw_by_kind, write_batch_sources
 from feast_pinot import push_actions, with_request_ts
@@ -60,26 +61,6 @@ MALFORMED = b'{"event": "job_application", "member_id": 1, "job_id": '
 
 def say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
-
-
-def pinot_store_block(cluster: ClusterEndpoints) -> str:
-    """The ``online_store`` block of ``feature_store.yaml`` for the local Pinot."""
-    return ("online_store:\n"
-            "  type: feast_pinot.online.pinot.PinotOnlineStore\n"
-            f"  controller_url: {cluster.controller_url}\n"
-            f"  broker_url: {cluster.broker_url}\n"
-            f"  kafka_bootstrap_servers: {cluster.kafka_bootstrap}\n"
-            "  wait_for_ingestion: true          # the backfill is read right after it is written\n"
-            "  ingestion_timeout_s: 120\n")
-
-
-def use_online_store(repo: Path, block: str) -> None:
-    """Replace the ``online_store`` block of the repo's ``feature_store.yaml``."""
-    config = repo / "feature_store.yaml"
-    lines = config.read_text().splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if line.startswith("online_store:"))
-    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith((" ", "\t"))), len(lines))
-    config.write_text("".join(lines[:start]) + block + "".join(lines[end:]))
 
 
 def prepare_repo(workdir: Path, scenario: Scenario, online_store: str | None = None) -> Path:
@@ -243,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, cluster: ClusterEndpoints | None) -> int:
     scenario = Scenario(start_ms=now_ms() - 96 * HOUR + 60_000, hours=95.9, members=args.members, jobs=2000)
-    block = pinot_store_block(cluster) if cluster is not None else None
+    # wait_for_ingestion: the backfill is read right after it is written
+    block = cluster.online_store_block(wait_for_ingestion=True, ingestion_timeout_s=120) if cluster else None
     repo = prepare_repo(args.workdir.resolve(), scenario, block)
     store = FeatureStore(repo_path=str(repo))
     backfill(store, scenario)

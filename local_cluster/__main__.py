@@ -12,13 +12,6 @@ from types import FrameType
 from local_cluster.cluster import DEFAULT_CACHE, fetch_runtimes, local_cluster
 from local_cluster.errors import LocalClusterError
 
-_STORE_BLOCK = """online_store:
-  type: feast_pinot.online.pinot.PinotOnlineStore
-  controller_url: {controller}
-  broker_url: {broker}
-  kafka_bootstrap_servers: {kafka}"""
-
-
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local_cluster", description=__doc__)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
@@ -43,9 +36,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         with local_cluster(args.cache) as cluster:
             print("\n".join(cluster.summary()))
-            print("feature_store.yaml:\n" + _STORE_BLOCK.format(controller=cluster.controller_url,
-                                                              broker=cluster.broker_url,
-                                                              kafka=cluster.kafka_bootstrap))
+            print("feature_store.yaml:\n" + cluster.online_store_block(), end="")
             print("Ctrl-C stops both.", flush=True)
             stop.wait()
             print("stopping...", flush=True)

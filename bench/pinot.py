@@ -1,0 +1,162 @@
+"""Apache Pinot: history reads through pinotdb, the example service on PinotOnlineStore, freshness.
+
+    python -m bench.pinot [--quick]
+
+* ``pinot_history_p50_ms`` / ``_p99_ms``: the history of 1 member (200 actions,
+  dim 64, 96 h window) read by the backend (one pinotdb query + decoding), with
+  ``members`` members' actions in the table;
+* ``pinot_online_p50_ms`` / ``_p99_ms``: ``get_online_features`` of the example
+  service (3 batch + 18 windowed features) for 1 member on PinotOnlineStore;
+* ``pinot_freshness_p50_ms`` / ``_p99_ms``: a raw event produced until
+  ``get_online_features`` counts it: Kafka, the ingester, Kafka, Pinot.
+
+Runs against ``PINOT_CONTROLLER_URL`` + ``PINOT_BROKER_URL`` +
+``KAFKA_BOOTSTRAP_SERVERS`` when all are set, else starts ``local_cluster``
+(Apache Pinot and Kafka fetched from Maven Central).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.online import SERVICE
+from bench.repos import BENCH_MEMBER, HOUR, ours
+from bench.results import Metric, percentile, table
+from bench.stream import freshness
+from feast_pinot.actions import Action
+from feast_pinot.clock import now_ms
+from feast_pinot.online.backend import HistoryWindow, TableSpec
+from feast_pinot.online.pinot import PinotOnlineStoreConfig
+from feast_pinot.online.pinot_backend import PinotBackend
+from local_cluster import local_cluster
+from local_cluster.cluster import DEFAULT_CACHE, online_store_block
+
+__all__ = ["pinot_metrics", "Cluster"]
+
+DIM = 64
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Cluster:
+    controller_url: str
+    broker_url: str
+    kafka_bootstrap: str
+    what: str
+
+    def store_block(self, prefix: str) -> str:
+        """The ``online_store`` block of a repo on this Pinot, tables named with ``prefix``."""
+        return online_store_block(self.controller_url, self.broker_url, self.kafka_bootstrap, name_prefix=prefix,
+                                  wait_for_ingestion=True, ingestion_timeout_s=120)
+
+
+@contextmanager
+def _cluster() -> Iterator[Cluster]:
+    given = [os.environ.get(k) for k in ("PINOT_CONTROLLER_URL", "PINOT_BROKER_URL", "KAFKA_BOOTSTRAP_SERVERS")]
+    if all(given):
+        yield Cluster(*given, what="Apache Pinot at PINOT_BROKER_URL")  # type: ignore[arg-type]
+        return
+    with local_cluster(ROOT / DEFAULT_CACHE) as cluster:
+        yield Cluster(cluster.controller_url, cluster.broker_url, cluster.kafka_bootstrap,
+                      f"Apache Pinot {cluster.pinot.version}, local")
+
+
+def _load(backend: PinotBackend, table: str, members: int, per_member: int, now: int) -> None:
+    rng = random.Random(1)
+    window = HistoryWindow(now - 96 * HOUR, now, per_member)
+    batch: list[Action] = []
+    for member in range(1, members + 1):
+        for i in range(per_member):
+            ts = now - rng.randrange(1, 90 * HOUR)
+            embedding = tuple(rng.uniform(-1, 1) for _ in range(DIM))
+            batch.append(Action(f"m{member}-{i}", member, rng.choice(["job-apply", "job-view"]),
+                                f"job:{rng.randrange(5000)}", ts, embedding, "{}"))
+        if len(batch) >= 5000 or member == members:
+            backend.append_actions(table, batch, window)
+            batch = []
+
+
+def _time(call: Callable[[], object], calls: int) -> list[float]:
+    for _ in range(min(20, calls)):  # warm-up: connections, caches, Pinot's JIT
+        call()
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter_ns()
+        call()
+        samples.append((time.perf_counter_ns() - started) / 1e6)
+    return samples
+
+
+def history_reads(cluster: Cluster, reads: int, members: int) -> list[float]:
+    """Milliseconds per history read of one random member (200 actions each, cap 200)."""
+    config = PinotOnlineStoreConfig(controller_url=cluster.controller_url, broker_url=cluster.broker_url,
+                                    kafka_bootstrap_servers=cluster.kafka_bootstrap,
+                                    name_prefix=f"bench{uuid.uuid4().hex[:6]}_", wait_for_ingestion=True,
+                                    ingestion_timeout_s=120)
+    spec = TableSpec("history", "actions", actor_is_int=True, embedding_dim=DIM, retention_ms=96 * HOUR)
+    with ExitStack() as stack:
+        backend = PinotBackend(config)
+        stack.callback(backend.close)
+        backend.create_tables([spec])
+        stack.callback(backend.drop_tables, [spec])
+        now = now_ms()
+        _load(backend, spec.name, members, 200, now)
+        window = HistoryWindow(now - 96 * HOUR, now, 200)
+        rng = random.Random(2)
+        return _time(lambda: backend.read_histories(spec.name, [rng.randint(1, members)], window), reads)
+
+
+def online_and_freshness(cluster: Cluster, root: Path, calls: int, samples: int) -> tuple[list[float], list[float]]:
+    """``get_online_features`` of the example service for 1 member, then produced -> visible, on Pinot."""
+    store = ours(root, online_store=cluster.store_block(f"bench{uuid.uuid4().hex[:6]}_"))
+    service = store.get_feature_service(SERVICE)
+
+    def call() -> None:
+        row = {"member_id": BENCH_MEMBER, "job_id": 7, "request_ts": now_ms()}
+        store.get_online_features(features=service, entity_rows=[row]).to_dict()
+
+    online = _time(call, calls)
+    return online, freshness(Path(store.repo_path), cluster.kafka_bootstrap, samples, root)
+
+
+def pinot_metrics(quick: bool, root: Path) -> list[Metric]:
+    """Every Pinot metric of ``python -m bench``."""
+    with _cluster() as cluster:
+        history = history_reads(cluster, reads=100 if quick else 500, members=10 if quick else 200)
+        online, fresh = online_and_freshness(cluster, root, calls=100 if quick else 1000,
+                                             samples=20 if quick else 100)
+    where = f"through pinotdb to {cluster.what}"
+    return [
+        Metric("pinot_history_p50_ms", percentile(history, 50), "ms",
+               note=f"history of 1 member (200 actions, dim {DIM}) {where}"),
+        Metric("pinot_history_p99_ms", percentile(history, 99), "ms", note="target <= 20"),
+        Metric("pinot_online_p50_ms", percentile(online, 50), "ms",
+               note=f"example service, 1 member, PinotOnlineStore {where}"),
+        Metric("pinot_online_p99_ms", percentile(online, 99), "ms"),
+        Metric("pinot_freshness_p50_ms", percentile(fresh, 50), "ms",
+               note="raw event produced -> visible: Kafka, ingester, Kafka, Pinot REALTIME table"),
+        Metric("pinot_freshness_p99_ms", percentile(fresh, 99), "ms", note="target <= 2000"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="python -m bench.pinot", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="feast-pinot-bench-") as tmp:
+        print(table(pinot_metrics(args.quick, Path(tmp))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
