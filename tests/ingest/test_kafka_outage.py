@@ -106,6 +106,9 @@ def test_a_store_that_keeps_failing_stops_the_runner_without_committing(
     background.thread.join(60)
     assert not background.thread.is_alive()
     assert len(background.failures) == 1 and isinstance(background.failures[0], SinkError)
-    assert "online write failed 2 time(s)" in str(background.failures[0])
+    # the store is broken, not the event: given up at once (no retry can help), nothing dead-lettered
+    assert "online write failed 1 time(s); last error: OnlineStoreError" in str(background.failures[0])
+    assert "no such table" in str(background.failures[0])
+    assert runner.stats.snapshot().dead_lettered == 0
     assert committed(kafka_bootstrap, topics.group, topics) == 0  # a restart replays both
 
