@@ -38,7 +38,7 @@ Rejected = list[tuple[int, str]]  # (index in the batch, reason)
 _KAFKA_TRANSIENT = frozenset({
     KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT, KafkaError._MSG_TIMED_OUT,
     KafkaError.REQUEST_TIMED_OUT, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR,
-    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._WAIT_COORD,
 })
 _DATA = (sqlite3.DataError, sqlite3.IntegrityError, sqlite3.InterfaceError, PinotValueError)
 _BROKEN = (sqlite3.Error, OnlineStoreError, OfflineStoreError, KafkaException)

@@ -370,7 +370,11 @@ def kafka_client(kind: Callable[[dict[str, Any]], C], settings: dict[str, Any]) 
     """A librdkafka client; settings it refuses are a config error."""
     try:
         return kind(settings)
-    except (KafkaException, ValueError, TypeError) as exc:
+    except KafkaException as exc:
+        err = exc.args[0] if exc.args else exc
+        text = err.str() if isinstance(err, KafkaError) else str(err)
+        raise ConfigError(f"kafka.properties: librdkafka refused the settings: {text}") from None
+    except (ValueError, TypeError) as exc:  # a value of a type librdkafka cannot take
         raise ConfigError(f"kafka.properties: librdkafka refused the settings: {exc}") from None
 
 
