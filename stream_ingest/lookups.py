@@ -17,7 +17,7 @@ from feast import FeatureStore
 from feast.errors import FeatureViewNotFoundException
 from feast.types import PrimitiveFeastType
 
-from stream_ingest.errors import AttributeLookupError, ConfigError
+from stream_ingest.errors import ConfigError
 
 __all__ = ["Key", "Lookup", "MemoryLookup", "FeastLookup", "CachedLookup"]
 
@@ -92,12 +92,11 @@ class FeastLookup:
         if not keys:
             return {}
         ordered = list(keys)
-        try:
-            got = self._store.get_online_features(
-                features=[self._ref], entity_rows=[{self._join_key: k} for k in ordered]
-            ).to_dict()
-        except Exception as exc:  # any store failure: the runner retries the batch
-            raise AttributeLookupError(f"reading {self._ref} failed: {exc}") from exc
+        # Failures are raised as the store raised them: the pipeline retries the
+        # transient ones and narrows the others down to the keys that cause them.
+        got = self._store.get_online_features(
+            features=[self._ref], entity_rows=[{self._join_key: k} for k in ordered]
+        ).to_dict()
         return {k: v for k, v in zip(ordered, got[self._feature]) if v is not None}
 
 

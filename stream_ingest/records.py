@@ -11,10 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from feast_pinot.actions import Action
 from stream_ingest.config import ShapeConfig
 
-__all__ = ["RawEvent", "ParsedEvent", "KeptEvent", "EnrichedEvent", "Skipped", "DeadLetter", "StepResult"]
+__all__ = ["RawEvent", "ParsedEvent", "KeptEvent", "EnrichedEvent", "Skipped", "DeadLetter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +26,16 @@ class RawEvent:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int  # the message's Kafka timestamp: when it was produced
+    # The partition's incarnation: 0 until its topic is recreated (or its offsets
+    # go back), then 1, 2, ... (kept with the offline mark, see OfflineSink).
+    generation: int = 0
 
     @property
     def source_id(self) -> str:
-        """Where it came from; the default ``action_id``, stable across replays."""
-        return f"{self.topic}/{self.partition}/{self.offset}"
+        """Where it came from; the default ``action_id`` and the dead letter's id, stable
+        across replays. A later incarnation's offsets restart at 0: its ids carry ``@g<n>``."""
+        origin = f"{self.topic}/{self.partition}/{self.offset}"
+        return f"{origin}@g{self.generation}" if self.generation else origin
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,3 @@ class DeadLetter:
     event: RawEvent
     step: str
     reason: str
-
-
-StepResult = ParsedEvent | KeptEvent | EnrichedEvent | Action | Skipped | DeadLetter

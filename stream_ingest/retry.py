@@ -1,20 +1,93 @@
-"""Bounded retries with exponential backoff, logged one clear line per failure."""
+"""Retries around I/O: declared transient errors only, with exponential backoff, one log line per failure.
+
+Every failure of an I/O call is put in one of three classes (:func:`classify`):
+
+* ``TRANSIENT``: may pass on its own (a socket error, SQLite's "database is
+  locked", a retriable Kafka error, a Pinot timeout): retried.
+* ``BROKEN``: the store or broker itself refuses to work (SQLite "no such
+  table", a non-retriable Kafka error): not retried; the caller gives up.
+* ``DATA``: anything else, i.e. something in what was written or asked for
+  (an integer SQLite cannot bind, a string UTF-8 cannot encode). Not retried,
+  and raised unchanged so the caller can find the offending events.
+"""
 
 from __future__ import annotations
 
+import enum
 import logging
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from confluent_kafka import KafkaError, KafkaException
+
+from feast_pinot.errors import OfflineStoreError, OnlineStoreError
+from feast_pinot.online.pinot_errors import PinotConnectionError, PinotTimeoutError, PinotValueError
 from stream_ingest.config import RetryConfig
 from stream_ingest.errors import IngestError
 
-__all__ = ["RetryPolicy", "with_retries"]
+__all__ = ["Failure", "classify", "describe", "RetryPolicy", "with_retries", "narrow"]
 
 log = logging.getLogger("stream_ingest")
 T = TypeVar("T")
+Rejected = list[tuple[int, str]]  # (index in the batch, reason)
+
+# Kafka errors that librdkafka does not flag retriable but that pass once the broker is back.
+_KAFKA_TRANSIENT = frozenset({
+    KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT, KafkaError._MSG_TIMED_OUT,
+    KafkaError.REQUEST_TIMED_OUT, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._WAIT_COORD,
+})
+_DATA = (sqlite3.DataError, sqlite3.IntegrityError, sqlite3.InterfaceError, PinotValueError)
+_BROKEN = (sqlite3.Error, OnlineStoreError, OfflineStoreError, KafkaException)
+_MAX_REASON = 500
+
+
+class Failure(enum.Enum):
+    TRANSIENT = "transient"
+    BROKEN = "broken"
+    DATA = "data"
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, (OSError, PinotConnectionError, PinotTimeoutError)):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        return "locked" in text or "busy" in text
+    if isinstance(exc, KafkaException) and isinstance(exc.args[0] if exc.args else None, KafkaError):
+        err: KafkaError = exc.args[0]
+        return bool(err.retriable()) or err.code() in _KAFKA_TRANSIENT
+    return False
+
+
+def classify(exc: BaseException) -> Failure:
+    """What kind of failure ``exc`` is, judged over its whole cause chain."""
+    chain = list(_chain(exc))
+    if any(map(_transient, chain)):
+        return Failure.TRANSIENT
+    if any(isinstance(e, _DATA) for e in chain):
+        return Failure.DATA
+    if any(isinstance(e, _BROKEN) for e in chain):
+        return Failure.BROKEN
+    return Failure.DATA
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message``, cut to a length that fits in a dead letter."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= _MAX_REASON else text[:_MAX_REASON] + f"... ({len(text)} characters)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,21 +108,47 @@ def with_retries(
     give_up: type[IngestError],
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """``fn()``; on any exception wait and try again, at most ``policy.attempts`` times.
+    """``fn()``, tried again after a ``TRANSIENT`` failure, at most ``policy.attempts`` times.
 
-    Every failure is retried: the callers are I/O (stores, Kafka) whose errors
-    are transient more often than not, and the last one is chained into
-    ``give_up`` so nothing is hidden.
+    A ``BROKEN`` failure, or a transient one on the last attempt, raises
+    ``give_up`` (the failure chained). A ``DATA`` failure, and an
+    :class:`IngestError` from below, are raised unchanged.
     """
     delay = policy.initial_backoff_s
-    for attempt in range(1, policy.attempts):
+    for attempt in range(1, policy.attempts + 1):
         try:
             return fn()
+        except IngestError:  # already decided by a layer below
+            raise
         except Exception as exc:
-            log.warning("%s failed (attempt %d/%d): %s; retrying in %.1f s", what, attempt, policy.attempts, exc, delay)
+            kind = classify(exc)
+            if kind is Failure.DATA:
+                raise
+            if kind is Failure.BROKEN or attempt == policy.attempts:
+                raise give_up(f"{what} failed {attempt} time(s); last error: {describe(exc)}") from exc
+            log.warning("%s failed (attempt %d/%d): %s; retrying in %.1f s",
+                        what, attempt, policy.attempts, describe(exc), delay)
             sleep(delay)
             delay = min(delay * 2, policy.max_backoff_s)
+    raise AssertionError("unreachable: policy.attempts >= 1")
+
+
+def narrow(items: Sequence[T], write: Callable[[Sequence[T]], Rejected]) -> Rejected:
+    """``write(items)``; when it raises a ``DATA`` failure, bisect to the items that cause it.
+
+    Returns ``(index, reason)`` of every item refused, by ``write`` itself or
+    by failing alone. The other items are written: ``write`` must be
+    idempotent (a half that failed may have written part of itself).
+    Give-up errors (:class:`IngestError`) pass through.
+    """
+    if not items:
+        return []
     try:
-        return fn()
+        return write(items)
+    except IngestError:
+        raise
     except Exception as exc:
-        raise give_up(f"{what} failed {policy.attempts} time(s); last error: {exc}") from exc
+        if len(items) == 1:
+            return [(0, describe(exc))]
+    mid = len(items) // 2
+    return narrow(items[:mid], write) + [(i + mid, r) for i, r in narrow(items[mid:], write)]

@@ -9,18 +9,35 @@ has, and the offline sink skips offsets its mark files say are written.
 Before a rebalance takes partitions away, the runner checkpoints, so the next
 owner starts exactly where this process stopped. SIGTERM (``stop()``) ends
 the loop with a final checkpoint; the process then exits 0.
+
+A partition whose offsets go back (its topic deleted and recreated, a new
+cluster) starts a new incarnation: the runner notices a topic id other than
+the offline mark's when it first reads the partition, or an offset at or
+below the last one it read, and from then on the events carry the next
+generation, so their derived ids cannot collide with the old events' ids.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicCollection,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
 from feast import FeatureStore
 from feast.errors import FeatureViewNotFoundException
 
@@ -34,7 +51,7 @@ from stream_ingest.errors import BrokerUnavailableError, ConfigError, IngestErro
 from stream_ingest.lookups import CachedLookup, FeastLookup, Lookup
 from stream_ingest.pipeline import Ingester, Pipeline
 from stream_ingest.records import RawEvent
-from stream_ingest.retry import RetryPolicy, with_retries
+from stream_ingest.retry import Failure, RetryPolicy, classify, describe, with_retries
 from stream_ingest.sinks import KafkaDeadLetterSink, OfflineSink, make_online_sink
 from stream_ingest.stats import Stats
 
@@ -42,6 +59,7 @@ __all__ = ["KafkaRunner", "build_runner", "open_repo"]
 
 log = logging.getLogger("stream_ingest")
 Partition = tuple[str, int]
+C = TypeVar("C")
 _BROKER_DOWN = (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT)
 # The group no longer knows this member (e.g. after an outage longer than the
 # session timeout): retrying cannot succeed until it rejoins.
@@ -54,7 +72,7 @@ class KafkaRunner:
     def __init__(self, config: IngestConfig, ingester: Ingester) -> None:
         self._config = config
         self._ingester = ingester
-        self._consumer = Consumer({
+        self._consumer = kafka_client(Consumer, {
             **kafka_settings(config),
             "group.id": config.kafka.group_id,
             "enable.auto.commit": False,  # committed by _checkpoint, after the sinks
@@ -64,9 +82,13 @@ class KafkaRunner:
             "fetch.wait.max.ms": config.kafka.fetch_wait_max_ms,
             "error_cb": self.on_error,
         })
+        self._admin = kafka_client(AdminClient, kafka_settings(config))  # topic ids
         self._retry = RetryPolicy.from_config(config.retry)
         self._assigned: set[Partition] = set()
         self._uncommitted: dict[Partition, int] = {}  # next offset to commit
+        self._commit_failures = 0  # consecutive, over checkpoints
+        self._seen: dict[Partition, int] = {}  # last offset read, since assignment
+        self._generations: dict[Partition, int] = {}  # incarnation, since assignment
         self._last_checkpoint = time.monotonic()
         self._last_status = time.monotonic()
         self._down_since: float | None = None
@@ -95,7 +117,7 @@ class KafkaRunner:
         try:
             while not self._stopping:
                 self._step()
-            self._checkpoint()
+            self._final_checkpoint()
             log.info("stopped: %s", self.stats.snapshot().line())
         except IngestError:
             self._gave_up = True
@@ -119,35 +141,81 @@ class KafkaRunner:
 
     def _step(self) -> None:
         batch = self._config.batch
-        messages = self._consumer.consume(batch.max_events, batch.linger_ms / 1000)
-        events = self._events(messages)
-        if events:
-            self._ingester.handle(events)
-            for event in events:
-                self._uncommitted[(event.topic, event.partition)] = event.offset + 1
+        events: list[RawEvent] = []
+        for msg in self._consumer.consume(batch.max_events, batch.linger_ms / 1000):
+            event = self._event(msg)
+            if event is None:
+                continue
+            if self._went_back(event):  # what came before is the old incarnation's
+                self._handle(events)
+                events = []
+                event = self._restart(event)
+            events.append(event)
+        self._handle(events)
         if self._checkpoint_due():
             self._checkpoint()
         self._watch_broker()
         self._maybe_status()
 
-    def _events(self, messages: Sequence[Message]) -> list[RawEvent]:
-        events = []
-        for msg in messages:
-            err = msg.error()
-            if err is not None:
-                self.on_error(err)
-                continue
-            tp = (cast(str, msg.topic()), cast(int, msg.partition()))  # set on every non-error message
-            if tp not in self._assigned:
-                continue  # fetched just before a revoke: the new owner reads it
-            kind, ts = msg.timestamp()
-            events.append(RawEvent(
-                tp[0], tp[1], cast(int, msg.offset()), msg.key(), msg.value(),
-                clock.now_ms() if kind == TIMESTAMP_NOT_AVAILABLE else ts,
-            ))
-        if events:
-            self._broker_back()
-        return events
+    def _event(self, msg: Message) -> RawEvent | None:
+        err = msg.error()
+        if err is not None:
+            self.on_error(err)
+            return None
+        tp = (cast(str, msg.topic()), cast(int, msg.partition()))  # set on every non-error message
+        if tp not in self._assigned:
+            return None  # fetched just before a revoke: the new owner reads it
+        kind, ts = msg.timestamp()
+        return RawEvent(
+            tp[0], tp[1], cast(int, msg.offset()), msg.key(), msg.value(),
+            clock.now_ms() if kind == TIMESTAMP_NOT_AVAILABLE else ts, self._generation(tp),
+        )
+
+    def _handle(self, events: list[RawEvent]) -> None:
+        if not events:
+            return
+        self._broker_back()
+        self._ingester.handle(events)
+        for event in events:
+            self._uncommitted[(event.topic, event.partition)] = event.offset + 1
+
+    # -- incarnations ---------------------------------------------------------
+
+    def _generation(self, tp: Partition) -> int:
+        if tp not in self._generations:  # first sight since assignment
+            generation, recreated = self._ingester.offline.incarnation(tp, self._topic_id(tp[0]))
+            if recreated:
+                self.stats.record_offsets_back()
+            self._generations[tp] = generation
+        return self._generations[tp]
+
+    def _went_back(self, event: RawEvent) -> bool:
+        tp = (event.topic, event.partition)
+        last = self._seen.get(tp)
+        self._seen[tp] = event.offset
+        return last is not None and event.offset <= last
+
+    def _restart(self, event: RawEvent) -> RawEvent:
+        """The partition's offsets went back while this process read it: what was handled
+        is made durable under the old incarnation, and a new one starts at this event."""
+        tp = (event.topic, event.partition)
+        log.warning("offsets of %s[%d] went back (offset %d after a later one): the topic was "
+                    "recreated or the cluster replaced", tp[0], tp[1], event.offset)
+        self._ingester.checkpoint()
+        self._uncommitted.pop(tp, None)  # an old incarnation's offset means nothing in the new one
+        self._generations[tp] = self._ingester.offline.next_incarnation(tp, self._topic_id(tp[0]))
+        self.stats.record_offsets_back()
+        return dataclasses.replace(event, generation=self._generations[tp])
+
+    def _topic_id(self, topic: str) -> str | None:
+        """The topic's Kafka id (KIP-516), or None when the broker does not say."""
+        try:
+            found = self._admin.describe_topics(TopicCollection([topic]), request_timeout=10)[topic].result(15)
+        except KafkaException as exc:
+            log.warning("topic id of %s unknown (%s): a recreated topic is noticed only while it is read",
+                        topic, describe(exc))
+            return None
+        return str(found.topic_id) if found.topic_id is not None else None
 
     def _checkpoint_due(self) -> bool:
         if not self._uncommitted:
@@ -156,14 +224,38 @@ class KafkaRunner:
         return self._ingester.offline.full() or waited_ms >= self._config.offline.flush_interval_ms
 
     def _checkpoint(self) -> None:
-        """Offline parts and dead letters durable, then offsets committed."""
+        """Offline parts and dead letters durable, then offsets committed; while no broker
+        answers, nothing is tried (the outage check alone decides when to give up)."""
+        if not self._uncommitted or self._down_since is not None:
+            return
+        self._ingester.checkpoint()
+        self._last_checkpoint = time.monotonic()
+        try:
+            self._commit(self._offsets())
+        except KafkaException as exc:
+            self._commit_failures += 1
+            attempts = self._retry.attempts
+            if classify(exc) is not Failure.TRANSIENT or self._commit_failures >= attempts:
+                raise BrokerUnavailableError(
+                    f"offset commit failed {self._commit_failures} time(s); last error: {describe(exc)}") from exc
+            log.warning("offset commit failed (attempt %d/%d): %s; retrying at the next checkpoint",
+                        self._commit_failures, attempts, describe(exc))
+            return
+        self._commit_failures = 0
+        self._uncommitted.clear()
+
+    def _final_checkpoint(self) -> None:
+        """Before stopping or handing partitions over: the commit retried in place."""
         if not self._uncommitted:
             return
         self._ingester.checkpoint()
-        offsets = [TopicPartition(t, p, o) for (t, p), o in self._uncommitted.items()]
+        offsets = self._offsets()
         with_retries(lambda: self._commit(offsets), "offset commit", self._retry, BrokerUnavailableError)
         self._uncommitted.clear()
         self._last_checkpoint = time.monotonic()
+
+    def _offsets(self) -> list[TopicPartition]:
+        return [TopicPartition(t, p, o) for (t, p), o in self._uncommitted.items()]
 
     def _commit(self, offsets: list[TopicPartition]) -> None:
         try:
@@ -178,9 +270,10 @@ class KafkaRunner:
             log.warning("offsets not committed, group membership lost (%s); "
                         "the partitions' next owner replays from the last commit", err.str())
             return
-        failed = [f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in done if tp.error]
+        failed = [tp for tp in done if tp.error]
         if failed:
-            raise KafkaException(f"commit refused for {', '.join(failed)}")
+            log.warning("commit refused for %s", ", ".join(f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in failed))
+            raise KafkaException(failed[0].error)  # its code decides whether a retry can help
 
     # -- broker availability ------------------------------------------------
 
@@ -211,7 +304,7 @@ class KafkaRunner:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if not self._gave_up:
-            self._checkpoint()  # the next owner starts where this process stopped
+            self._final_checkpoint()  # the next owner starts where this process stopped
         self._release(partitions)
         log.info("revoked %s", _names(partitions))
 
@@ -225,6 +318,8 @@ class KafkaRunner:
         self._assigned -= gone
         for tp in gone:
             self._uncommitted.pop(tp, None)
+            self._seen.pop(tp, None)
+            self._generations.pop(tp, None)
         self._ingester.offline.forget(gone)
 
     # -- status -----------------------------------------------------------------
@@ -271,9 +366,33 @@ def _names(partitions: list[TopicPartition]) -> str:
 # -- wiring -------------------------------------------------------------------------
 
 
+def kafka_client(kind: Callable[[dict[str, Any]], C], settings: dict[str, Any]) -> C:
+    """A librdkafka client; settings it refuses are a config error."""
+    try:
+        return kind(settings)
+    except KafkaException as exc:
+        err = exc.args[0] if exc.args else exc
+        text = err.str() if isinstance(err, KafkaError) else str(err)
+        raise ConfigError(f"kafka.properties: librdkafka refused the settings: {text}") from None
+    except (ValueError, TypeError) as exc:  # a value of a type librdkafka cannot take
+        raise ConfigError(f"kafka.properties: librdkafka refused the settings: {exc}") from None
+
+
+def _feature_store(repo: Path) -> FeatureStore:
+    if not (repo / "feature_store.yaml").is_file():
+        raise ConfigError(f"feast.repo_path: no feature_store.yaml in {repo}")
+    try:
+        # Feast raises many types here (its own, pydantic's, YAML's, OSError); all mean the repo cannot work.
+        store = FeatureStore(repo_path=str(repo))
+        store.list_feature_views()
+    except Exception as exc:
+        raise ConfigError(f"feast.repo_path: the Feast repo {repo} cannot be opened: {describe(exc)}") from None
+    return store
+
+
 def open_repo(config: IngestConfig) -> tuple[FeatureStore, ActionLogSpec]:
     """The Feast store and the target action log, checked against the config."""
-    store = FeatureStore(repo_path=str(config.feast.repo_path))
+    store = _feature_store(config.feast.repo_path)
     try:
         spec = log_spec(store, config.feast.action_log)
     except (DeclarationError, FeatureViewNotFoundException) as exc:
@@ -298,7 +417,8 @@ def build_runner(config: IngestConfig, stats: Stats | None = None) -> KafkaRunne
         Pipeline(config, spec, build_lookups(config, store)),
         make_online_sink(store, spec, config.online.write),
         OfflineSink(offline_root, spec, config.kafka.group_id, config.offline.max_rows),
-        KafkaDeadLetterSink(Producer({**kafka_settings(config), "linger.ms": 5}), config.dead_letter.topic),
+        KafkaDeadLetterSink(kafka_client(Producer, {**kafka_settings(config), "linger.ms": 5}),
+                            config.dead_letter.topic),
         RetryPolicy.from_config(config.retry),
         stats,
     )

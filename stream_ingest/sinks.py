@@ -9,20 +9,24 @@
   checkpoint. After the parts, a small mark file per partition records the
   offset written through; a replay after a crash skips what the parts already
   hold, so the offline log gets no duplicates from replays.
-* Dead letters: JSON on a Kafka topic with the original bytes (base64), the
-  origin, the failing step and the reason.
+* Dead letters: JSON on a Kafka topic with the original bytes (base64; cut
+  at MAX_COPY_BYTES and flagged ``payload_truncated``), the origin, the
+  failing step and the reason, keyed by a deterministic id.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from feast import FeatureStore
 from feast.data_source import PushMode
 from feast.infra.online_stores.helpers import get_online_store_from_config
@@ -34,8 +38,9 @@ from feast_pinot.offline_store import write_action_parts
 from feast_pinot.online.adapter import BackendOnlineStore, table_name
 from feast_pinot.online.backend import HistoryWindow, OnlineBackend
 from feast_pinot.specs import ActionLogSpec
-from stream_ingest.errors import ConfigError, SinkError
+from stream_ingest.errors import ConfigError
 from stream_ingest.records import DeadLetter, RawEvent
+from stream_ingest.retry import Rejected
 
 __all__ = [
     "ActionSink",
@@ -49,10 +54,19 @@ __all__ = [
     "MemoryDeadLetterSink",
     "encode_dead_letter",
     "decode_dead_letter",
+    "Mark",
+    "MAX_COPY_BYTES",
 ]
 
+log = logging.getLogger("stream_ingest")
 Partition = tuple[str, int]
-Rejected = list[tuple[int, str]]  # (index in the batch, reason)
+# A dead letter copies at most this much of the event (base64: 4/3 of it), so that
+# with its other fields it stays well below the producer's 1 MB message.max.bytes.
+MAX_COPY_BYTES = 512 * 1024
+MAX_KEY_COPY_BYTES = 16 * 1024
+MAX_REASON_CHARS = 2000
+# A temporary part file untouched this long is a crashed write's leftover.
+STALE_TEMP_S = 60.0
 
 
 # -- online ------------------------------------------------------------------------
@@ -131,17 +145,25 @@ def make_online_sink(store: FeatureStore, spec: ActionLogSpec, mode: str) -> Act
 
 
 class OfflineSink:
-    """Buffers actions per partition and writes them as Parquet parts on :meth:`flush`."""
+    """Buffers actions per partition and writes them as Parquet parts on :meth:`flush`.
+
+    The mark file of a partition says how far it is written (``next_offset``)
+    in which incarnation of the partition (``generation``, and the topic's
+    Kafka id when the broker tells it). A recreated topic starts a new
+    incarnation whose offsets start again at 0, with a mark of its own.
+    """
 
     def __init__(self, root: Path, spec: ActionLogSpec, group_id: str, max_rows: int) -> None:
         self._root = root
         self._spec = spec
         self._max_rows = max_rows
         self._marks_dir = root / "_ingest_offsets" / group_id.replace(os.sep, "_")
-        self._written: dict[Partition, int] = {}  # offsets below are in the log already
+        self._marks: dict[Partition, Mark] = {}  # as on disk; offsets below next_offset are in the log
         self._buffers: dict[Partition, list[Action]] = {}
         self._next: dict[Partition, int] = {}  # offset after the last buffered action
         self._ids: set[str] = set()  # action ids buffered (duplicates in one flush are dropped)
+        self._last_sweep = 0.0
+        self._sweep_temp_files()
 
     @property
     def buffered(self) -> int:
@@ -150,10 +172,36 @@ class OfflineSink:
     def full(self) -> bool:
         return self.buffered >= self._max_rows
 
+    def incarnation(self, tp: Partition, topic_id: str | None) -> tuple[int, bool]:
+        """The partition's generation on first sight since (re)assignment, and whether
+        it is new: a topic id other than the mark's means the topic was recreated."""
+        mark = self._mark(tp)
+        if topic_id is not None and mark.topic_id is not None and topic_id != mark.topic_id:
+            log.warning("%s[%d] was recreated (topic id %s, the offline mark has %s)",
+                        tp[0], tp[1], topic_id, mark.topic_id)
+            return self.next_incarnation(tp, topic_id), True
+        if mark.topic_id is None and topic_id is not None:
+            self._marks[tp] = Mark(mark.next_offset, mark.generation, topic_id)  # kept at the next mark write
+        return mark.generation, False
+
+    def next_incarnation(self, tp: Partition, topic_id: str | None) -> int:
+        """Start the partition's next incarnation (its offsets went back): mark written now,
+        so every process agrees on the generation of the events that follow. Call it
+        after a flush: rows still buffered for the partition are dropped."""
+        old = self._mark(tp)
+        self._drop_buffer(tp)
+        mark = Mark(0, old.generation + 1, topic_id or old.topic_id)
+        self._write_mark(tp, mark)
+        log.warning("%s[%d]: offsets start again at 0 as generation %d (ids end in @g%d)",
+                    tp[0], tp[1], mark.generation, mark.generation)
+        return mark.generation
+
     def add(self, actions: Sequence[Action], sources: Sequence[RawEvent]) -> None:
         for action, source in zip(actions, sources):
             tp = (source.topic, source.partition)
-            if source.offset < self._written_through(tp) or action.action_id in self._ids:
+            mark = self._mark(tp)
+            if (source.generation, source.offset) < (mark.generation, mark.next_offset) \
+                    or action.action_id in self._ids:
                 continue  # a replay of what an earlier run already wrote
             self._buffers.setdefault(tp, []).append(action)
             self._next[tp] = source.offset + 1
@@ -165,36 +213,73 @@ class OfflineSink:
         if actions:
             write_action_parts(str(self._root), actions_to_table(actions, self._spec), self._spec)
         for tp, offset in self._next.items():
-            self._write_mark(tp, offset)
-            self._written[tp] = offset
+            mark = self._mark(tp)
+            self._write_mark(tp, Mark(offset, mark.generation, mark.topic_id))
         self._buffers.clear()
         self._next.clear()
         self._ids.clear()
+        if time.monotonic() - self._last_sweep > STALE_TEMP_S:
+            self._sweep_temp_files()
 
     def forget(self, partitions: Iterable[Partition]) -> None:
         """Drop the state of partitions this process no longer owns (unwritten rows too:
         the new owner replays them from the committed offset)."""
         for tp in partitions:
-            self._written.pop(tp, None)
-            self._next.pop(tp, None)
-            for action in self._buffers.pop(tp, []):
-                self._ids.discard(action.action_id)
+            self._marks.pop(tp, None)
+            self._drop_buffer(tp)
+
+    def _drop_buffer(self, tp: Partition) -> None:
+        self._next.pop(tp, None)
+        for action in self._buffers.pop(tp, []):
+            self._ids.discard(action.action_id)
 
     def _mark_path(self, tp: Partition) -> Path:
         return self._marks_dir / f"{tp[0]}-{tp[1]}.json"
 
-    def _written_through(self, tp: Partition) -> int:
-        if tp not in self._written:  # first sight since (re)assignment: read the mark
+    def _mark(self, tp: Partition) -> Mark:
+        if tp not in self._marks:  # first sight since (re)assignment: read the mark
             path = self._mark_path(tp)
-            self._written[tp] = json.loads(path.read_text())["next_offset"] if path.exists() else 0
-        return self._written[tp]
+            body = json.loads(path.read_text()) if path.exists() else {}
+            self._marks[tp] = Mark(body.get("next_offset", 0), body.get("generation", 0), body.get("topic_id"))
+        return self._marks[tp]
 
-    def _write_mark(self, tp: Partition, offset: int) -> None:
+    def _write_mark(self, tp: Partition, mark: Mark) -> None:
         path = self._mark_path(tp)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.tmp")
-        temp.write_text(json.dumps({"next_offset": offset}))
+        temp.write_text(json.dumps({"next_offset": mark.next_offset, "generation": mark.generation,
+                                    "topic_id": mark.topic_id}))
         os.replace(temp, path)  # atomic: a reader sees the old mark or the new one
+        self._marks[tp] = mark
+
+    def _sweep_temp_files(self) -> None:
+        """Remove the temporary files of part writes that a crash cut short. One not
+        touched for STALE_TEMP_S is no longer being written (by any process: several
+        share the folder); writing a part takes seconds."""
+        self._last_sweep = time.monotonic()
+        cutoff = time.time() - STALE_TEMP_S
+        stale = [p for p in self._root.glob("date=*/.part-*.parquet.tmp") if _mtime(p) < cutoff]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        if stale:
+            log.warning("removed %d stale temporary part file(s) under %s (part writes cut short by a crash)",
+                        len(stale), self._root)
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A partition's offline mark: offsets below ``next_offset`` of ``generation`` are written."""
+
+    next_offset: int
+    generation: int
+    topic_id: str | None
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:  # renamed by its writer meanwhile
+        return time.time()
 
 
 # -- dead letters ----------------------------------------------------------------
@@ -209,25 +294,36 @@ def _unb64(text: str | None) -> bytes | None:
 
 
 def encode_dead_letter(letter: DeadLetter) -> bytes:
+    """The letter as JSON, at most ~750 KB whatever the event's size: the copy of the
+    original bytes is cut at MAX_COPY_BYTES (``payload_truncated`` then gives the
+    original sizes), so producing it cannot fail on the producer's 1 MB limit."""
     event = letter.event
+    key = event.key[:MAX_KEY_COPY_BYTES] if event.key is not None else None
+    value = event.value[:MAX_COPY_BYTES - len(key or b"")] if event.value is not None else None
+    cut = key != event.key or value != event.value
     return json.dumps({
+        "id": event.source_id,
         "step": letter.step,
-        "reason": letter.reason,
+        "reason": letter.reason if len(letter.reason) <= MAX_REASON_CHARS else letter.reason[:MAX_REASON_CHARS],
         "topic": event.topic,
         "partition": event.partition,
         "offset": event.offset,
+        "generation": event.generation,
         "timestamp_ms": event.timestamp_ms,
-        "key_b64": _b64(event.key),
-        "value_b64": _b64(event.value),
+        "key_b64": _b64(key),
+        "value_b64": _b64(value),
+        "payload_truncated": {"key_bytes": len(event.key or b""), "value_bytes": len(event.value or b"")}
+        if cut else None,
     }).encode()
 
 
 def decode_dead_letter(data: bytes) -> DeadLetter:
-    """The dead letter a message of the dead-letter topic carries (original bytes included)."""
+    """The dead letter a message of the dead-letter topic carries (the original bytes,
+    or their first MAX_COPY_BYTES when the letter says ``payload_truncated``)."""
     body: dict[str, Any] = json.loads(data)
     event = RawEvent(
         body["topic"], body["partition"], body["offset"],
-        _unb64(body["key_b64"]), _unb64(body["value_b64"]), body["timestamp_ms"],
+        _unb64(body["key_b64"]), _unb64(body["value_b64"]), body["timestamp_ms"], body.get("generation", 0),
     )
     return DeadLetter(event, body["step"], body["reason"])
 
@@ -251,26 +347,29 @@ class MemoryDeadLetterSink:
 
 
 class KafkaDeadLetterSink:
-    """Produces dead letters to a topic, keyed like the original message."""
+    """Produces dead letters to a topic, keyed by their id (``topic/partition/offset``, the
+    same on every replay: a reader, or a compacted topic, keeps one copy per id)."""
 
     def __init__(self, producer: Producer, topic: str, flush_timeout_s: float = 10.0) -> None:
         self._producer = producer
         self._topic = topic
         self._flush_timeout_s = flush_timeout_s
-        self._failed: list[tuple[bytes | None, bytes | None]] = []
+        self._failed: list[tuple[bytes | None, bytes | None, KafkaError]] = []
 
     def send(self, letters: Sequence[DeadLetter]) -> None:
         for letter in letters:
-            self._produce(letter.event.key, encode_dead_letter(letter))
+            self._produce(letter.event.source_id.encode(), encode_dead_letter(letter))
         self._producer.poll(0)  # serve delivery callbacks
 
     def flush(self) -> None:
         remaining = self._producer.flush(self._flush_timeout_s)
         failed, self._failed = self._failed, []
-        for key, value in failed:  # queue them again for the next attempt
+        for key, value, _ in failed:  # queue them again for the next attempt
             self._produce(key, value)
-        if remaining or failed:
-            raise SinkError(f"{remaining + len(failed)} dead letter(s) not yet delivered to {self._topic}")
+        if failed:
+            raise KafkaException(failed[-1][2])  # its retriable() flag decides whether to retry
+        if remaining:
+            raise TimeoutError(f"{remaining} dead letter(s) not yet delivered to {self._topic}")
 
     def _produce(self, key: bytes | None, value: bytes | None) -> None:
         while True:
@@ -282,4 +381,4 @@ class KafkaDeadLetterSink:
 
     def _delivered(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
-            self._failed.append((msg.key(), msg.value()))
+            self._failed.append((msg.key(), msg.value(), err))

@@ -31,6 +31,7 @@ class StatusSnapshot:
     lag: int | None
     freshness_p50_ms: float | None
     freshness_p99_ms: float | None
+    offsets_went_back: int = 0  # partitions that started a new incarnation (topic recreated)
 
     def line(self) -> str:
         lag = "?" if self.lag is None else str(self.lag)
@@ -38,10 +39,11 @@ class StatusSnapshot:
             "n/a" if self.freshness_p50_ms is None
             else f"p50 {self.freshness_p50_ms:.0f} ms p99 {self.freshness_p99_ms:.0f} ms"
         )
+        back = f" | offsets went back {self.offsets_went_back}" if self.offsets_went_back else ""
         return (
             f"in {self.in_per_s:.0f}/s out {self.out_per_s:.0f}/s | dead-lettered {self.dead_lettered} "
             f"skipped {self.skipped} | lag {lag} | freshness {fresh} | "
-            f"total in {self.events_in} stored {self.stored}"
+            f"total in {self.events_in} stored {self.stored}{back}"
         )
 
 
@@ -55,7 +57,7 @@ class Stats:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._totals = {"in": 0, "stored": 0, "dead": 0, "skipped": 0}
+        self._totals = {"in": 0, "stored": 0, "dead": 0, "skipped": 0, "back": 0}
         self._window_start = clock()
         self._window_base = dict(self._totals)
         self._freshness: deque[int] = deque(maxlen=_MAX_SAMPLES)
@@ -70,6 +72,11 @@ class Stats:
             self._totals["dead"] += dead_lettered
             self._totals["skipped"] += skipped
             self._freshness.extend(stored_at_ms - ms for ms in produced_ms)
+
+    def record_offsets_back(self) -> None:
+        """A partition's offsets went back: it starts a new incarnation."""
+        with self._lock:
+            self._totals["back"] += 1
 
     def snapshot(self, lag: int | None = None) -> StatusSnapshot:
         with self._lock:
@@ -86,6 +93,7 @@ class Stats:
             lag=lag,
             freshness_p50_ms=_percentile(ordered, 0.50) if ordered else None,
             freshness_p99_ms=_percentile(ordered, 0.99) if ordered else None,
+            offsets_went_back=totals["back"],
         )
 
     def new_interval(self) -> None:

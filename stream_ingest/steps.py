@@ -1,8 +1,10 @@
 """The pure, named steps of the pipeline: parse, keep, enrich, standardize.
 
 Each step takes one record and returns the next record, a :class:`Skipped`
-or a :class:`DeadLetter` naming the step and the reason; none does I/O or
-raises on bad input. Enrichment gets the looked-up values as an argument
+or a :class:`DeadLetter` naming the step and the reason; none does I/O. What
+a step raises all the same (a bug, or input nobody foresaw: JSON nested
+deeper than the recursion limit) the pipeline turns into a dead letter of
+that step. Enrichment gets the looked-up values as an argument
 (the pipeline batches the lookups), so every step is testable alone.
 """
 
@@ -32,6 +34,7 @@ __all__ = ["PARSE", "KEEP", "ENRICH", "STANDARDIZE", "LookupUse", "BadKey", "par
 
 PARSE, KEEP, ENRICH, STANDARDIZE = "parse", "keep", "enrich", "standardize"
 _MISSING = object()
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 class _Bad(Exception):
@@ -134,10 +137,12 @@ def _key(parsed: ParsedEvent, use: LookupUse) -> Key:
     raw = text[len(prefix):]
     if not use.key_is_int:
         return raw
-    try:
-        return int(raw)
-    except ValueError:
-        raise _Bad(f"{use.config.key} {text!r} does not give an integer key (lookups.{use.name})") from None
+    # ASCII digits only (int() would take "١٢" and " 12"), within the int64 join keys of Feast
+    digits = raw[1:] if raw.startswith("-") else raw
+    in_int64 = digits.isascii() and digits.isdigit() and len(digits) <= 19 and _INT64_MIN <= int(raw) <= _INT64_MAX
+    if not in_int64:
+        raise _Bad(f"{use.config.key} {text!r} does not give an int64 key (lookups.{use.name})")
+    return int(raw)
 
 
 @dataclass(frozen=True, slots=True)

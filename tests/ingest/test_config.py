@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import typing
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,35 @@ def test_docs_describe_every_config_key() -> None:
         text = doc.split(heading, 1)[1].split("\n### ", 1)[0]
         for leaf in _leaves(_models(field.annotation)[0]):
             assert f"`{leaf}`" in text, f"{section}.{leaf} is not in docs/ingest.md"
+
+
+def _run_cli(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "stream_ingest", "--config", str(config)],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+
+
+@pytest.mark.parametrize(("break_it", "named"), [
+    (lambda raw, repo: raw["feast"].update(repo_path=str(repo / "nowhere")), "feast.repo_path: no feature_store.yaml in"),
+    (lambda raw, repo: (repo / "feature_store.yaml").unlink(), "feast.repo_path: no feature_store.yaml in"),
+    (lambda raw, repo: (repo / "feature_store.yaml").write_text("project: [unclosed"),
+     "feast.repo_path: the Feast repo"),
+    (lambda raw, repo: (repo / "feature_store.yaml").write_text((repo / "feature_store.yaml").read_text().replace(
+        "feast_pinot.online.embedded.EmbeddedOnlineStore", "feast_pinot.online.nowhere.Store")),
+     "feast.repo_path: the Feast repo"),
+    (lambda raw, repo: raw["kafka"].update(properties={"no.such.property": "x"}),
+     'kafka.properties: librdkafka refused the settings: No such configuration property: "no.such.property"'),
+    (lambda raw, repo: raw["kafka"].update(properties={"socket.timeout.ms": "soon"}),
+     "kafka.properties: librdkafka refused the settings"),
+], ids=["no repo folder", "no feature_store.yaml", "feature_store.yaml not YAML", "unknown online store class",
+        "unknown librdkafka property", "bad librdkafka value"])
+def test_the_cli_exits_2_naming_the_key_without_a_traceback(
+    repo: Path, tmp_path: Path, break_it: Any, named: str
+) -> None:
+    raw = example_config_dict()
+    raw["feast"]["repo_path"] = str(repo)
+    raw["kafka"].update(bootstrap_servers="127.0.0.1:9", unavailable_timeout_s=1)  # the config fails first
+    break_it(raw, repo)
+    done = _run_cli(_write(tmp_path, raw))
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr
+    assert "Traceback" not in done.stderr

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from demo.synthetic import actions
-from stream_ingest.local import LocalBroker, create_topics, free_port, produce
+from stream_ingest.local import IngesterProcess, LocalBroker, create_topics, free_port, produce
 from tests.fixtures.kafka import TcpProxy
 from tests.ingest.conftest import Topics, eventually, running, scenario, start_runner
 from feast_pinot.clock import now_ms
@@ -68,8 +68,8 @@ def test_broker_outage_is_survived_without_loss(
     assert len(offline_ids) == len(set(offline_ids)) == len(items)
     messages = caplog.text
     assert "broker unreachable" in messages
-    # the checkpoint in the outage either retried its commit or found the membership gone
-    assert "offset commit failed (attempt 1/8)" in messages or "group membership lost" in messages
+    # the checkpoint due in the outage waited for the broker instead of retrying the commit against it
+    assert "offset commit failed" not in messages
     assert "broker reachable again" in messages
 
 
@@ -106,6 +106,42 @@ def test_a_store_that_keeps_failing_stops_the_runner_without_committing(
     background.thread.join(60)
     assert not background.thread.is_alive()
     assert len(background.failures) == 1 and isinstance(background.failures[0], SinkError)
-    assert "online write failed 2 time(s)" in str(background.failures[0])
+    # the store is broken, not the event: given up at once (no retry can help), nothing dead-lettered
+    assert "online write failed 1 time(s); last error: OnlineStoreError" in str(background.failures[0])
+    assert "no such table" in str(background.failures[0])
+    assert runner.stats.snapshot().dead_lettered == 0
     assert committed(kafka_bootstrap, topics.group, topics) == 0  # a restart replays both
 
+
+
+def test_an_outage_with_a_checkpoint_due_ends_the_process_after_unavailable_timeout_s(
+    repo: Path, proxied_broker: tuple[str, TcpProxy], tmp_path: Path
+) -> None:
+    bootstrap, proxy = proxied_broker
+    topics = Topics("applications", "interactions", "dead-letters", "timeout-group")
+    create_topics(bootstrap, [topics.applications, topics.interactions], 2)
+    create_topics(bootstrap, [topics.dead_letters], 1)
+    # The first batch is checkpointed at once, the second one's checkpoint falls ~2 s into
+    # the outage; retrying its commit (8 attempts, up to 5 s apart) would keep the process
+    # alive far beyond the 5 s the config allows.
+    config = ingest_config(repo, bootstrap, topics.applications, topics.interactions, topics.dead_letters,
+                           topics.group, kafka={"unavailable_timeout_s": 5}, offline={"flush_interval_ms": 4000},
+                           retry={"attempts": 8, "initial_backoff_ms": 200, "max_backoff_ms": 5000})
+    process = IngesterProcess.start(write_config(config, tmp_path / "ingest.yaml"), None, tmp_path / "ingest.log")
+    try:
+        process.wait_assigned()
+        for first in (0, 10):
+            produce(bootstrap, topics.applications,
+                    [(b"1", application(f"t{i}", 1, i, now_ms())) for i in range(first, first + 10)])
+            process.wait_for_log(f"total in {first + 10} stored {first + 10}")
+        proxy.cut()  # the second batch is handled, not yet committed
+        cut_at = time.monotonic()
+        code = process.process.wait(120)
+        took = time.monotonic() - cut_at
+    finally:
+        process.stop()
+    log = process.log_text()
+    assert code == 3, log
+    assert "giving up (a restart replays from the last commit): no broker reachable for" in log
+    assert "offset commit failed" not in log
+    assert 5 <= took < 5 + 8, f"exited {took:.1f} s after the cut"

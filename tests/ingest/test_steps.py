@@ -111,7 +111,13 @@ def test_ignored_type_is_skipped_not_dead_lettered(config: IngestConfig) -> None
         (application("a", 1, 999, NOW), "job-applications", "enrich",
          "job_attributes:embedding has no value for key 999"),
         (application("a", 1, "x1", NOW), "job-applications", "enrich",  # type: ignore[arg-type]
-         "object 'job:x1' does not give an integer key (lookups.job_embedding)"),
+         "object 'job:x1' does not give an int64 key (lookups.job_embedding)"),
+        (application("a", 1, 2**63, NOW), "job-applications", "enrich",
+         f"object 'job:{2**63}' does not give an int64 key (lookups.job_embedding)"),
+        (application("a", 1, "\u0661\u0662", NOW), "job-applications", "enrich",  # type: ignore[arg-type]
+         "object 'job:\u0661\u0662' does not give an int64 key (lookups.job_embedding)"),
+        (application("a", 1, "9" * 5000, NOW), "job-applications", "enrich",  # type: ignore[arg-type]
+         "does not give an int64 key (lookups.job_embedding)"),
     ],
 )
 def test_bad_events_become_dead_letters_with_step_and_reason(

@@ -1,0 +1,264 @@
+"""No event can stop the pipeline (in-process, real SQLite store and offline log): what a
+step raises dead-letters that event, a failing write is narrowed down to the events that
+cause it, and only transient I/O errors are retried."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from demo.synthetic import actions
+from feast_pinot.actions import Action
+from feast_pinot.errors import OnlineStoreError
+from feast_pinot.online.backend import TableSpec
+from feast_pinot.online.sqlite_backend import SqliteBackend
+from stream_ingest import pipeline as pipeline_module
+from stream_ingest.config import IngestConfig, parse_config
+from stream_ingest.errors import SinkError
+from stream_ingest.lookups import Key, MemoryLookup
+from stream_ingest.pipeline import Ingester, Pipeline, run_events
+from stream_ingest.records import DeadLetter, RawEvent
+from stream_ingest.retry import Failure, classify
+from stream_ingest.sinks import (
+    MAX_COPY_BYTES,
+    DirectSink,
+    MemoryDeadLetterSink,
+    OfflineSink,
+    decode_dead_letter,
+    encode_dead_letter,
+)
+from tests.ingest.poison import OVERSIZED, poison_events
+from tests.ingest.support import application, example_config_dict, raw_of, read_offline_log
+from tests.ingest.test_config import LOG
+from tests.ingest.test_pipeline import FAST, NOW, SCENARIO, Harness, lookups, raw_events
+
+TABLE = "jobs_member_actions"
+
+
+@pytest.fixture(scope="module")
+def config() -> IngestConfig:
+    return parse_config(example_config_dict())
+
+
+def sqlite_sink(path: Path) -> DirectSink:
+    backend = SqliteBackend(path)
+    backend.create_tables([TableSpec(TABLE, "actions", actor_is_int=True, embedding_dim=LOG.embedding_dim,
+                                     retention_ms=LOG.retention_ms)])
+    return DirectSink(backend, TABLE, LOG, now_ms=lambda: NOW)
+
+
+def stored_ids(path: Path) -> list[str]:
+    with sqlite3.connect(path) as db:
+        return sorted(row[0] for row in db.execute(f"SELECT action_id FROM {TABLE}"))
+
+
+def interleave(good: list[tuple[str, bytes, bytes]], bad: list[bytes | None]) -> list[tuple[str, bytes, Any]]:
+    """Each bad event between two good ones."""
+    out: list[tuple[str, bytes, Any]] = []
+    for i, value in enumerate(bad):
+        out += [good[2 * i], ("applications", b"bad", value), good[2 * i + 1]]
+    return out + good[2 * len(bad):]
+
+
+def test_every_kind_of_poison_is_dead_lettered_between_good_events_of_one_batch(
+    config: IngestConfig, tmp_path: Path
+) -> None:
+    poison = poison_events(NOW)
+    good = [raw_of(a) for a in actions(SCENARIO)]
+    events = raw_events(interleave(good, list(poison.values())))
+    h = Harness(config, tmp_path / "log", online=sqlite_sink(tmp_path / "online.db"))
+    run_events(h.ingester, events, batch_size=len(events))  # one batch: the bad ones sit among good ones
+
+    snap = h.ingester.stats.snapshot()
+    assert (snap.events_in, snap.stored, snap.dead_lettered, snap.skipped) == (
+        len(good) + len(poison), len(good), len(poison), 0)
+    assert sorted(d.event.value or b"" for d in h.dead.letters) == sorted(v or b"" for v in poison.values())
+    expected_ids = sorted(a["action_id"] for a in actions(SCENARIO) if a["verb"] == "job-apply") + sorted(
+        e.source_id for e in events if e.topic == "job-interactions")
+    assert stored_ids(tmp_path / "online.db") == sorted(expected_ids)
+    assert sorted(read_offline_log(tmp_path / "log").column("action_id").to_pylist()) == sorted(expected_ids)
+    for letter in h.dead.letters:
+        assert letter.step in ("parse", "keep", "enrich", "standardize", "online_sink") and letter.reason
+        encoded = encode_dead_letter(letter)
+        assert len(encoded) < 1_000_000  # the producer's message.max.bytes
+        assert json.loads(encoded)["id"] == f"job-applications/0/{letter.event.offset}"
+
+
+def test_a_step_that_raises_dead_letters_that_event_once_without_retries(
+    config: IngestConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = pipeline_module.standardize
+
+    def buggy(enriched: Any, spec: Any, now: int) -> Any:
+        if enriched.kept.parsed.body["application_id"] == "boom":
+            raise KeyError("a bug")
+        return real(enriched, spec, now)
+
+    monkeypatch.setattr(pipeline_module, "standardize", buggy)
+    events = raw_events([("applications", b"1", application(i, 1, 3, NOW - 10)) for i in ("a", "boom", "b")])
+    h = Harness(config, tmp_path / "log")
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="stream_ingest"):
+        h.ingester.handle(events)
+    assert time.monotonic() - started < 1.0  # no backoff slept
+    assert [(d.step, d.reason, d.event.offset) for d in h.dead.letters] == [("standardize", "KeyError: 'a bug'", 1)]
+    assert [a.action_id for a in h.online.actions] == ["a", "b"]
+    assert "attempt" not in caplog.text and "attribute lookup" not in caplog.text
+    assert "step standardize raised KeyError on job-applications/0/1" in caplog.text
+    assert "Traceback" in caplog.text  # the bug's own traceback, once
+
+
+class PickySink:
+    """Refuses (raises for the whole batch) any batch holding an action id it cannot take."""
+
+    def __init__(self, bad: set[str], error: type[Exception] = ValueError) -> None:
+        self.bad = bad
+        self.error = error
+        self.calls = 0
+        self.actions: list[Action] = []
+
+    def write(self, actions: Any) -> list[tuple[int, str]]:
+        self.calls += 1
+        if any(a.action_id in self.bad for a in actions):
+            raise self.error(f"cannot store one of {len(actions)}")
+        self.actions.extend(actions)
+        return []
+
+
+def test_a_failing_write_is_narrowed_down_to_the_offending_actions(config: IngestConfig, tmp_path: Path) -> None:
+    events = raw_events([("applications", b"1", application(f"a{i}", 1, 3, NOW - 10)) for i in range(64)])
+    sink = PickySink({"a5", "a40"})
+    h = Harness(config, tmp_path / "log", online=sink)
+    run_events(h.ingester, events, batch_size=64)
+    assert sorted(a.action_id for a in sink.actions) == sorted(f"a{i}" for i in range(64) if i not in (5, 40))
+    assert [(d.step, d.event.offset, d.reason) for d in h.dead.letters] == [
+        ("online_sink", 5, "ValueError: cannot store one of 1"), ("online_sink", 40, "ValueError: cannot store one of 1")]
+    assert sink.calls <= 1 + 2 * 2 * 6  # bisection: about 2 * log2(64) writes per bad action, not 64
+    assert sorted(read_offline_log(tmp_path / "log").column("action_id").to_pylist()) == sorted(
+        a.action_id for a in sink.actions)
+
+
+def test_a_broken_store_is_not_retried_and_not_blamed_on_the_events(config: IngestConfig, tmp_path: Path) -> None:
+    broken = OnlineStoreError("SQLite write failed: no such table")
+    broken.__cause__ = sqlite3.OperationalError("no such table: jobs_member_actions")
+    sink = PickySink({"a0"}, error=lambda _: broken)  # type: ignore[arg-type]
+    h = Harness(config, tmp_path / "log", online=sink)
+    with pytest.raises(SinkError, match="online write failed 1 time"):
+        h.ingester.handle(raw_events([("applications", b"1", application("a0", 1, 3, NOW - 10))]))
+    assert sink.calls == 1 and h.dead.letters == []
+
+
+@pytest.mark.parametrize(("error", "kind"), [
+    (sqlite3.OperationalError("database is locked"), Failure.TRANSIENT),
+    (OSError("disk I/O error"), Failure.TRANSIENT),
+    (sqlite3.OperationalError("no such table: t"), Failure.BROKEN),
+    (OverflowError("Python int too large to convert to SQLite INTEGER"), Failure.DATA),
+    (UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), Failure.DATA),
+    (RecursionError("maximum recursion depth exceeded"), Failure.DATA),
+])
+def test_failures_are_classified_over_their_cause_chain(error: Exception, kind: Failure) -> None:
+    assert classify(error) is kind
+    wrapped = OnlineStoreError("the store failed")
+    wrapped.__cause__ = error
+    assert classify(wrapped) is (Failure.BROKEN if kind is Failure.DATA else kind)
+
+
+class FailingLookup(MemoryLookup):
+    """Raises for the whole read when a key it cannot take is among those asked."""
+
+    def get_many(self, keys: Any) -> dict[Key, Any]:
+        if 13 in keys:
+            raise ValueError("key 13 breaks the store")
+        return super().get_many(keys)
+
+
+def test_a_lookup_failing_on_one_key_dead_letters_the_events_of_that_key_only(
+    config: IngestConfig, tmp_path: Path
+) -> None:
+    values = lookups()
+    embeddings = FailingLookup("job_attributes:embedding", {j: [0.5] * 64 for j in range(20)})
+    events = raw_events([("applications", b"1", application(f"a{j}", 1, j, NOW - 10)) for j in range(20)])
+    h = Harness(config, tmp_path / "log")
+    ingester = Ingester(Pipeline(config, LOG, {**values, "job_embedding": embeddings}, now_ms=lambda: NOW,
+                                 retry=FAST), h.online, h.offline, h.dead, FAST)
+    run_events(ingester, events, batch_size=20)
+    assert sorted(a.action_id for a in h.online.actions) == sorted(f"a{j}" for j in range(20) if j != 13)
+    assert [(d.step, d.event.offset) for d in h.dead.letters] == [("enrich", 13)]
+    assert "lookups.job_embedding: reading key 13 failed: ValueError: key 13 breaks the store" in h.dead.letters[0].reason
+
+
+def test_a_dead_letter_is_bounded_and_says_what_it_cut() -> None:
+    event = RawEvent("raw", 1, 7, b"k" * 40_000, b"v" * 3_000_000, NOW, generation=2)
+    letter = DeadLetter(event, "parse", "x" * 10_000)
+    encoded = encode_dead_letter(letter)
+    body = json.loads(encoded)
+    assert len(encoded) < 800_000
+    assert body["id"] == "raw/1/7@g2"
+    assert body["payload_truncated"] == {"key_bytes": 40_000, "value_bytes": 3_000_000}
+    back = decode_dead_letter(encoded)
+    assert back.event.key == b"k" * 16_384 and back.event.value == b"v" * (MAX_COPY_BYTES - 16_384)
+    assert back.event.generation == 2 and len(back.reason) == 2000
+    small = DeadLetter(RawEvent("raw", 0, 1, None, b"{}", NOW), "parse", "r")
+    assert json.loads(encode_dead_letter(small))["payload_truncated"] is None
+    assert decode_dead_letter(encode_dead_letter(small)) == small
+    assert OVERSIZED > 750_000
+
+
+def offline_action(action_id: str) -> Action:
+    return Action(action_id, 1, "job-apply", "job:3", NOW - 10, (0.5,) * 64, "{}")
+
+
+def test_offline_marks_are_per_incarnation(tmp_path: Path) -> None:
+    tp = ("raw", 0)
+    first = OfflineSink(tmp_path, LOG, "g", 100)
+    assert first.incarnation(tp, "topic-A") == (0, False)
+    first.add([offline_action(f"old-{i}") for i in range(10)], [RawEvent("raw", 0, i, None, b"", NOW) for i in range(10)])
+    first.flush()
+    # a restart after the topic was deleted and recreated: offsets 0.. again, another topic id
+    again = OfflineSink(tmp_path, LOG, "g", 100)
+    assert again.incarnation(tp, "topic-B") == (1, True)
+    again.add([offline_action(f"new-{i}") for i in range(5)],
+              [RawEvent("raw", 0, i, None, b"", NOW, generation=1) for i in range(5)])
+    again.flush()
+    mark = json.loads((tmp_path / "_ingest_offsets" / "g" / "raw-0.json").read_text())
+    assert mark == {"next_offset": 5, "generation": 1, "topic_id": "topic-B"}
+    # a plain crash replay of the new incarnation is still skipped
+    replay = OfflineSink(tmp_path, LOG, "g", 100)
+    assert replay.incarnation(tp, "topic-B") == (1, False)
+    replay.add([offline_action("new-0")], [RawEvent("raw", 0, 0, None, b"", NOW, generation=1)])
+    assert replay.buffered == 0
+    ids = sorted(read_offline_log(tmp_path).column("action_id").to_pylist())
+    assert ids == sorted([f"old-{i}" for i in range(10)] + [f"new-{i}" for i in range(5)])
+
+
+def test_a_mark_without_a_topic_id_adopts_the_current_one(tmp_path: Path) -> None:
+    marks = tmp_path / "_ingest_offsets" / "g"
+    marks.mkdir(parents=True)
+    (marks / "raw-0.json").write_text('{"next_offset": 4}')  # written before topic ids were kept
+    sink = OfflineSink(tmp_path, LOG, "g", 100)
+    assert sink.incarnation(("raw", 0), "topic-A") == (0, False)
+    sink.add([offline_action("x")], [RawEvent("raw", 0, 4, None, b"", NOW)])
+    sink.flush()
+    assert json.loads((marks / "raw-0.json").read_text()) == {"next_offset": 5, "generation": 0, "topic_id": "topic-A"}
+
+
+def test_stale_temporary_part_files_are_removed_at_start(tmp_path: Path) -> None:
+    folder = tmp_path / "date=2026-12-01"
+    folder.mkdir()
+    stale = folder / ".part-00000000000000000001-abc.parquet.tmp"
+    fresh = folder / ".part-00000000000000000002-def.parquet.tmp"  # another process writing it now
+    part = folder / "part-00000000000000000003-ghi.parquet"
+    for path in (stale, fresh, part):
+        path.write_bytes(b"PAR1")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    os.utime(part, (old, old))
+    OfflineSink(tmp_path, LOG, "g", 100)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([fresh.name, part.name])
