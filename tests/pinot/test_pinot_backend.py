@@ -12,7 +12,7 @@ from confluent_kafka import Producer
 from feast_pinot.actions import Action
 from feast_pinot.online.backend import HistoryWindow, LatestRow, TableSpec
 from feast_pinot.online.pinot import PinotOnlineStoreConfig
-from feast_pinot.online.pinot_backend import PinotBackend
+from feast_pinot.online.pinot.backend import PinotBackend
 from tests.fixtures.pinot import PinotEndpoints
 
 LATEST = TableSpec("p_latest", "latest", columns=(("v", "Int64"),))
@@ -66,7 +66,8 @@ def test_two_visible_rows_of_a_key_resolve_to_the_newest(backend: PinotBackend, 
     topic = backend._layout.table(LATEST.name)
     producer = Producer({"bootstrap.servers": pinot_endpoints.kafka_bootstrap})
     for partition, event_ms in ((0, 10), (1, 20)):
-        record = {"feast_entity_key": "dup", "feast_event_ms": event_ms, "feast_write_id": "x", "v": event_ms}
+        record = {"feast_entity_key": "dup", "feast_event_ms": event_ms, "feast_write_id": "x", "v": event_ms,
+                  "feast_present": ["v"]}
         producer.produce(topic, json.dumps(record).encode(), partition=partition)
     assert producer.flush(10) == 0
     backend.write_latest(LATEST.name, [LatestRow("other", 1, {"v": 7})])

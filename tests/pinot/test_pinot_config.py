@@ -12,7 +12,7 @@ from pydantic import SecretStr, ValidationError
 
 from feast_pinot.online.pinot import STORE_TYPE, PinotOnlineStore, PinotOnlineStoreConfig
 from feast_pinot.online.backend import TableSpec
-from feast_pinot.online.pinot_layout import Layout
+from feast_pinot.online.pinot.layout import Layout
 
 MINIMAL: dict[str, Any] = {"controller_url": "http://localhost:9000", "broker_url": "https://pinot.example.com:8443/",
            "kafka_bootstrap_servers": "localhost:9092"}

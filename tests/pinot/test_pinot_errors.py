@@ -16,8 +16,8 @@ import pytest
 from feast_pinot.errors import OnlineStoreError
 from feast_pinot.online.backend import HistoryWindow, LatestRow, TableSpec
 from feast_pinot.online.pinot import PinotOnlineStoreConfig
-from feast_pinot.online.pinot_backend import PinotBackend
-from feast_pinot.online.pinot_errors import (
+from feast_pinot.online.pinot.backend import PinotBackend
+from feast_pinot.online.pinot.errors import (
     PinotConnectionError,
     PinotPartialResultError,
     PinotQueryError,

@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from feast_pinot import push_actions
 from feast_pinot.clock import frozen, now_ms
-from feast_pinot.online.pinot_sql import Condition, select
+from feast_pinot.online.pinot.sql import Condition, select
 from tests.fixtures.pinot import PinotEndpoints, pinot_settings
 from tests.integration.conftest import run_feast
 

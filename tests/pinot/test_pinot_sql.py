@@ -7,8 +7,8 @@ import math
 import pinotdb.db
 import pytest
 
-from feast_pinot.online.pinot_errors import PinotSchemaError, PinotValueError
-from feast_pinot.online.pinot_sql import Condition, literal, select
+from feast_pinot.online.pinot.errors import PinotSchemaError, PinotValueError
+from feast_pinot.online.pinot.sql import Condition, literal, select
 
 
 def test_history_query_text() -> None:

@@ -79,7 +79,7 @@ def test_apply_creates_the_documented_tables(store: FeatureStore, pinot_endpoint
     state = _controller_state(pinot_endpoints, prefix)
     assert sorted(state["tables"]) == sorted(prefix + v for v in VIEWS)
     log = state["tables"][prefix + "jobs_member_actions"]["REALTIME"]
-    assert log["segmentsConfig"] == {"timeColumnName": "timestamp", "replication": "1",
+    assert log["segmentsConfig"] == {"timeColumnName": "timestamp", "replication": "1", "replicasPerPartition": "1",
                                      "retentionTimeUnit": "HOURS", "retentionTimeValue": "96"}
     assert log["dedupConfig"] == {"dedupEnabled": True, "hashFunction": "NONE"}
     assert log["tableIndexConfig"]["sortedColumn"] == ["actor"]
@@ -87,7 +87,7 @@ def test_apply_creates_the_documented_tables(store: FeatureStore, pinot_endpoint
     assert (stream["stream.kafka.topic.name"], stream["stream.kafka.broker.list"]) == (
         prefix + "jobs_member_actions", pinot_endpoints.stream_bootstrap)
     profile = state["tables"][prefix + "jobs_member_profile"]["REALTIME"]
-    assert profile["upsertConfig"] == {"mode": "FULL", "comparisonColumns": ["feast_event_ms"]}
+    assert profile["upsertConfig"] == {"mode": "FULL", "comparisonColumn": "feast_event_ms"}
     columns = {f["name"]: f for f in state["schemas"][prefix + "jobs_job_attributes"]["dimensionFieldSpecs"]}
     assert columns["embedding"] == {"name": "embedding", "dataType": "FLOAT", "singleValueField": False}
     assert columns["geo"] == {"name": "geo", "dataType": "STRING"}

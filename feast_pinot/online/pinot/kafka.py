@@ -13,8 +13,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from feast_pinot.online.pinot import PinotOnlineStoreConfig
-from feast_pinot.online.pinot_errors import PinotConnectionError, PinotWriteError
+from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
+from feast_pinot.online.pinot.errors import PinotConnectionError, PinotWriteError
 
 __all__ = ["KafkaWriter"]
 

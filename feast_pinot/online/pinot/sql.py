@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from feast_pinot.online.pinot_errors import PinotSchemaError, PinotValueError
+from feast_pinot.online.pinot.errors import PinotSchemaError, PinotValueError
 
 __all__ = ["Literal", "Query", "Condition", "literal", "identifier", "select", "MAX_LIMIT"]
 
