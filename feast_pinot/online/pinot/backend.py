@@ -37,7 +37,9 @@ _KEY_CHUNK = 1000  # values per IN list: far below any broker limit, small enoug
 _HISTORY_ROWS = 10_000  # rows per history query: actors per chunk = this / cap
 _HISTORY_ORDER = (("actor", False), ("timestamp", True), ("action_id", False))
 _LATEST_ORDER = ((KEY, False), (EVENT_MS, True), (WRITE_ID, True))
-_NOT_ROUTABLE = {305, 410}  # segments unavailable, no routing yet: normal right after creation
+# Normal right after creation: segments unavailable (305), segments not yet on their server
+# (235, seen on Pinot 0.11 when a table is re-created right after a delete), no routing yet (410).
+_NOT_ROUTABLE = {235, 305, 410}
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -85,9 +87,14 @@ class PinotBackend:
         return True
 
     def drop_tables(self, tables: Sequence[TableSpec]) -> None:
-        for spec in tables:
-            name = self._layout.table(spec.name)
-            self._controller.delete_table(name)
+        names = [self._layout.table(spec.name) for spec in tables]
+        deleted = [name for name in names if self._controller.delete_table(name) == "deleted"]
+        for name in names:
+            # Servers drop a deleted table asynchronously; until they have, their consumers keep
+            # fetching its topic (which Kafka's topic auto-creation brings back once deleted) and
+            # Pinot refuses a new table of that name (409).
+            if name in deleted:
+                self._controller.wait_table_gone(name)
             self._controller.delete_schema(name)
             self._kafka.delete_topic(name)
 

@@ -1,4 +1,4 @@
-"""How backend tables map to Pinot: names, schema JSON and REALTIME table JSON (Pinot 1.x).
+"""How backend tables map to Pinot: names, schema JSON and REALTIME table JSON (Pinot 0.11 on, 1.x accepts it).
 
 Two layouts (reference ``pinot.md`` §4):
 
@@ -38,7 +38,9 @@ JSON_DECODER = "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder"
 _MS_TIME = {"dataType": "LONG", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}
 _SCALARS = {"String": "STRING", "Int32": "INT", "Int64": "LONG", "Float32": "FLOAT", "Float64": "DOUBLE",
             "Bool": "BOOLEAN", "Bytes": "BYTES", "UnixTimestamp": "TIMESTAMP"}
-_ARRAY_ITEMS = ("String", "Int32", "Int64", "Float32", "Float64", "Bool")
+# No Bool: Pinot 0.11 fails on every record of a multi-value BOOLEAN column
+# (ClassCastException in MutableSegmentImpl.updateDictionary), so it is refused at apply.
+_ARRAY_ITEMS = ("String", "Int32", "Int64", "Float32", "Float64")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PINOT_MAX_LENGTH = 512
 HOUR_MS = 3_600_000

@@ -15,8 +15,9 @@ version. So a latest row also records which features hold a value
 reads trust those lists, not the stored defaults.
 
 Pinot's ingestion cuts a STRING value at its first NUL character and past its
-column's ``maxLength``: such values are refused here, naming the column, before
-anything is produced.
+column's ``maxLength``, and its SQL cannot match a value holding ``''`` (see
+:mod:`~feast_pinot.online.pinot.sql`): such values are refused here, naming
+the column, before anything is produced.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ import numpy as np
 
 from feast_pinot.actions import Action, datetime_to_ms
 from feast_pinot.online.backend import History, LatestRow
-from feast_pinot.online.pinot.errors import PinotActionError, PinotWriteError
+from feast_pinot.online.pinot.errors import PinotActionError, PinotValueError, PinotWriteError
 from feast_pinot.online.pinot.layout import ATTRIBUTE_COLUMNS, EMBEDDING, EMPTY, EVENT_MS, KEY, PRESENT, WRITE_ID
+from feast_pinot.online.pinot.sql import matchable
 
 __all__ = ["latest_record", "action_records", "decode_latest", "decode_history", "java_length"]
 
@@ -52,6 +54,14 @@ def _checked(column: str, text: str, max_length: int) -> str:
         raise PinotWriteError(f"column {column!r}: a value of {java_length(text)} characters exceeds "
                               f"maxLength {max_length}; Pinot would truncate it (raise max_string_length)")
     return text
+
+
+def _queried(column: str, text: str, max_length: int) -> str:
+    """A value reads look up by equality (``action_id``, a STRING ``actor``): stored intact and matchable."""
+    try:
+        return _checked(column, matchable(text), max_length)
+    except PinotValueError as exc:
+        raise PinotWriteError(f"column {column!r}: {exc}") from exc
 
 
 def _encode(column: str, value: Any, max_length: int) -> Any:
@@ -95,8 +105,8 @@ def action_records(actions: Sequence[Action], max_length: int) -> list[dict[str,
 def _action_record(action: Action, max_length: int) -> dict[str, Any]:
     attributes = json.loads(action.attributes)
     record: dict[str, Any] = {
-        "action_id": _checked("action_id", action.action_id, max_length),
-        "actor": _checked("actor", action.actor, max_length) if isinstance(action.actor, str) else action.actor,
+        "action_id": _queried("action_id", action.action_id, max_length),
+        "actor": _queried("actor", action.actor, max_length) if isinstance(action.actor, str) else action.actor,
         "verb": _checked("verb", action.verb, max_length),
         "object": _checked("object", action.object, max_length),
         "timestamp": action.ts_ms,
