@@ -5,7 +5,7 @@
     ├── ActionValidationError  an action does not fit the standard action schema
     ├── OnlineStoreError       the online store could not read or write
     │   └── PinotError         PinotOnlineStore: connection, schema, query, write
-    │                          (the full tree is in feast_pinot.online.pinot_errors)
+    │                          (the full tree is in feast_pinot.online.pinot.errors)
     └── OfflineStoreError      the offline store could not build or write data
 
 Driver errors (sqlite3, duckdb, ...) are translated at the boundary and chained

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from feast_pinot.online.backend import OnlineBackend
-from feast_pinot.online.pinot_backend import PinotBackend
+from feast_pinot.online.pinot.backend import PinotBackend
 from feast_pinot.online.sqlite_backend import SqliteBackend
 
 

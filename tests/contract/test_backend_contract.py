@@ -13,6 +13,9 @@ from feast_pinot.online.backend import HistoryWindow, LatestRow, OnlineBackend, 
 LATEST = TableSpec("p_profile", "latest", columns=(("industry", "String"), ("score", "Float64")))
 ACTIONS = TableSpec("p_actions", "actions", actor_is_int=True, embedding_dim=3)
 TEXT_ACTIONS = TableSpec("p_text_actions", "actions", actor_is_int=False, embedding_dim=0)
+LISTS = TableSpec("p_lists", "latest", columns=(
+    ("names", "Array(String)"), ("counts", "Array(Int64)"), ("small", "Array(Int32)"), ("weights", "Array(Float32)"),
+    ("scores", "Array(Float64)"), ("label", "String"), ("n", "Int32"), ("x", "Float64"), ("on", "Bool")))
 WIDE = HistoryWindow(since_ms=0, until_ms=10**13, limit=1000)
 
 
@@ -24,6 +27,28 @@ def action(aid: str, actor: int | str, ts: int, verb: str = "view", emb: tuple |
 def tables(backend: OnlineBackend) -> OnlineBackend:
     backend.create_tables([LATEST, ACTIONS, TEXT_ACTIONS])
     return backend
+
+
+def test_empty_and_missing_lists_read_back_as_written(backend: OnlineBackend) -> None:
+    backend.create_tables([LISTS])
+    empty = {"names": [], "counts": [], "small": [], "weights": [], "scores": [], "label": "", "n": 0, "x": 0.0,
+             "on": False}
+    full = {"names": ["a", ""], "counts": [2**40, -1], "small": [-(2**31)], "weights": [0.5, -2.0],
+            "scores": [float("-inf"), 1e300], "label": "x", "n": 7, "x": 1.5, "on": True}
+    missing = dict.fromkeys(empty)
+    backend.write_latest(LISTS.name, [LatestRow("empty", 1, empty), LatestRow("full", 1, full),
+                                      LatestRow("missing", 1, missing)])
+    got = backend.read_latest(LISTS.name, ["empty", "full", "missing"])
+    assert got == [LatestRow("empty", 1, empty), LatestRow("full", 1, full), LatestRow("missing", 1, missing)]
+
+
+def test_values_equal_to_null_defaults_are_values(backend: OnlineBackend) -> None:
+    """Pinot stores a missing value as a default ("null", Integer.MIN_VALUE, -Infinity): those are data too."""
+    backend.create_tables([LISTS])
+    defaults = {"names": ["null"], "counts": [-(2**63)], "small": [-(2**31)], "weights": [float("-inf")],
+                "scores": [float("-inf")], "label": "null", "n": -(2**31), "x": float("-inf"), "on": False}
+    backend.write_latest(LISTS.name, [LatestRow("k", 1, defaults)])
+    assert backend.read_latest(LISTS.name, ["k"]) == [LatestRow("k", 1, defaults)]
 
 
 def test_create_tables_twice_keeps_data(tables: OnlineBackend) -> None:

@@ -1,23 +1,38 @@
-"""Pinot test fixtures: stand-ins of their own with Pinot's asynchronous steps slowed down."""
+"""Pinot test fixtures: recording, fault-injecting proxies in front of the real broker and controller."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 
-from tests.pinot_standin import ControllerTiming, PinotStandIn
+from tests.fixtures.pinot import PinotEndpoints
+from tests.pinot.proxy import PinotProxy
+
+
+@dataclass(frozen=True)
+class Proxied:
+    """Endpoints whose broker and controller URLs are the proxies'; Kafka is reached directly."""
+
+    endpoints: PinotEndpoints
+    broker: PinotProxy
+    controller: PinotProxy
+
+
+@pytest.fixture(scope="session")
+def pinot_proxies(pinot_endpoints: PinotEndpoints) -> Iterator[Proxied]:
+    broker, controller = PinotProxy(pinot_endpoints.broker_url), PinotProxy(pinot_endpoints.controller_url)
+    endpoints = dataclasses.replace(pinot_endpoints, broker_url=broker.url, controller_url=controller.url)
+    yield Proxied(endpoints, broker, controller)
+    broker.close()
+    controller.close()
 
 
 @pytest.fixture
-def timed_standin(kafka_bootstrap: str) -> Iterator[Callable[[ControllerTiming], PinotStandIn]]:
-    """``start(timing)``: a stand-in of its own with Pinot's asynchronous steps slowed down."""
-    started: list[PinotStandIn] = []
-
-    def start(timing: ControllerTiming) -> PinotStandIn:
-        started.append(PinotStandIn(timing).start())
-        return started[-1]
-
-    yield start
-    for server in started:
-        server.stop()
+def proxied(pinot_proxies: Proxied) -> Iterator[Proxied]:
+    """The session's proxies, with this test's faults cleared when it ends."""
+    yield pinot_proxies
+    pinot_proxies.broker.clear()
+    pinot_proxies.controller.clear()

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 import yaml
+from feast.infra.online_stores.helpers import get_online_store_from_config
 from feast.repo_config import FeastConfigError, load_repo_config
 from pydantic import SecretStr, ValidationError
 
 from feast_pinot.online.pinot import STORE_TYPE, PinotOnlineStore, PinotOnlineStoreConfig
 from feast_pinot.online.backend import TableSpec
-from feast_pinot.online.pinot_layout import Layout
+from feast_pinot.online.pinot.layout import Layout
 
 MINIMAL: dict[str, Any] = {"controller_url": "http://localhost:9000", "broker_url": "https://pinot.example.com:8443/",
            "kafka_bootstrap_servers": "localhost:9092"}
@@ -61,6 +62,8 @@ def test_feast_loads_and_validates_the_yaml(tmp_path: Path) -> None:
     assert isinstance(config.online_store, PinotOnlineStoreConfig)
     assert config.online_store.retention_hours == 48
     assert type(PinotOnlineStore().backend(config)).__name__ == "PinotBackend"  # built lazily, no network
+    # Feast finds the store class in the module the config class names: the package.
+    assert type(get_online_store_from_config(config.online_store)) is PinotOnlineStore
     with pytest.raises(FeastConfigError, match="must be an http\\(s\\) URL"):
         _load(tmp_path, {**MINIMAL, "broker_url": "pinot:8099"})
 

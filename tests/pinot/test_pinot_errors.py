@@ -1,23 +1,27 @@
 """Pinot's failures become exceptions that name the table and the query; never an empty result.
 
-Faults are injected into the stand-in (a real Pinot cannot be told to fail), so
-these tests always run against it.
+Against the real Pinot, through the recording proxies of ``conftest.py``: errors
+Pinot produces on its own (missing table, a type mismatch, refused schemas,
+records it drops) are provoked for real; failures it cannot be made to produce
+on cue (timeouts, partial results, cut connections, garbage) are injected by
+the proxy into Pinot's real answers.
 """
 
 from __future__ import annotations
 
+import re
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
+from feast_pinot.actions import Action
 from feast_pinot.errors import OnlineStoreError
 from feast_pinot.online.backend import HistoryWindow, LatestRow, TableSpec
 from feast_pinot.online.pinot import PinotOnlineStoreConfig
-from feast_pinot.online.pinot_backend import PinotBackend
-from feast_pinot.online.pinot_errors import (
+from feast_pinot.online.pinot.backend import PinotBackend
+from feast_pinot.online.pinot.errors import (
     PinotConnectionError,
     PinotPartialResultError,
     PinotQueryError,
@@ -26,8 +30,8 @@ from feast_pinot.online.pinot_errors import (
     PinotTimeoutError,
     PinotWriteError,
 )
-from tests.fixtures.pinot import PinotEndpoints, drop_prefixed, pinot_settings
-from tests.pinot_standin import ControllerTiming, PinotStandIn
+from tests.fixtures.pinot import pinot_settings
+from tests.pinot.conftest import Proxied
 
 PROFILE = TableSpec("p_profile", "latest", columns=(("industry", "String"), ("score", "Int64")))
 ACTIONS = TableSpec("p_actions", "actions", actor_is_int=True)
@@ -35,73 +39,84 @@ WINDOW = HistoryWindow(0, 10**13, 10)
 BackendFactory = Callable[..., PinotBackend]
 
 
-def _endpoints(server: PinotStandIn, kafka_bootstrap: str) -> PinotEndpoints:
-    return PinotEndpoints(server.controller_url, server.broker_url, kafka_bootstrap, kafka_bootstrap, server)
-
-
 @pytest.fixture
-def make_backend(standin: PinotStandIn, kafka_bootstrap: str) -> Iterator[BackendFactory]:
-    """``make(server=None, **overrides)``: a backend on the stand-in with PROFILE and ACTIONS created."""
-    made: list[tuple[PinotBackend, PinotEndpoints, str]] = []
+def make_backend(proxied: Proxied, pinot_prefix: str) -> BackendFactory:
+    """``make(create=True, **overrides)``: a backend through the proxies, PROFILE and ACTIONS created."""
 
-    def make(server: PinotStandIn | None = None, create: bool = True, **overrides: Any) -> PinotBackend:
-        endpoints = _endpoints(server or standin, kafka_bootstrap)
-        prefix = f"e{len(made)}{id(made) % 10**6}_"
-        backend = PinotBackend(PinotOnlineStoreConfig(**pinot_settings(endpoints, prefix, **overrides)))
-        made.append((backend, endpoints, prefix))
+    def make(create: bool = True, **overrides: Any) -> PinotBackend:
+        settings = pinot_settings(proxied.endpoints, pinot_prefix, **overrides)
+        backend = PinotBackend(PinotOnlineStoreConfig(**settings))
         if create:
             backend.create_tables([PROFILE, ACTIONS])
         return backend
 
-    yield make
-    for backend, endpoints, prefix in made:
-        backend.close()
-        drop_prefixed(endpoints, prefix)
-
-
-def _fault(standin: PinotStandIn, **fault: Any) -> None:
-    httpx.post(f"{standin.broker_url}/__standin__/faults", json=fault).raise_for_status()
+    return make
 
 
 def _table(backend: PinotBackend, spec: TableSpec) -> str:
     return backend._layout.table(spec.name)
 
 
-def test_exceptions_in_a_200_name_table_query_and_code(make_backend: BackendFactory, standin: PinotStandIn) -> None:
+def _with_exception(code: int, message: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda answer: {**answer, "exceptions": [{"errorCode": code, "message": message}]}
+
+
+def test_a_real_query_error_names_table_query_and_code(make_backend: BackendFactory) -> None:
     backend = make_backend()
-    table = _table(backend, PROFILE)
-    _fault(standin, kind="exception", table=table, error_code=200)
-    with pytest.raises(PinotQueryError) as raised:
-        backend.read_latest(PROFILE.name, ["k1"])
-    assert type(raised.value) is PinotQueryError and raised.value.error_code == 200
+    table = _table(backend, ACTIONS)
+    with pytest.raises(PinotQueryError) as raised:  # an action log has no entity key column
+        backend.read_latest(ACTIONS.name, ["k1"])
+    assert type(raised.value) is PinotQueryError and raised.value.error_code == 710
     assert raised.value.table == table
     assert raised.value.sql == (f'SELECT * FROM "{table}" WHERE "feast_entity_key" IN (\'k1\') ORDER BY '
                                 '"feast_entity_key", "feast_event_ms" DESC, "feast_write_id" DESC LIMIT 1')
-    assert str(raised.value) == (f"query on Pinot table '{table}' failed (Pinot error 200): 200: QueryExecutionError:\n"
-                                 f"injected by the test\n  query: {raised.value.sql}")
+    assert str(raised.value).startswith(
+        f"query on Pinot table '{table}' failed (Pinot error 710): 710: UnknownColumnError:\n"
+        "org.apache.pinot.spi.exception.BadQueryRequestException: Unknown columnName 'feast_entity_key' found in the query")
+    assert str(raised.value).endswith(f"\n  query: {raised.value.sql}")
 
 
-@pytest.mark.parametrize(("fault", "error", "reason"), [
-    ({"kind": "exception", "error_code": 250}, PinotTimeoutError, "250: ExecutionTimeoutError"),
-    ({"kind": "partial"}, PinotPartialResultError, "only 1 of 2 servers responded (427: ServerNotResponding"),
-    ({"kind": "slow", "delay_ms": 400}, PinotPartialResultError, "only 0 of 1 servers responded (427"),
+@pytest.mark.parametrize(("edit", "error", "reason"), [
+    (_with_exception(200, "QueryExecutionError:\nboom"), PinotQueryError, "200: QueryExecutionError:\nboom"),
+    (_with_exception(250, "ExecutionTimeoutError"), PinotTimeoutError, "250: ExecutionTimeoutError"),
+    (_with_exception(400, "BrokerTimeoutError"), PinotTimeoutError, "400: BrokerTimeoutError"),
+    (lambda a: {**a, "numServersResponded": 0, "exceptions": [
+        {"errorCode": 427, "message": "ServerNotResponding"}]},
+     PinotPartialResultError, "only 0 of 1 servers responded (427: ServerNotResponding)"),
+    (lambda a: {**a, "numServersResponded": 0}, PinotPartialResultError, "only 0 of 1 servers responded"),
+    (lambda a: {k: v for k, v in a.items() if k != "resultTable"}, PinotQueryError,
+     "no resultTable although servers were queried"),
 ])
-def test_timeouts_and_partial_results_raise(make_backend: BackendFactory, standin: PinotStandIn,
-                                            fault: dict[str, Any], error: type[PinotQueryError], reason: str) -> None:
-    backend = make_backend(query_timeout_ms=100)
-    backend.append_actions(ACTIONS.name, [], WINDOW)
-    _fault(standin, table=_table(backend, ACTIONS), **fault)
-    with pytest.raises(error, match=reason.replace("(", r"\(")) as raised:
+def test_timeouts_partial_and_incomplete_answers_raise(make_backend: BackendFactory, proxied: Proxied,
+                                                       edit: Callable[[dict[str, Any]], dict[str, Any]],
+                                                       error: type[PinotQueryError], reason: str) -> None:
+    backend = make_backend()
+    # Pinot 0.11 answers alone (no server queried) while a table is empty: give it a row.
+    backend.append_actions(ACTIONS.name, [Action("a1", 1, "view", "job:1", 5, None, "{}")], WINDOW)
+    proxied.broker.inject(_table(backend, ACTIONS), edit=edit)
+    with pytest.raises(error, match=re.escape(reason)) as raised:
         backend.read_histories(ACTIONS.name, [1, 2], WINDOW)
     assert raised.value.table == _table(backend, ACTIONS)
     assert '"actor" IN (1, 2) AND "timestamp" > 0 AND "timestamp" <= 10000000000000' in raised.value.sql
 
 
-def test_client_side_timeout(make_backend: BackendFactory, standin: PinotStandIn) -> None:
+def test_client_side_timeout(make_backend: BackendFactory, proxied: Proxied) -> None:
     backend = make_backend(http_timeout_s=0.2, query_timeout_ms=5000)
-    _fault(standin, kind="slow", table=_table(backend, PROFILE), delay_ms=1000)
+    proxied.broker.inject(_table(backend, PROFILE), delay_s=1.0)
     with pytest.raises(PinotTimeoutError, match="no answer from the broker in time"):
         backend.read_latest(PROFILE.name, ["k"])
+
+
+def test_a_cut_connection_and_a_garbage_answer(make_backend: BackendFactory, proxied: Proxied) -> None:
+    backend = make_backend()
+    table = _table(backend, PROFILE)
+    proxied.broker.inject(table, cut=True)
+    with pytest.raises(PinotConnectionError, match=f"cannot reach the Pinot broker for table '{table}'"):
+        backend.read_latest(PROFILE.name, ["k"])
+    proxied.broker.inject(table, body=b"<html>502 Bad Gateway</html>", status=502)
+    with pytest.raises(PinotQueryError, match="the broker sent no JSON"):
+        backend.read_latest(PROFILE.name, ["k"])
+    assert backend.read_latest(PROFILE.name, ["k"]) == [None]  # faults used up: Pinot answers again
 
 
 def test_missing_table(make_backend: BackendFactory) -> None:
@@ -124,20 +139,21 @@ def test_unreachable_services(make_backend: BackendFactory) -> None:
 def test_controller_refusals_are_schema_errors(make_backend: BackendFactory) -> None:
     backend = make_backend()
     retyped = TableSpec(PROFILE.name, "latest", columns=(("industry", "Int64"), ("score", "Int64")))
-    with pytest.raises(PinotSchemaError, match="answered 400: New schema: .* is not backward-compatible"):
+    with pytest.raises(PinotSchemaError, match=r"POST /schemas answered 400: .*backward.compatible"):
         backend.create_tables([retyped])
-    with pytest.raises(PinotSchemaError, match=r"feature 'm' has Feast type Map; PinotOnlineStore supports"):
-        backend.create_tables([TableSpec("p_map", "latest", columns=(("m", "Map"),))])
+    for feast_type in ("Map", "Array(Bool)"):  # Pinot 0.11 ingests no multi-value BOOLEAN
+        with pytest.raises(PinotSchemaError, match=rf"feature 'm' has Feast type {re.escape(feast_type)}; "
+                                                   r"PinotOnlineStore supports \['String', .*'Array\(Float64\)'\]$"):
+            backend.create_tables([TableSpec("p_map", "latest", columns=(("m", feast_type),))])
     with pytest.raises(PinotSchemaError, match="cannot name a Pinot table"):
         backend.create_tables([TableSpec("p__double", "latest")])
 
 
-def test_writes_that_never_become_visible_raise(make_backend: BackendFactory, standin: PinotStandIn) -> None:
+def test_writes_pinot_drops_never_become_visible(make_backend: BackendFactory) -> None:
     backend = make_backend(ingestion_timeout_s=1.0)
     with pytest.raises(PinotWriteError, match="1 keys written to .* did not become queryable within 1.0 s"):
         backend.write_latest(PROFILE.name, [LatestRow("k", 1, {"industry": "x", "score": "not a number"})])
-    dropped = httpx.get(f"{standin.controller_url}/__standin__/tables/{_table(backend, PROFILE)}").json()["dropped"]
-    assert dropped == ["RecordError: cannot convert 'not a number' to LONG for column score"]
+    assert backend.read_latest(PROFILE.name, ["k"]) == [None]
     with pytest.raises(PinotWriteError, match="a value of 513 characters exceeds maxLength 512"):
         backend.write_latest(PROFILE.name, [LatestRow("k", 1, {"industry": "x" * 513, "score": 1})])
 
@@ -150,18 +166,28 @@ def test_unreachable_kafka(make_backend: BackendFactory) -> None:
         backend.create_tables([PROFILE])
 
 
-def test_creation_waits_for_routing_and_retries_a_lingering_view(
-    timed_standin: Callable[[ControllerTiming], PinotStandIn], make_backend: BackendFactory  # stop servers last
-) -> None:
-    server = timed_standin(ControllerTiming(routing_delay_s=0.3, external_view_linger_s=0.3))
-    backend = make_backend(server)  # returns once the broker routes: a read works at once
+def test_recreation_right_after_a_drop_and_a_lingering_external_view(make_backend: BackendFactory,
+                                                                    proxied: Proxied) -> None:
+    backend = make_backend()  # returns once the broker routes: a read works at once
     assert backend.read_latest(PROFILE.name, ["k"]) == [None]
     backend.drop_tables([PROFILE])
-    backend.create_tables([PROFILE])  # 409 "External view ... still exists" is retried
+    backend.create_tables([PROFILE])  # whatever Pinot answers right after a delete
     assert backend.read_latest(PROFILE.name, ["k"]) == [None]
-    slow = timed_standin(ControllerTiming(routing_delay_s=5))
+    backend.drop_tables([PROFILE])
+    table = _table(backend, PROFILE)
+    lingering = f'{{"code": 409, "error": "External view for {table}_REALTIME still exists."}}'.encode()
+    proxied.controller.inject(f'^POST /tables .*"tableName": ?"{table}"', times=2, status=409, body=lingering)
+    start = len(proxied.controller.requests)
+    backend.create_tables([PROFILE])  # retried until Pinot takes it
+    posts = [r.path for r in proxied.controller.since(start) if r.method == "POST"]
+    assert posts == ["/schemas", "/tables", "/tables", "/tables"]
+    assert backend.read_latest(PROFILE.name, ["k"]) == [None]
+
+
+def test_a_table_the_broker_never_routes(make_backend: BackendFactory, proxied: Proxied, pinot_prefix: str) -> None:
+    proxied.broker.inject(pinot_prefix, times=None, edit=_with_exception(410, "BrokerResourceMissingError"))
     with pytest.raises(PinotSchemaError, match="does not route queries to it after 0.5 s"):
-        make_backend(slow, ingestion_timeout_s=0.5)
+        make_backend(ingestion_timeout_s=0.5)
 
 
 def test_every_error_is_an_online_store_error() -> None:

@@ -7,8 +7,8 @@ import math
 import pinotdb.db
 import pytest
 
-from feast_pinot.online.pinot_errors import PinotSchemaError, PinotValueError
-from feast_pinot.online.pinot_sql import Condition, literal, select
+from feast_pinot.online.pinot.errors import PinotSchemaError, PinotValueError
+from feast_pinot.online.pinot.sql import Condition, literal, select
 
 
 def test_history_query_text() -> None:
@@ -39,7 +39,7 @@ def test_literals_survive_pinotdb_unchanged(value: object, sql: str) -> None:
     assert pinotdb.db.apply_parameters(query.template, query.params) == query.sql
 
 
-@pytest.mark.parametrize("value", [True, None, b"ab", math.nan, math.inf, 2**63, [1], object()])
+@pytest.mark.parametrize("value", [True, None, b"ab", math.nan, math.inf, 2**63, [1], object(), "it''s", "''"])
 def test_other_values_are_refused(value: object) -> None:
     with pytest.raises(PinotValueError, match="Pinot"):
         literal(value)

@@ -1,7 +1,7 @@
-"""The example repo on PinotOnlineStore through Feast's real CLI and APIs.
+"""The example repo on PinotOnlineStore through Feast's real CLI and APIs, on the real Pinot.
 
-Runs against the stand-in, or a real Pinot when PINOT_CONTROLLER_URL and
-PINOT_BROKER_URL are set (the controller-request check needs the stand-in).
+The repo reaches Pinot through the recording proxies (``conftest.py``), so the
+test can tell which requests a second ``feast apply`` sent.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 from confluent_kafka.admin import AdminClient
 from feast import FeatureStore
@@ -23,6 +24,7 @@ from feast_pinot.clock import frozen, now_ms
 from tests.fixtures.pinot import PinotEndpoints, pinot_settings
 from tests.integration.conftest import FEAST_CLI, make_repo, run_feast
 from tests.integration.test_feast_workflow import _free_port, _post, _wait_healthy
+from tests.pinot.conftest import Proxied
 
 HOUR, MINUTE = 3_600_000, 60_000
 MEMBER = 900  # not in the scenario: only the actions below
@@ -44,9 +46,9 @@ def _planted() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory, pinot_endpoints: PinotEndpoints,
+def store(tmp_path_factory: pytest.TempPathFactory, pinot_proxies: Proxied,
           module_pinot_prefix: str) -> FeatureStore:
-    settings = pinot_settings(pinot_endpoints, module_pinot_prefix)
+    settings = pinot_settings(pinot_proxies.endpoints, module_pinot_prefix)
     store = make_repo(tmp_path_factory.mktemp("pinot_store") / "repo", SCENARIO, settings)
     background = actions(SCENARIO)
     with frozen(NOW):
@@ -79,31 +81,33 @@ def test_apply_creates_the_documented_tables(store: FeatureStore, pinot_endpoint
     state = _controller_state(pinot_endpoints, prefix)
     assert sorted(state["tables"]) == sorted(prefix + v for v in VIEWS)
     log = state["tables"][prefix + "jobs_member_actions"]["REALTIME"]
-    assert log["segmentsConfig"] == {"timeColumnName": "timestamp", "replication": "1",
-                                     "retentionTimeUnit": "HOURS", "retentionTimeValue": "96"}
+    segments = {"timeColumnName": "timestamp", "replication": "1", "replicasPerPartition": "1",
+                "retentionTimeUnit": "HOURS", "retentionTimeValue": "96"}
+    assert {k: log["segmentsConfig"][k] for k in segments} == segments  # Pinot adds its defaults
     assert log["dedupConfig"] == {"dedupEnabled": True, "hashFunction": "NONE"}
     assert log["tableIndexConfig"]["sortedColumn"] == ["actor"]
     stream = log["ingestionConfig"]["streamIngestionConfig"]["streamConfigMaps"][0]
     assert (stream["stream.kafka.topic.name"], stream["stream.kafka.broker.list"]) == (
         prefix + "jobs_member_actions", pinot_endpoints.stream_bootstrap)
     profile = state["tables"][prefix + "jobs_member_profile"]["REALTIME"]
-    assert profile["upsertConfig"] == {"mode": "FULL", "comparisonColumns": ["feast_event_ms"]}
+    assert profile["upsertConfig"] == {"mode": "FULL", "comparisonColumn": "feast_event_ms", "hashFunction": "NONE"}
     columns = {f["name"]: f for f in state["schemas"][prefix + "jobs_job_attributes"]["dimensionFieldSpecs"]}
     assert columns["embedding"] == {"name": "embedding", "dataType": "FLOAT", "singleValueField": False}
     assert columns["geo"] == {"name": "geo", "dataType": "STRING"}
     assert state["schemas"][prefix + "jobs_member_actions"]["primaryKeyColumns"] == ["action_id"]
 
 
-def test_second_apply_changes_nothing(store: FeatureStore, pinot_endpoints: PinotEndpoints) -> None:
+def test_second_apply_changes_nothing(store: FeatureStore, pinot_endpoints: PinotEndpoints,
+                                      pinot_proxies: Proxied) -> None:
     prefix = _prefix(store)
     before = _controller_state(pinot_endpoints, prefix), [_count(pinot_endpoints, prefix + v) for v in VIEWS]
     assert min(before[1]) > 0
-    seen = len(pinot_endpoints.standin.controller_requests) if pinot_endpoints.standin else 0
+    seen = len(pinot_proxies.controller.requests)
     run_feast(Path(store.repo_path), "apply")
     assert (_controller_state(pinot_endpoints, prefix), [_count(pinot_endpoints, prefix + v) for v in VIEWS]) == before
-    if pinot_endpoints.standin is not None:
-        calls = pinot_endpoints.standin.controller_requests[seen:]
-        assert calls and all(call.startswith("GET ") for call in calls), calls
+    calls = [f"{r.method} {r.path}" for r in pinot_proxies.controller.since(seen, prefix)]
+    assert sorted(calls) == sorted([f"GET /schemas/{prefix}{v}" for v in VIEWS] +
+                                   [f"GET /tables/{prefix}{v}?type=realtime" for v in VIEWS])
 
 
 def test_windowed_features_and_histories_are_exact(store: FeatureStore) -> None:
@@ -140,6 +144,17 @@ def test_async_reads_equal_sync_reads(store: FeatureStore) -> None:
         async_ = asyncio.run(store.get_online_features_async(features=service, entity_rows=rows)).to_dict()
     assert async_ == sync
     assert sum(sync["job_apply_count_96h"]) > 2
+
+
+def test_empty_and_missing_lists_through_feast(store: FeatureStore) -> None:
+    """Pinot keeps no empty multi-value column: [] still reads back as [], a missing list as None."""
+    jobs = [9001, 9002]  # not in the scenario
+    store.write_to_online_store("job_attributes", pd.DataFrame({
+        "job_id": jobs, "embedding": [[], None], "geo": ["", None],
+        "event_timestamp": pd.Timestamp(NOW - MINUTE, unit="ms", tz="UTC")}))
+    got = store.get_online_features(features=["job_attributes:embedding", "job_attributes:geo"],
+                                    entity_rows=[{"job_id": j} for j in jobs]).to_dict()
+    assert (got["embedding"], got["geo"]) == ([[], None], ["", None])
 
 
 def test_feast_serve_reads_pinot(store: FeatureStore) -> None:

@@ -9,7 +9,8 @@
         │   ├── PinotTableMissingError    no such table (190)
         │   ├── PinotTimeoutError         the query timed out (client, broker or server)
         │   └── PinotPartialResultError   not every server responded
-        └── PinotWriteError          Kafka did not take a write, or it never became queryable
+        └── PinotWriteError          Kafka did not take a write, a value Pinot would alter, or not queryable in time
+            └── PinotActionError     actions Pinot cannot store as given (also an ActionValidationError)
 
 Query errors carry ``table``, ``sql`` (as sent) and ``error_code`` (Pinot's,
 or None when the failure happened before Pinot answered).
@@ -17,7 +18,7 @@ or None when the failure happened before Pinot answered).
 
 from __future__ import annotations
 
-from feast_pinot.errors import OnlineStoreError
+from feast_pinot.errors import ActionValidationError, OnlineStoreError
 
 __all__ = [
     "PinotError",
@@ -29,6 +30,7 @@ __all__ = [
     "PinotTimeoutError",
     "PinotPartialResultError",
     "PinotWriteError",
+    "PinotActionError",
 ]
 
 
@@ -72,4 +74,15 @@ class PinotPartialResultError(PinotQueryError):
 
 
 class PinotWriteError(PinotError):
-    """Rows were not produced to Kafka, or did not become queryable before the deadline."""
+    """Rows were not produced to Kafka, hold a value Pinot would alter, or did not become queryable in time."""
+
+
+class PinotActionError(PinotWriteError, ActionValidationError):
+    """Actions holding a value Pinot would alter (a NUL character, a string past ``maxLength``).
+
+    An :class:`~feast_pinot.errors.ActionValidationError` too, with ``problems``
+    indexed like the actions given, so the ingester dead-letters exactly those.
+    """
+
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        ActionValidationError.__init__(self, problems)

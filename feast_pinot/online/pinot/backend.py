@@ -21,14 +21,14 @@ from typing import Any, TypeVar
 
 from feast_pinot.actions import Action
 from feast_pinot.online.backend import History, HistoryWindow, LatestRow, TableSpec
-from feast_pinot.online.pinot_broker import BrokerClient, Result
-from feast_pinot.online.pinot import PinotOnlineStoreConfig
-from feast_pinot.online.pinot_controller import ControllerClient
-from feast_pinot.online.pinot_errors import PinotQueryError, PinotSchemaError, PinotWriteError
-from feast_pinot.online.pinot_kafka import KafkaWriter
-from feast_pinot.online.pinot_layout import ACTION_COLUMNS, EVENT_MS, KEY, WRITE_ID, Layout
-from feast_pinot.online.pinot_records import action_record, decode_history, decode_latest, latest_record
-from feast_pinot.online.pinot_sql import MAX_LIMIT, Condition, Query, select
+from feast_pinot.online.pinot.broker import BrokerClient, Result
+from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
+from feast_pinot.online.pinot.controller import ControllerClient
+from feast_pinot.online.pinot.errors import PinotQueryError, PinotSchemaError, PinotWriteError
+from feast_pinot.online.pinot.kafka import KafkaWriter
+from feast_pinot.online.pinot.layout import ACTION_COLUMNS, EVENT_MS, KEY, WRITE_ID, Layout
+from feast_pinot.online.pinot.records import action_records, decode_history, decode_latest, latest_record
+from feast_pinot.online.pinot.sql import MAX_LIMIT, Condition, Query, select
 
 __all__ = ["PinotBackend"]
 
@@ -37,7 +37,9 @@ _KEY_CHUNK = 1000  # values per IN list: far below any broker limit, small enoug
 _HISTORY_ROWS = 10_000  # rows per history query: actors per chunk = this / cap
 _HISTORY_ORDER = (("actor", False), ("timestamp", True), ("action_id", False))
 _LATEST_ORDER = ((KEY, False), (EVENT_MS, True), (WRITE_ID, True))
-_NOT_ROUTABLE = {305, 410}  # segments unavailable, no routing yet: normal right after creation
+# Normal right after creation: segments unavailable (305), segments not yet on their server
+# (235, seen on Pinot 0.11 when a table is re-created right after a delete), no routing yet (410).
+_NOT_ROUTABLE = {235, 305, 410}
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -85,9 +87,14 @@ class PinotBackend:
         return True
 
     def drop_tables(self, tables: Sequence[TableSpec]) -> None:
-        for spec in tables:
-            name = self._layout.table(spec.name)
-            self._controller.delete_table(name)
+        names = [self._layout.table(spec.name) for spec in tables]
+        deleted = [name for name in names if self._controller.delete_table(name) == "deleted"]
+        for name in names:
+            # Servers drop a deleted table asynchronously; until they have, their consumers keep
+            # fetching its topic (which Kafka's topic auto-creation brings back once deleted) and
+            # Pinot refuses a new table of that name (409).
+            if name in deleted:
+                self._controller.wait_table_gone(name)
             self._controller.delete_schema(name)
             self._kafka.delete_topic(name)
 
@@ -154,16 +161,18 @@ class PinotBackend:
 
     def append_actions(self, table: str, actions: Sequence[Action], keep: HistoryWindow) -> int:
         name = self._layout.table(table)
-        unique = list({a.action_id: a for a in reversed(actions)}.values())[::-1]  # first occurrence wins
-        stored = self._stored_action_ids(name, [a.action_id for a in unique], keep.since_ms)
-        new = [a for a in unique if a.action_id not in stored]
+        records = action_records(actions, self._config.max_string_length)  # all checked before any query
+        unique: dict[str, tuple[Action, dict[str, Any]]] = {}  # the first occurrence of an id wins
+        for action, record in zip(actions, records):
+            unique.setdefault(action.action_id, (action, record))
+        stored = self._stored_action_ids(name, list(unique), keep.since_ms)
+        new = [(a, record) for aid, (a, record) in unique.items() if aid not in stored]
         if not new:
             return 0
-        length = self._config.max_string_length
-        self._kafka.produce(name, [(str(a.actor).encode(), _json(action_record(a, length))) for a in new])
+        self._kafka.produce(name, [(str(a.actor).encode(), _json(record)) for a, record in new])
         if self._config.wait_for_ingestion:
-            pending = {a.action_id for a in new}
-            since = min(a.ts_ms for a in new) - 1
+            pending = {a.action_id for a, _ in new}
+            since = min(a.ts_ms for a, _ in new) - 1
             if not self._poll(lambda: self._actions_visible(name, pending, since)):
                 raise self._not_visible(f"{len(new)} actions appended to '{name}'")
         return len(new)

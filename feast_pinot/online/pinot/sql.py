@@ -7,6 +7,10 @@ Rules (reference ``pinot.md`` §2.2, §9.3):
 * values are ``int`` (LONG range), finite ``float`` or ``str`` and nothing else;
   strings become ``'...'`` with ``'`` doubled (Pinot's Calcite parser treats
   backslash as an ordinary character);
+* a string holding two consecutive ``'`` is refused: after Calcite has undone
+  the doubling, Pinot replaces ``''`` by ``'`` once more (``RequestUtils``,
+  "legacy literal unescaping", the default from 0.11 through 1.5), so no
+  literal would match such a value exactly;
 * every query has an explicit ``LIMIT``; an ``IN`` list is never empty.
 
 Literals are rendered here, not by pinotdb: pinotdb's escaping sends the string
@@ -22,9 +26,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from feast_pinot.online.pinot_errors import PinotSchemaError, PinotValueError
+from feast_pinot.online.pinot.errors import PinotSchemaError, PinotValueError
 
-__all__ = ["Literal", "Query", "Condition", "literal", "identifier", "select", "MAX_LIMIT"]
+__all__ = ["Literal", "Query", "Condition", "literal", "matchable", "identifier", "select", "MAX_LIMIT"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = frozenset({"=", "<", "<=", ">", ">=", "IN"})
@@ -48,6 +52,14 @@ def identifier(name: str) -> str:
     return f'"{name}"'
 
 
+def matchable(text: str) -> str:
+    """``text``, if a Pinot string literal can match it exactly; else :class:`PinotValueError`."""
+    if "''" in text:
+        raise PinotValueError(f"{text!r} holds two consecutive single quotes, which Pinot's SQL parser reads as "
+                              "one: no query could match it exactly")
+    return text
+
+
 def literal(value: object) -> Literal:
     # bool is an int subclass; Pinot has no place for it in these queries.
     if isinstance(value, int) and not isinstance(value, bool):
@@ -57,7 +69,7 @@ def literal(value: object) -> Literal:
     if isinstance(value, float) and math.isfinite(value):
         return Literal(repr(value))
     if isinstance(value, str):
-        return Literal("'" + value.replace("'", "''") + "'")
+        return Literal("'" + matchable(value).replace("'", "''") + "'")
     raise PinotValueError(f"only int, finite float and str values go into Pinot SQL, got {type(value).__name__}: {value!r}")
 
 

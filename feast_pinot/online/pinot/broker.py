@@ -16,15 +16,15 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from feast_pinot.online.pinot import PinotOnlineStoreConfig
-from feast_pinot.online.pinot_errors import (
+from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
+from feast_pinot.online.pinot.errors import (
     PinotConnectionError,
     PinotPartialResultError,
     PinotQueryError,
     PinotTableMissingError,
     PinotTimeoutError,
 )
-from feast_pinot.online.pinot_sql import Query
+from feast_pinot.online.pinot.sql import Query
 
 __all__ = ["BrokerClient", "Result"]
 
@@ -68,7 +68,9 @@ class BrokerClient:
             username=auth[0] if auth else None, password=auth[1] if auth else None,
             timeout=config.http_timeout_s,
             # Connection-level options only: the same key at two levels is a duplicate Pinot rejects (150).
-            query_options=f"timeoutMs={config.query_timeout_ms};enableNullHandling=true",
+            # No enableNullHandling: Pinot 0.11 refuses it at its default data table version (3);
+            # absence is recorded in the rows instead (records.py).
+            query_options=f"timeoutMs={config.query_timeout_ms}",
         )
         self._local = threading.local()
 

@@ -12,8 +12,8 @@ import logging
 import time
 from typing import Any, Literal
 
-from feast_pinot.online.pinot import PinotOnlineStoreConfig
-from feast_pinot.online.pinot_errors import PinotConnectionError, PinotSchemaError
+from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
+from feast_pinot.online.pinot.errors import PinotConnectionError, PinotSchemaError
 
 __all__ = ["ControllerClient", "contains"]
 
@@ -81,20 +81,33 @@ class ControllerClient:
         return "updated"
 
     def _create_table(self, config: dict[str, Any]) -> None:
-        # Right after a delete Pinot answers 409 until the old external view is gone.
+        # Pinot deletes a table asynchronously: right after a delete it answers 409, "Table config
+        # for ... already exists" (seen on 0.11) or "External view for ... still exists", for a while.
         deadline = time.monotonic() + self._retry_s
         while True:
             try:
                 self._call("POST", "/tables", config)
                 return
             except PinotSchemaError as exc:
-                if "External view" not in str(exc) or time.monotonic() > deadline:
+                if " answered 409: " not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
 
     def delete_table(self, name: str) -> Outcome:
         found = self._call("DELETE", f"/tables/{name}?type=realtime", missing_ok=True)
         return "absent" if found is None else "deleted"
+
+    def wait_table_gone(self, name: str) -> None:
+        """Return once no server serves the deleted table any more (its external view is gone).
+
+        Pinot 0.11 keeps it for seconds (10 s seen on a busy machine) after ``DELETE`` answered.
+        """
+        deadline = time.monotonic() + self._retry_s
+        while self._call("GET", f"/tables/{name}/externalview", missing_ok=True) is not None:
+            if time.monotonic() > deadline:
+                raise PinotSchemaError(f"table '{name}' was deleted but Pinot's servers still serve it "
+                                       f"after {self._retry_s} s")
+            time.sleep(0.2)
 
     def delete_schema(self, name: str) -> Outcome:
         found = self._call("DELETE", f"/schemas/{name}", missing_ok=True)

@@ -1,41 +1,17 @@
-"""Feast on Apache Pinot: the production online store.
+"""The settings of PinotOnlineStore: the ``online_store`` block of ``feature_store.yaml``.
 
-``feature_store.yaml``::
-
-    online_store:
-      type: feast_pinot.online.pinot.PinotOnlineStore
-      controller_url: http://localhost:9000
-      broker_url: http://localhost:8099
-      kafka_bootstrap_servers: localhost:9092
-      stream_bootstrap_servers: kafka:9093   # Kafka as Pinot's servers see it, if different
-
-``feast apply`` creates a Kafka topic, a schema and a REALTIME table per feature
-view; writes go to the topics, reads to the broker. Every option is documented
-on :class:`PinotOnlineStoreConfig` and in ``docs/pinot.md``.
+Every module of the package reads its options from here; this module imports
+none of them, so the store, the backend and the clients never import each
+other in a circle.
 """
 
-from __future__ import annotations
-
-import asyncio
 import re
-import threading
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from feast import FeatureView
-from feast.infra.supported_async_methods import SupportedAsyncMethods
-from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
-from feast.protos.feast.types.Value_pb2 import Value as ValueProto
-from feast.repo_config import FeastConfigBaseModel, RepoConfig
+from feast.repo_config import FeastConfigBaseModel
 from pydantic import ConfigDict, Field, SecretStr, StrictBool, StrictStr, field_validator, model_validator
 
-from feast_pinot.errors import OnlineStoreError
-from feast_pinot.online.adapter import BackendOnlineStore
-
-if TYPE_CHECKING:
-    from feast_pinot.online.pinot_backend import PinotBackend
-
-__all__ = ["PinotOnlineStore", "PinotOnlineStoreConfig", "STORE_TYPE"]
+__all__ = ["PinotOnlineStoreConfig", "STORE_TYPE"]
 
 STORE_TYPE: Literal["feast_pinot.online.pinot.PinotOnlineStore"] = "feast_pinot.online.pinot.PinotOnlineStore"
 _URL = re.compile(r"https?://[^\s/]+(/[^\s]*)?")
@@ -46,9 +22,12 @@ class PinotOnlineStoreConfig(FeastConfigBaseModel):
     """Where Pinot and Kafka are, how tables are named, and how long to wait.
 
     Frozen and strict: an unknown key, a malformed URL or a half-given credential
-    fails ``feast apply`` when the yaml is loaded, not at the first read. (It lives
-    here because Feast looks for the store class in the config class's module.)
+    fails ``feast apply`` when the yaml is loaded, not at the first read.
     """
+
+    # Feast imports the store class (this name without "Config") from the config's
+    # module: name the package, which exports both, so this module needs no store.
+    __module__ = "feast_pinot.online.pinot"
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", frozen=True)
 
@@ -74,8 +53,8 @@ class PinotOnlineStoreConfig(FeastConfigBaseModel):
     replication: int = Field(default=1, ge=1)
     """Pinot segment replicas per partition (``segmentsConfig.replication``)."""
 
-    consumer_factory: StrictStr = "org.apache.pinot.plugin.stream.kafka30.KafkaConsumerFactory"
-    """Pinot's Kafka plugin: ``kafka30`` from Pinot 1.3 on; ``...kafka20.KafkaConsumerFactory`` for 1.0-1.2."""
+    consumer_factory: StrictStr = "org.apache.pinot.plugin.stream.kafka20.KafkaConsumerFactory"
+    """Pinot's Kafka plugin: ``kafka20`` up to Pinot 1.2 (0.11 has no other); ``...kafka30.KafkaConsumerFactory`` from 1.3 on."""
 
     stream_properties: dict[StrictStr, StrictStr] = Field(default_factory=dict)
     """Extra stream config entries for Pinot's consumer, e.g. ``stream.kafka.consumer.prop.security.protocol``."""
@@ -138,54 +117,3 @@ class PinotOnlineStoreConfig(FeastConfigBaseModel):
         if self.username is None or self.password is None:
             return None
         return self.username, self.password.get_secret_value()
-
-
-
-
-class PinotOnlineStore(BackendOnlineStore):
-    """Feast online store on Pinot REALTIME tables fed by Kafka."""
-
-    def __init__(self) -> None:
-        self._backends: dict[str, PinotBackend] = {}
-        self._last: tuple[PinotOnlineStoreConfig, PinotBackend] | None = None
-        self._lock = threading.Lock()
-
-    def backend(self, config: RepoConfig) -> PinotBackend:
-        store_config = config.online_store
-        if not isinstance(store_config, PinotOnlineStoreConfig):
-            raise OnlineStoreError(
-                f"PinotOnlineStore needs a PinotOnlineStoreConfig, got {type(store_config).__name__}"
-            )
-        last = self._last
-        if last is not None and last[0] is store_config:  # every read: no serialisation on the hot path
-            return last[1]
-        key = store_config.model_dump_json()  # one backend (and connection pool) per distinct config
-        with self._lock:
-            backend = self._backends.get(key)
-            if backend is None:
-                from feast_pinot.online.pinot_backend import PinotBackend  # lazy: pinotdb, confluent_kafka
-
-                backend = self._backends[key] = PinotBackend(store_config)
-            self._last = (store_config, backend)
-        return backend
-
-    @property
-    def async_supported(self) -> SupportedAsyncMethods:
-        return SupportedAsyncMethods(read=True)
-
-    async def online_read_async(
-        self,
-        config: RepoConfig,
-        table: FeatureView,
-        entity_keys: list[EntityKeyProto],
-        requested_features: list[str] | None = None,
-    ) -> list[tuple[datetime | None, dict[str, ValueProto] | None]]:
-        # The broker call blocks in httpx; a worker thread keeps the server's event loop
-        # free, and Feast gathers the feature views' reads concurrently.
-        return await asyncio.to_thread(self.online_read, config, table, entity_keys, requested_features)
-
-    async def close(self) -> None:
-        with self._lock:
-            backends, self._backends, self._last = list(self._backends.values()), {}, None
-        for backend in backends:
-            backend.close()

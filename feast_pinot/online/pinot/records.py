@@ -6,6 +6,18 @@ back: bytes as hex, datetimes as epoch ms, non-finite floats as "NaN" /
 "Infinity" / "-Infinity" (JSON has no such numbers). Reads undo what the
 broker does to values (pinotdb's conversions included): hex BYTES, naive UTC
 TIMESTAMPs, non-finite floats sent as strings.
+
+Pinot stores a missing value as its column's default (``"null"``,
+``Integer.MIN_VALUE``, ``-Infinity``...) and an empty multi-value column as
+``[default]``; Pinot 0.11 cannot send nulls back at the default data table
+version. So a latest row also records which features hold a value
+(``feast_present``) and which of them an empty list (``feast_empty``), and
+reads trust those lists, not the stored defaults.
+
+Pinot's ingestion cuts a STRING value at its first NUL character and past its
+column's ``maxLength``, and its SQL cannot match a value holding ``''`` (see
+:mod:`~feast_pinot.online.pinot.sql`): such values are refused here, naming
+the column, before anything is produced.
 """
 
 from __future__ import annotations
@@ -20,10 +32,11 @@ import numpy as np
 
 from feast_pinot.actions import Action, datetime_to_ms
 from feast_pinot.online.backend import History, LatestRow
-from feast_pinot.online.pinot_errors import PinotWriteError
-from feast_pinot.online.pinot_layout import ATTRIBUTE_COLUMNS, EMBEDDING, EVENT_MS, KEY, WRITE_ID
+from feast_pinot.online.pinot.errors import PinotActionError, PinotValueError, PinotWriteError
+from feast_pinot.online.pinot.layout import ATTRIBUTE_COLUMNS, EMBEDDING, EMPTY, EVENT_MS, KEY, PRESENT, WRITE_ID
+from feast_pinot.online.pinot.sql import matchable
 
-__all__ = ["latest_record", "action_record", "decode_latest", "decode_history", "java_length"]
+__all__ = ["latest_record", "action_records", "decode_latest", "decode_history", "java_length"]
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -34,10 +47,21 @@ def java_length(text: str) -> int:
 
 
 def _checked(column: str, text: str, max_length: int) -> str:
+    if "\0" in text:
+        raise PinotWriteError(f"column {column!r}: a value holds a NUL character at position {text.index(chr(0))}; "
+                              "Pinot cuts STRING values at the first NUL")
     if java_length(text) > max_length:
         raise PinotWriteError(f"column {column!r}: a value of {java_length(text)} characters exceeds "
                               f"maxLength {max_length}; Pinot would truncate it (raise max_string_length)")
     return text
+
+
+def _queried(column: str, text: str, max_length: int) -> str:
+    """A value reads look up by equality (``action_id``, a STRING ``actor``): stored intact and matchable."""
+    try:
+        return _checked(column, matchable(text), max_length)
+    except PinotValueError as exc:
+        raise PinotWriteError(f"column {column!r}: {exc}") from exc
 
 
 def _encode(column: str, value: Any, max_length: int) -> Any:
@@ -57,16 +81,32 @@ def _encode(column: str, value: Any, max_length: int) -> Any:
 
 
 def latest_record(row: LatestRow, write_id: str, max_length: int) -> dict[str, Any]:
-    record = {name: _encode(name, value, max_length) for name, value in row.values.items()}
-    record.update({KEY: _checked(KEY, row.key, max_length), EVENT_MS: row.event_ms, WRITE_ID: write_id})
+    record = {name: _encode(name, value, max_length) for name, value in row.values.items() if value is not None}
+    record.update({
+        KEY: _checked(KEY, row.key, max_length), EVENT_MS: row.event_ms, WRITE_ID: write_id,
+        PRESENT: list(record), EMPTY: [name for name, value in record.items() if value == []],
+    })
     return record
 
 
-def action_record(action: Action, max_length: int) -> dict[str, Any]:
+def action_records(actions: Sequence[Action], max_length: int) -> list[dict[str, Any]]:
+    """The records of all actions, or :class:`PinotActionError` naming every action Pinot would alter."""
+    records, problems = [], []
+    for index, action in enumerate(actions):
+        try:
+            records.append(_action_record(action, max_length))
+        except PinotWriteError as exc:
+            problems.append((index, str(exc)))
+    if problems:
+        raise PinotActionError(problems)
+    return records
+
+
+def _action_record(action: Action, max_length: int) -> dict[str, Any]:
     attributes = json.loads(action.attributes)
     record: dict[str, Any] = {
-        "action_id": _checked("action_id", action.action_id, max_length),
-        "actor": _checked("actor", action.actor, max_length) if isinstance(action.actor, str) else action.actor,
+        "action_id": _queried("action_id", action.action_id, max_length),
+        "actor": _queried("actor", action.actor, max_length) if isinstance(action.actor, str) else action.actor,
         "verb": _checked("verb", action.verb, max_length),
         "object": _checked("object", action.object, max_length),
         "timestamp": action.ts_ms,
@@ -92,9 +132,19 @@ def _decode(value: Any, pinot_type: str) -> Any:
     return value
 
 
+_LATEST_META = frozenset({KEY, EVENT_MS, WRITE_ID, PRESENT, EMPTY})
+
+
+def _feature(name: str, row: Mapping[str, Any], types: Mapping[str, str]) -> Any:
+    if name not in (row[PRESENT] or ()):  # a record without the list (not ours) holds no feature
+        return None  # Pinot holds its default null value here
+    if name in (row[EMPTY] or ()):
+        return []  # Pinot holds [default] here
+    return _decode(row[name], types[name])
+
+
 def decode_latest(row: Mapping[str, Any], types: Mapping[str, str]) -> LatestRow:
-    values = {name: _decode(value, types[name]) for name, value in row.items()
-              if name not in (KEY, EVENT_MS, WRITE_ID)}
+    values = {name: _feature(name, row, types) for name in row if name not in _LATEST_META}
     return LatestRow(row[KEY], int(row[EVENT_MS]), values)
 
 

@@ -13,8 +13,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from feast_pinot.online.pinot import PinotOnlineStoreConfig
-from feast_pinot.online.pinot_errors import PinotConnectionError, PinotWriteError
+from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
+from feast_pinot.online.pinot.errors import PinotConnectionError, PinotWriteError
 
 __all__ = ["KafkaWriter"]
 
@@ -87,13 +87,15 @@ class KafkaWriter:
             raise PinotConnectionError(f"cannot create Kafka topic '{topic}': no answer from "
                                        f"{self._config.kafka_bootstrap_servers} in {self._config.write_timeout_s} s") from exc
 
-    def _wait_listed(self, admin: Any, topic: str) -> None:
-        # Pinot's controller reads the topic's partitions from metadata when the table is created.
+    def _wait_listed(self, admin: Any, topic: str, listed: bool = True) -> None:
+        # Pinot's controller reads the topic's partitions from metadata when the table is created;
+        # a deleted topic stays listed a while, and re-creating it meanwhile fails.
         deadline = time.monotonic() + self._config.ingestion_timeout_s
-        while topic not in admin.list_topics(timeout=self._config.write_timeout_s).topics:
+        while (topic in admin.list_topics(timeout=self._config.write_timeout_s).topics) != listed:
             if time.monotonic() > deadline:
-                raise PinotConnectionError(f"Kafka topic '{topic}' is not listed after "
-                                           f"{self._config.ingestion_timeout_s} s (still being deleted?)")
+                state = "not listed" if listed else "still listed"
+                raise PinotConnectionError(f"Kafka topic '{topic}' is {state} after "
+                                           f"{self._config.ingestion_timeout_s} s (being deleted or created?)")
             time.sleep(0.2)
 
     def delete_topic(self, topic: str) -> None:
@@ -102,6 +104,7 @@ class KafkaWriter:
         admin = self._admin()  # kept alive until the future resolves
         try:
             admin.delete_topics([topic])[topic].result(self._config.write_timeout_s)
+            self._wait_listed(admin, topic, listed=False)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise PinotConnectionError(f"cannot delete Kafka topic '{topic}': {exc}") from exc

@@ -1,10 +1,12 @@
-"""How backend tables map to Pinot: names, schema JSON and REALTIME table JSON (Pinot 1.x).
+"""How backend tables map to Pinot: names, schema JSON and REALTIME table JSON (Pinot 0.11 on, 1.x accepts it).
 
 Two layouts (reference ``pinot.md`` §4):
 
 * ``latest`` (ordinary feature views): an upsert table keyed by the serialized
   entity key, the event time as time and comparison column, one typed column
-  per feature, column-based null handling so a missing value reads back as None;
+  per feature, and two JSON columns listing the features that hold a value and
+  those holding an empty list (Pinot keeps neither a null nor an empty
+  multi-value column, see :mod:`~feast_pinot.online.pinot.records`);
 * ``actions`` (action logs): an append table deduplicated on ``action_id``,
   ``timestamp`` (epoch ms) as time column with a retention, sorted and
   bloom-filtered on the actor, attributes as JSON, the embedding as a
@@ -22,12 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from feast_pinot.online.backend import TableSpec
-from feast_pinot.online.pinot import PinotOnlineStoreConfig
-from feast_pinot.online.pinot_errors import PinotSchemaError
+from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
+from feast_pinot.online.pinot.errors import PinotSchemaError
 
-__all__ = ["Layout", "KEY", "EVENT_MS", "WRITE_ID", "ACTION_COLUMNS", "EMBEDDING", "JSON_DECODER"]
+__all__ = ["Layout", "KEY", "EVENT_MS", "WRITE_ID", "PRESENT", "EMPTY", "ACTION_COLUMNS", "EMBEDDING", "JSON_DECODER"]
 
 KEY, EVENT_MS, WRITE_ID = "feast_entity_key", "feast_event_ms", "feast_write_id"
+PRESENT, EMPTY = "feast_present", "feast_empty"
 EMBEDDING = "objectEmbedding"
 ATTRIBUTE_COLUMNS = ("actorAttributes", "verbAttributes", "objectAttributes")
 ACTION_COLUMNS = ("actor", "action_id", "timestamp", "verb", "object", EMBEDDING)  # what a history read selects
@@ -35,7 +38,9 @@ JSON_DECODER = "org.apache.pinot.plugin.stream.kafka.KafkaJSONMessageDecoder"
 _MS_TIME = {"dataType": "LONG", "format": "1:MILLISECONDS:EPOCH", "granularity": "1:MILLISECONDS"}
 _SCALARS = {"String": "STRING", "Int32": "INT", "Int64": "LONG", "Float32": "FLOAT", "Float64": "DOUBLE",
             "Bool": "BOOLEAN", "Bytes": "BYTES", "UnixTimestamp": "TIMESTAMP"}
-_ARRAY_ITEMS = ("String", "Int32", "Int64", "Float32", "Float64", "Bool")
+# No Bool: Pinot 0.11 fails on every record of a multi-value BOOLEAN column
+# (ClassCastException in MutableSegmentImpl.updateDictionary), so it is refused at apply.
+_ARRAY_ITEMS = ("String", "Int32", "Int64", "Float32", "Float64")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _PINOT_MAX_LENGTH = 512
 HOUR_MS = 3_600_000
@@ -81,7 +86,8 @@ class Layout:
         name = self.table(spec.name)
         length = self.config.max_string_length
         if spec.kind == "latest":
-            key_fields = [_field(KEY, "STRING", max_length=length), _field(WRITE_ID, "STRING")]
+            key_fields = [_field(KEY, "STRING", max_length=length), _field(WRITE_ID, "STRING"),
+                          _field(PRESENT, "JSON"), _field(EMPTY, "JSON")]
             dimensions = key_fields + [_feature_field(n, t, length) for n, t in spec.columns]
             primary, time_column = [KEY], EVENT_MS
         else:
@@ -92,7 +98,6 @@ class Layout:
             primary, time_column = ["action_id"], "timestamp"
         return {
             "schemaName": name,
-            "enableColumnBasedNullHandling": True,  # None stays None (the default would store "null", -Infinity)
             "primaryKeyColumns": primary,
             "dimensionFieldSpecs": dimensions,
             "dateTimeFieldSpecs": [{"name": time_column, **_MS_TIME}],
@@ -105,15 +110,17 @@ class Layout:
 
     def table_config(self, spec: TableSpec) -> dict[str, Any]:
         name = self.table(spec.name)
+        replicas = self.config.replication
         config: dict[str, Any] = {
             "tableName": name,
             "tableType": "REALTIME",
-            "segmentsConfig": {"timeColumnName": EVENT_MS, "replication": str(self.config.replication)},
+            "segmentsConfig": {"timeColumnName": EVENT_MS, "replication": str(replicas),
+                               "replicasPerPartition": str(replicas)},
             "tenants": {"broker": "DefaultTenant", "server": "DefaultTenant"},
             "tableIndexConfig": {"loadMode": "MMAP", "invertedIndexColumns": [KEY]},
             "routing": {"instanceSelectorType": "strictReplicaGroup"},
             "query": {"timeoutMs": self.config.query_timeout_ms},
-            "upsertConfig": {"mode": "FULL", "comparisonColumns": [EVENT_MS]},
+            "upsertConfig": {"mode": "FULL", "comparisonColumn": EVENT_MS},
             "ingestionConfig": {"streamIngestionConfig": {"streamConfigMaps": [self._stream(name)]}},
             "metadata": {"customConfigs": {"feast_pinot.kind": spec.kind}},
         }
