@@ -35,7 +35,7 @@ from feast_pinot.actions import Action
 from feast_pinot.clock import now_ms
 from feast_pinot.online.backend import HistoryWindow, TableSpec
 from feast_pinot.online.pinot import PinotOnlineStoreConfig
-from feast_pinot.online.pinot_backend import PinotBackend
+from feast_pinot.online.pinot.backend import PinotBackend
 from local_cluster import local_cluster
 from local_cluster.cluster import DEFAULT_CACHE, online_store_block
 

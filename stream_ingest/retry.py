@@ -24,7 +24,7 @@ from typing import TypeVar
 from confluent_kafka import KafkaError, KafkaException
 
 from feast_pinot.errors import OfflineStoreError, OnlineStoreError
-from feast_pinot.online.pinot_errors import PinotConnectionError, PinotTimeoutError, PinotValueError
+from feast_pinot.online.pinot.errors import PinotConnectionError, PinotTimeoutError, PinotValueError
 from stream_ingest.config import RetryConfig
 from stream_ingest.errors import IngestError
 
