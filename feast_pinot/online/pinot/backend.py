@@ -37,9 +37,10 @@ _KEY_CHUNK = 1000  # values per IN list: far below any broker limit, small enoug
 _HISTORY_ROWS = 10_000  # rows per history query: actors per chunk = this / cap
 _HISTORY_ORDER = (("actor", False), ("timestamp", True), ("action_id", False))
 _LATEST_ORDER = ((KEY, False), (EVENT_MS, True), (WRITE_ID, True))
-# Normal right after creation: segments unavailable (305), segments not yet on their server
-# (235, seen on Pinot 0.11 when a table is re-created right after a delete), no routing yet (410).
-_NOT_ROUTABLE = {235, 305, 410}
+# Normal right after creation: the broker not yet told of the table (190, seen on Pinot 0.11 on a
+# loaded machine), segments unavailable (305), segments not yet on their server (235, seen on
+# Pinot 0.11 when a table is re-created right after a delete), no routing yet (410).
+_NOT_ROUTABLE = {190, 235, 305, 410}
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
