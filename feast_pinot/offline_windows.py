@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from feast.repo_config import RepoConfig
 
 from feast_pinot.errors import OfflineStoreError
-from feast_pinot.offline_history import entity_frame, log_files, sql_literal
+from feast_pinot.offline_history import entity_frame, epoch_ms_sql, log_files, sql_literal
 from feast_pinot.specs import HistorySpec, WindowedFeaturesSpec
 from feast_pinot.windows import verb_slug
 
@@ -62,7 +62,7 @@ def _narrow_sql(spec: HistorySpec, files: list[str], verbs: tuple[str, ...]) -> 
     verb_list = "[" + ", ".join(map(sql_literal, verbs)) + "]"
     return f"""
         WITH raw AS (
-            SELECT "{spec.log.actor_join_key}" AS actor, action_id, epoch_ms(event_timestamp) AS ts,
+            SELECT "{spec.log.actor_join_key}" AS actor, action_id, {epoch_ms_sql("event_timestamp")} AS ts,
                    coalesce(list_position({verb_list}, verb), 0) AS verb_no,
                    ((list_position({file_list}, filename) - 1)::BIGINT << 32) + file_row_number AS pos
             FROM read_parquet({file_list}, filename = true, file_row_number = true, union_by_name = true)
