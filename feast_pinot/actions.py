@@ -34,6 +34,7 @@ __all__ = [
     "derive_action_id",
     "validate_action",
     "validate_actions",
+    "validate_push_rows",
     "actions_to_frame",
     "actions_to_table",
     "ms_to_datetime",
@@ -263,6 +264,53 @@ def validate_actions(
         else:
             good.append(result)
     return good, bad
+
+
+def validate_push_rows(
+    rows: Iterable[Mapping[str, Any]], spec: ActionLogSpec, now_ms: int
+) -> tuple[list[Action], list[tuple[int, str]]]:
+    """:func:`validate_actions` for rows of a Feast push frame (the log's batch-source columns).
+
+    ``event_timestamp`` is epoch ms; ``attributes`` is the JSON object of the
+    actor/verb/object attributes (null: none). Feast's online and offline push
+    paths both come here, so one rule decides what either store accepts.
+    """
+    good: list[Action] = []
+    bad: list[tuple[int, str]] = []
+    for i, row in enumerate(rows):
+        try:
+            result = validate_action(_push_row_raw(row, spec), spec, now_ms)
+        except _Reject as rejected:
+            result = str(rejected)
+        if isinstance(result, str):
+            bad.append((i, result))
+        else:
+            good.append(result)
+    return good, bad
+
+
+def _push_row_raw(row: Mapping[str, Any], spec: ActionLogSpec) -> dict[str, Any]:
+    text = row.get("attributes")
+    try:
+        raw = json.loads(text) if text else {}
+    except (TypeError, ValueError):
+        raw = None
+    if not isinstance(raw, dict):
+        raise _Reject(f"'attributes' must be a JSON object (text), got {text!r}")
+    embedding = row.get("embedding")
+    if embedding is not None:
+        if isinstance(embedding, list):  # Arrow turns a pandas NaN into a null
+            embedding = [math.nan if v is None else v for v in embedding]
+        obj = raw.get("objectAttributes")
+        raw["objectAttributes"] = {**(obj if isinstance(obj, dict) else {}), "embedding": embedding}
+    raw.update(
+        action_id=row.get("action_id"),
+        actor=row.get(spec.actor_join_key),
+        verb=row.get("verb"),
+        object=row.get("object"),
+        timestamp=row.get("event_timestamp"),
+    )
+    return raw
 
 
 def _plain_columns(actions: Sequence[Action], spec: ActionLogSpec) -> dict[str, list[Any]]:

@@ -12,7 +12,6 @@ apart by their spec tag:
 
 from __future__ import annotations
 
-import json
 import logging
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
@@ -37,7 +36,7 @@ from feast.type_map import feast_value_type_to_python_type, python_values_to_pro
 from feast.value_type import ValueType
 
 from feast_pinot import clock
-from feast_pinot.actions import datetime_to_ms, ms_to_datetime, validate_actions
+from feast_pinot.actions import datetime_to_ms, ms_to_datetime, validate_push_rows
 from feast_pinot.errors import ActionValidationError, OnlineStoreError
 from feast_pinot.online.backend import History, HistoryWindow, LatestRow, OnlineBackend, TableSpec
 from feast_pinot.specs import ActionLogSpec, AttributeJoinSpec, HistorySpec, spec_of
@@ -302,26 +301,18 @@ def _append_actions(
     backend: OnlineBackend, table: str, spec: ActionLogSpec, data: list[_Row]
 ) -> None:
     now = clock.now_ms()
-    raws = [_raw_action(spec, key, values, ts) for key, values, ts, _ in data]
-    actions, problems = validate_actions(raws, spec, now)
+    rows = [_push_row(spec, key, values, ts) for key, values, ts, _ in data]
+    actions, problems = validate_push_rows(rows, spec, now)
     if problems:
         raise ActionValidationError(problems)  # nothing of the batch is written
     keep = HistoryWindow(now - spec.retention_ms, now, spec.max_actions)
     backend.append_actions(table, actions, keep)
 
 
-def _raw_action(
+def _push_row(
     spec: ActionLogSpec, key: EntityKeyProto, values: dict[str, ValueProto], ts: datetime
 ) -> dict[str, Any]:
-    plain = {name: feast_value_type_to_python_type(v) for name, v in values.items()}
-    raw: dict[str, Any] = json.loads(plain.get("attributes") or "{}")
-    if plain.get("embedding") is not None:
-        raw.setdefault("objectAttributes", {})["embedding"] = plain["embedding"]
-    raw.update(
-        action_id=plain.get("action_id"),
-        actor=_actor(key),
-        verb=plain.get("verb"),
-        object=plain.get("object"),
-        timestamp=datetime_to_ms(ts),
-    )
-    return raw
+    row: dict[str, Any] = {name: feast_value_type_to_python_type(v) for name, v in values.items()}
+    row[spec.actor_join_key] = _actor(key)
+    row["event_timestamp"] = datetime_to_ms(ts)
+    return row

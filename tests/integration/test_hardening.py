@@ -70,3 +70,109 @@ def test_object_ids_outside_ascii_digits_or_int64_have_no_attribute_online_and_o
         assert vectors[4].tolist() == [1.0, 2.0]
         assert list(got["a_mean_emb_1h"]) == [1.0, 2.0]
         assert got["a_count_1h"] == 5
+
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    base = {"member_id": 1, "action_id": None, "verb": "a", "object": "job:3", "attributes": None,
+            "embedding": [0.5, 0.25], "event_timestamp": pd.Timestamp(NOW - 1000, unit="ms", tz="UTC")}
+    return pd.DataFrame([{**base, **row} for row in rows])
+
+
+def _parts(store: FeatureStore, log: str) -> list[Path]:
+    return sorted((Path(store.repo_path) / "data" / log).rglob("*.parquet"))
+
+
+def _online_ids(store: FeatureStore, member: int) -> list[str]:
+    import sqlite3
+
+    db = sqlite3.connect(Path(store.repo_path) / "data" / "online.db")
+    rows = db.execute('SELECT action_id FROM "mini_acts" WHERE actor = ? ORDER BY action_id', (member,))
+    return [r[0] for r in rows]
+
+
+def _offline_ids(store: FeatureStore, member: int) -> list[str]:
+    stored = pd.concat([pd.read_parquet(p) for p in _parts(store, "acts")])
+    return sorted(stored.loc[stored["member_id"] == member, "action_id"])
+
+
+@pytest.mark.parametrize(("embedding", "reason"), [
+    ([float("nan"), 0.0], "embedding contains NaN or infinity"),
+    ([1e39, 0.0], "embedding values must be within float32's range (|x| <= 3.402823e+38)"),
+])
+def test_feast_offline_push_refuses_what_push_actions_refuses(
+        store: FeatureStore, embedding: list[float], reason: str) -> None:
+    from feast.data_source import PushMode
+
+    from feast_pinot import ActionValidationError
+
+    before = _parts(store, "acts")
+    frame = _frame([{"member_id": 4, "action_id": "fine"}, {"member_id": 4, "embedding": embedding}])
+    with pytest.raises(ActionValidationError) as err:
+        store.push("acts_push", frame, to=PushMode.OFFLINE)
+    assert err.value.problems == [(1, reason)]
+    with pytest.raises(ActionValidationError) as again:
+        push_actions(store, "acts", [{"actor": 4, "verb": "a", "object": "job:3", "timestamp": NOW - 1000,
+                                      "objectAttributes": {"embedding": embedding}}], to=PushMode.OFFLINE)
+    assert again.value.problems == [(0, reason)]
+    assert _parts(store, "acts") == before
+
+
+def test_feast_push_to_both_stores_derives_missing_ids_alike(store: FeatureStore) -> None:
+    from feast.data_source import PushMode
+
+    from feast_pinot.actions import derive_action_id
+
+    frame = _frame([{"member_id": 20, "object": "job:1"}, {"member_id": 20, "object": "job:2"}])
+    with frozen(NOW):
+        store.push("acts_push", frame, to=PushMode.ONLINE_AND_OFFLINE)
+    expected = sorted(derive_action_id({"actor": 20, "verb": "a", "object": f"job:{j}", "timestamp": NOW - 1000})
+                      for j in (1, 2))
+    assert _online_ids(store, 20) == expected
+    assert _offline_ids(store, 20) == expected
+
+
+def test_feast_push_to_both_stores_writes_nothing_when_one_row_is_bad(store: FeatureStore) -> None:
+    from feast.data_source import PushMode
+
+    from feast_pinot import ActionValidationError
+
+    before = _parts(store, "acts")
+    frame = _frame([{"member_id": 21}, {"member_id": 21, "attributes": "not json"}])
+    with frozen(NOW), pytest.raises(ActionValidationError) as err:
+        store.push("acts_push", frame, to=PushMode.ONLINE_AND_OFFLINE)
+    assert err.value.problems == [(1, "'attributes' must be a JSON object (text), got 'not json'")]
+    assert _online_ids(store, 21) == [] and _parts(store, "acts") == before
+
+
+def test_push_actions_takes_what_a_pandas_user_has(store: FeatureStore) -> None:
+    from feast_pinot.actions import derive_action_id
+
+    standard = pd.DataFrame({
+        "actor": np.array([30, 30], dtype=np.int64), "verb": ["a", "b"], "object": ["job:1", "job:2"],
+        "timestamp": np.array([NOW - 2000, NOW - 1000], dtype=np.int64),
+        "objectAttributes": [{"embedding": np.array([1.0, 2.0], np.float32)}, {"embedding": np.ones(2)}],
+    })
+    push_frame = _frame([{"member_id": 31}]).drop(columns=["action_id", "attributes"])
+    with frozen(NOW):
+        assert push_actions(store, "acts", standard) == 2
+        assert push_actions(store, "acts", push_frame) == 1
+    assert _online_ids(store, 30) == sorted(
+        derive_action_id({"actor": 30, "verb": v, "object": f"job:{j}", "timestamp": NOW - 3000 + 1000 * j})
+        for v, j in (("a", 1), ("b", 2)))
+    assert _online_ids(store, 31) == [derive_action_id(
+        {"actor": 31, "verb": "a", "object": "job:3", "timestamp": NOW - 1000})]
+    assert _offline_ids(store, 30) == _online_ids(store, 30)
+
+
+@pytest.mark.parametrize(("actions", "message"), [
+    (pd.DataFrame({"who": [1]}), "action 0: a DataFrame of actions needs an 'actor' column (the standard action "
+                                 "schema) or 'member_id' (the push frame of 'acts'); got columns ['who']"),
+    (pd.DataFrame({"member_id": [1]}), "action 0: a push frame needs an 'event_timestamp' column"),
+    ({"actor": 1}, "action 0: pass a list of actions or a DataFrame, not one dict"),
+])
+def test_push_actions_says_what_to_pass(store: FeatureStore, actions: Any, message: str) -> None:
+    from feast_pinot import ActionValidationError
+
+    with pytest.raises(ActionValidationError) as err:
+        push_actions(store, "acts", actions)
+    assert str(err.value) == f"1 invalid action(s): {message}"
