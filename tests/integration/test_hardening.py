@@ -176,3 +176,54 @@ def test_push_actions_says_what_to_pass(store: FeatureStore, actions: Any, messa
     with pytest.raises(ActionValidationError) as err:
         push_actions(store, "acts", actions)
     assert str(err.value) == f"1 invalid action(s): {message}"
+
+
+def _plant_part(store: FeatureStore, rows: list[tuple[int, str, list[float]]]) -> None:
+    """A part file written by hand, past every check a write path makes."""
+    import time
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = Path(store.repo_path) / "data" / "acts" / "date=planted"
+    folder.mkdir(parents=True, exist_ok=True)
+    n = len(rows)
+    table = pa.table({
+        "member_id": pa.array([r[0] for r in rows], pa.int64()),
+        "action_id": [r[1] for r in rows], "verb": ["a"] * n, "object": ["job:1"] * n, "attributes": ["{}"] * n,
+        "event_timestamp": pa.array([NOW - 5000 + i for i in range(n)], pa.timestamp("ms", tz="UTC")),
+        "embedding": pa.array([r[2] for r in rows], pa.list_(pa.float32())),
+    })
+    pq.write_table(table, folder / f"part-{time.time_ns():020d}-planted.parquet")
+
+
+def test_a_huge_or_nan_value_in_one_actor_never_reaches_another(store: FeatureStore) -> None:
+    _plant_part(store, [
+        (40, "huge-1", [3e38, 3e38]), (40, "huge-2", [1.0, 1.0]),
+        (41, "after-huge-1", [0.5, 0.25]), (41, "after-huge-2", [1.5, 0.75]),
+        (42, "nan-1", [float("nan"), 1.0]), (42, "nan-2", [1.0, 1.0]),
+        (43, "after-nan-1", [2.0, 4.0]), (43, "after-nan-2", [4.0, 8.0]),
+    ])
+    refs = ["acts_win:a_mean_emb_96h", "acts_win:a_mean_emb_1h", "acts_win:a_count_96h"]
+    out = _offline(store, refs, [41, 43, 40, 42, 41]).set_index(pd.RangeIndex(5))
+    for row, mean in ((0, [1.0, 0.5]), (1, [3.0, 6.0]), (4, [1.0, 0.5])):
+        assert list(out.loc[row, "a_mean_emb_96h"]) == mean
+        assert list(out.loc[row, "a_mean_emb_1h"]) == mean
+        assert out.loc[row, "a_count_96h"] == 2
+    assert list(out.loc[2, "a_mean_emb_96h"]) == [np.float32(1.5e38)] * 2  # its own value, unchanged
+
+
+def test_an_action_id_reused_by_another_member_counts_for_the_first_writer_only(store: FeatureStore) -> None:
+    first, second = 50, 51
+    with frozen(NOW):
+        for member in (first, second):
+            push_actions(store, "acts", [{"action_id": "shared-1", "actor": member, "verb": "b", "object": "job:5",
+                                          "timestamp": NOW - 1000, "objectAttributes": {"embedding": [1.0, 1.0]}}])
+    assert _online(store, ["acts_win:b_count_1h"], first)["b_count_1h"] == 1
+    assert _online(store, ["acts_win:b_count_1h"], second)["b_count_1h"] == 0
+    for members in ([second], [first, second], [second, first]):
+        out = _offline(store, ["acts_win:b_count_1h"], members)
+        assert dict(zip(out["member_id"], out["b_count_1h"])) == {m: int(m == first) for m in members}
+        lists = _offline(store, ["acts_hist:action_objects"], members)
+        assert {m: len(v) for m, v in zip(lists["member_id"], lists["action_objects"])} == {
+            m: int(m == first) for m in members}
