@@ -247,6 +247,7 @@ def _latest_result(
 _SCALARS = {
     ValueType.STRING: "string_val", ValueType.INT64: "int64_val", ValueType.INT32: "int32_val",
     ValueType.FLOAT: "float_val", ValueType.DOUBLE: "double_val", ValueType.BOOL: "bool_val",
+    ValueType.BYTES: "bytes_val",  # Feast's converter drops an empty bytes value
 }
 _LISTS = {
     ValueType.FLOAT_LIST: ("float_list_val", FloatList), ValueType.DOUBLE_LIST: ("double_list_val", DoubleList),
