@@ -22,6 +22,7 @@ import numpy as np
 from feast import Entity, FeatureView
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.online_store import OnlineStore
+from feast.online_response import OnlineResponse
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import (
     DoubleList,
@@ -39,7 +40,8 @@ from feast_pinot import clock
 from feast_pinot.actions import datetime_to_ms, ms_to_datetime, validate_push_rows
 from feast_pinot.errors import ActionValidationError, OnlineStoreError
 from feast_pinot.online.backend import History, HistoryWindow, LatestRow, OnlineBackend, TableSpec
-from feast_pinot.specs import ActionLogSpec, AttributeJoinSpec, HistorySpec, spec_of
+from feast_pinot.specs import ActionLogSpec, AttributeJoinSpec, HistorySpec, WindowedFeaturesSpec, spec_of
+from feast_pinot.windows import request_time
 
 __all__ = ["BackendOnlineStore", "table_name", "embedding_bytes"]
 
@@ -108,6 +110,18 @@ class BackendOnlineStore(OnlineStore):
 
     # -- reads --------------------------------------------------------------
 
+    def get_online_features(self, config: RepoConfig, features: Any, entity_rows: Any,
+                            *args: Any, **kwargs: Any) -> OnlineResponse:
+        # Feast converts request data to protos before any ODFV runs, and a
+        # value beyond int64 fails there as a 500: checked first, a 422.
+        _check_request_times(entity_rows)
+        return super().get_online_features(config, features, entity_rows, *args, **kwargs)
+
+    async def get_online_features_async(self, config: RepoConfig, features: Any, entity_rows: Any,
+                                        *args: Any, **kwargs: Any) -> OnlineResponse:
+        _check_request_times(entity_rows)
+        return await super().get_online_features_async(config, features, entity_rows, *args, **kwargs)
+
     def online_read(
         self,
         config: RepoConfig,
@@ -174,6 +188,17 @@ class BackendOnlineStore(OnlineStore):
         vectors = {obj: _vector(row, attr.feature, dim) for obj, row in zip(present, rows)}
         missing = np.full(dim, np.nan, dtype=np.float32)
         return [_with_embeddings(h, [vectors.get(o, missing) for o in h.objects], dim) for h in histories]
+
+
+def _check_request_times(entity_rows: Any) -> None:
+    field = WindowedFeaturesSpec.model_fields["request_field"].default
+    if isinstance(entity_rows, list):
+        values = [row.get(field) for row in entity_rows if field in row]
+    else:
+        values = list(entity_rows.get(field, ()))
+    for row, value in enumerate(values):
+        if not isinstance(value, ValueProto):
+            request_time(value, field, row)
 
 
 # -- helpers: specs -> tables ----------------------------------------------------
