@@ -193,10 +193,10 @@ class BackendOnlineStore(OnlineStore):
 def _check_request_times(entity_rows: Any) -> None:
     field = WindowedFeaturesSpec.model_fields["request_field"].default
     if isinstance(entity_rows, list):
-        values = [row.get(field) for row in entity_rows if field in row]
+        values = [(i, row[field]) for i, row in enumerate(entity_rows) if field in row]
     else:
-        values = list(entity_rows.get(field, ()))
-    for row, value in enumerate(values):
+        values = list(enumerate(entity_rows.get(field, ())))
+    for row, value in values:
         if not isinstance(value, ValueProto):
             request_time(value, field, row)
 

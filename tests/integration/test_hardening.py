@@ -227,3 +227,17 @@ def test_an_action_id_reused_by_another_member_counts_for_the_first_writer_only(
         lists = _offline(store, ["acts_hist:action_objects"], members)
         assert {m: len(v) for m, v in zip(lists["member_id"], lists["action_objects"])} == {
             m: int(m == first) for m in members}
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (2**63, "'request_ts' must be epoch ms within int64, got 9223372036854775808 in row 1"),
+    (None, "'request_ts' is required (epoch ms of the request), got null in row 1"),
+    ("now", "'request_ts' must be epoch ms (an integer), got 'now' in row 1"),
+])
+def test_sdk_reads_name_a_bad_request_ts_and_its_row(store: FeatureStore, value: Any, message: str) -> None:
+    from feast_pinot.errors import RequestFieldError
+
+    rows = [{"member_id": 1, "request_ts": NOW}, {"member_id": 2, "request_ts": value}]
+    with pytest.raises(RequestFieldError) as err:
+        store.get_online_features(features=["acts_win:a_count_1h"], entity_rows=rows)
+    assert str(err.value) == message and err.value.http_status_code() == 422
