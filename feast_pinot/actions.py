@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from feast_pinot.keys import is_int64, is_utf8
 from feast_pinot.specs import ActionLogSpec
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "derive_action_id",
     "validate_action",
     "validate_actions",
+    "validate_push_rows",
     "actions_to_frame",
     "actions_to_table",
     "ms_to_datetime",
@@ -45,6 +47,8 @@ _ATTRIBUTE_KEYS = ("actorAttributes", "verbAttributes", "objectAttributes")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Built once: json.dumps with options builds a new encoder per call, and this runs per event.
 _ATTRIBUTES_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_NUMBER_TYPES = {float, int}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,27 +97,44 @@ def _require(raw: Mapping[str, Any], field: str) -> Any:
     return raw[field]
 
 
+def _integer(value: Any) -> int | None:
+    """A Python or numpy integer as int (never a bool); None for anything else."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        return None
+    return int(value)
+
+
 def _actor(raw: Mapping[str, Any], spec: ActionLogSpec) -> int | str:
     actor = _require(raw, "actor")
     if spec.actor_is_int:
-        if isinstance(actor, bool) or not isinstance(actor, int):
+        number = _integer(actor)
+        if number is None:
             raise _Reject(f"'actor' must be an integer {spec.actor_join_key}, got {actor!r}")
-    elif not isinstance(actor, str) or not actor:
+        if not is_int64(number):
+            raise _Reject(f"'actor' {number} is outside int64")
+        return number
+    if not isinstance(actor, str) or not actor:
         raise _Reject(f"'actor' must be a non-empty string {spec.actor_join_key}, got {actor!r}")
-    return actor
+    return _utf8(actor, "actor")
+
+
+def _utf8(value: str, field: str) -> str:
+    if not is_utf8(value):
+        raise _Reject(f"'{field}' is not valid text (UTF-8 cannot encode it): {value!r}")
+    return str(value)
 
 
 def _text(raw: Mapping[str, Any], field: str) -> str:
     value = _require(raw, field)
     if not isinstance(value, str) or not value:
         raise _Reject(f"'{field}' must be a non-empty string, got {value!r}")
-    return value
+    return _utf8(value, field)
 
 
 def _timestamp(raw: Mapping[str, Any], spec: ActionLogSpec, now_ms: int) -> int:
-    ts = _require(raw, "timestamp")
-    if isinstance(ts, bool) or not isinstance(ts, int):
-        raise _Reject(f"'timestamp' must be epoch milliseconds (int), got {ts!r}")
+    ts = _integer(_require(raw, "timestamp"))
+    if ts is None:
+        raise _Reject(f"'timestamp' must be epoch milliseconds (int), got {raw['timestamp']!r}")
     if ts <= now_ms - spec.retention_ms:
         raise _Reject(
             f"timestamp {ts} is outside the {spec.retention_ms} ms retention (now={now_ms})"
@@ -135,6 +156,17 @@ def _attributes(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def _attributes_json(attrs: dict[str, dict[str, Any]]) -> str:
+    try:
+        text = _ATTRIBUTES_JSON.encode(attrs)
+    except (TypeError, ValueError) as exc:
+        raise _Reject(f"attributes are not JSON: {exc}") from None
+    # ASCII-escaped JSON shows any surrogate as \udXXX; only then is the slow check needed.
+    if "\\ud" in text and not is_utf8(json.dumps(attrs, ensure_ascii=False)):
+        raise _Reject("attributes contain text UTF-8 cannot encode (a lone surrogate)")
+    return text
+
+
 def _embedding(attrs: dict[str, dict[str, Any]], spec: ActionLogSpec) -> tuple[float, ...] | None:
     obj = attrs.get("objectAttributes", {})
     emb = obj.pop("embedding", None)
@@ -144,6 +176,8 @@ def _embedding(attrs: dict[str, dict[str, Any]], spec: ActionLogSpec) -> tuple[f
         return None
     if emb is None:
         raise _Reject("missing objectAttributes.embedding")
+    if isinstance(emb, np.ndarray):
+        emb = _flat_array(emb)
     if not isinstance(emb, (list, tuple)) or len(emb) != spec.embedding_dim:
         size = len(emb) if isinstance(emb, (list, tuple)) else type(emb).__name__
         raise _Reject(f"embedding must have {spec.embedding_dim} floats, got {size}")
@@ -151,22 +185,45 @@ def _embedding(attrs: dict[str, dict[str, Any]], spec: ActionLogSpec) -> tuple[f
     # A finite sum proves every value finite; only a non-finite one needs the full check.
     if not math.isfinite(sum(values)) and not all(map(math.isfinite, values)):
         raise _Reject("embedding contains NaN or infinity")
+    if max(values) > _FLOAT32_MAX or min(values) < -_FLOAT32_MAX:
+        raise _Reject(f"embedding values must be within float32's range (|x| <= {_FLOAT32_MAX:.7g})")
     return tuple(values)
+
+
+def _flat_array(emb: np.ndarray) -> Any:
+    if emb.ndim != 1 or emb.dtype.kind not in "iuf":
+        return emb  # reported below by its type, or as not numbers
+    return emb.astype(np.float64).tolist()
 
 
 def _float64s(emb: list[Any] | tuple[Any, ...]) -> Sequence[float]:
     """The values as float64; this runs per ingested event, so plain numbers take one C loop."""
+    kinds = set(map(type, emb))
+    if not kinds <= _NUMBER_TYPES and not all(map(_is_number_type, kinds)):
+        shown = sorted({k.__name__ for k in kinds if not _is_number_type(k)})
+        raise _Reject(f"embedding must contain only numbers, got {', '.join(shown)}")
     try:
         return array("d", emb)
-    except (TypeError, OverflowError):
-        pass  # numeric strings, nested lists, huge ints: numpy decides, as it always has
-    try:
-        values = np.asarray(emb, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise _Reject("embedding must contain only numbers") from None
-    if values.ndim != 1:
-        raise _Reject("embedding must contain only numbers")
-    return values.tolist()
+    except OverflowError:  # an int beyond any float
+        raise _Reject(
+            f"embedding values must be within float32's range (|x| <= {_FLOAT32_MAX:.7g})"
+        ) from None
+
+
+def _is_number_type(kind: type) -> bool:
+    """int, float and numpy numbers; bools (also ints in Python) are not embedding values."""
+    if issubclass(kind, (bool, np.bool_)):
+        return False
+    return issubclass(kind, (int, float, np.integer, np.floating))
+
+
+def _action_id(given: Any, actor: int | str, verb: str, obj: str, ts: int) -> str:
+    if given is None or (isinstance(given, str) and not given):
+        # from the validated values: a numpy actor or timestamp gives the same id as a plain one
+        return derive_action_id({"actor": actor, "verb": verb, "object": obj, "timestamp": ts})
+    if not isinstance(given, str):
+        raise _Reject(f"'action_id' must be a string, got {given!r}")
+    return _utf8(given, "action_id")
 
 
 def validate_action(raw: Any, spec: ActionLogSpec, now_ms: int) -> Action | str:
@@ -179,17 +236,16 @@ def validate_action(raw: Any, spec: ActionLogSpec, now_ms: int) -> Action | str:
             raise _Reject(f"unknown verb {verb!r}; log '{spec.name}' declares {list(spec.verbs)}")
         attrs = _attributes(raw)
         embedding = _embedding(attrs, spec)  # taken out of attrs: stored on its own
-        action_id = raw.get("action_id") or derive_action_id(raw)
-        if not isinstance(action_id, str):
-            raise _Reject(f"'action_id' must be a string, got {action_id!r}")
+        actor, obj = _actor(raw, spec), _text(raw, "object")
+        ts = _timestamp(raw, spec, now_ms)
         return Action(
-            action_id=action_id,
-            actor=_actor(raw, spec),
+            action_id=_action_id(raw.get("action_id"), actor, verb, obj, ts),
+            actor=actor,
             verb=verb,
-            object=_text(raw, "object"),
-            ts_ms=_timestamp(raw, spec, now_ms),
+            object=obj,
+            ts_ms=ts,
             embedding=embedding,
-            attributes=_ATTRIBUTES_JSON.encode(attrs),
+            attributes=_attributes_json(attrs),
         )
     except _Reject as rejected:
         return str(rejected)
@@ -208,6 +264,53 @@ def validate_actions(
         else:
             good.append(result)
     return good, bad
+
+
+def validate_push_rows(
+    rows: Iterable[Mapping[str, Any]], spec: ActionLogSpec, now_ms: int
+) -> tuple[list[Action], list[tuple[int, str]]]:
+    """:func:`validate_actions` for rows of a Feast push frame (the log's batch-source columns).
+
+    ``event_timestamp`` is epoch ms; ``attributes`` is the JSON object of the
+    actor/verb/object attributes (null: none). Feast's online and offline push
+    paths both come here, so one rule decides what either store accepts.
+    """
+    good: list[Action] = []
+    bad: list[tuple[int, str]] = []
+    for i, row in enumerate(rows):
+        try:
+            result = validate_action(_push_row_raw(row, spec), spec, now_ms)
+        except _Reject as rejected:
+            result = str(rejected)
+        if isinstance(result, str):
+            bad.append((i, result))
+        else:
+            good.append(result)
+    return good, bad
+
+
+def _push_row_raw(row: Mapping[str, Any], spec: ActionLogSpec) -> dict[str, Any]:
+    text = row.get("attributes")
+    try:
+        raw = json.loads(text) if text else {}
+    except (TypeError, ValueError):
+        raw = None
+    if not isinstance(raw, dict):
+        raise _Reject(f"'attributes' must be a JSON object (text), got {text!r}")
+    embedding = row.get("embedding")
+    if embedding is not None:
+        if isinstance(embedding, list):  # Arrow turns a pandas NaN into a null
+            embedding = [math.nan if v is None else v for v in embedding]
+        obj = raw.get("objectAttributes")
+        raw["objectAttributes"] = {**(obj if isinstance(obj, dict) else {}), "embedding": embedding}
+    raw.update(
+        action_id=row.get("action_id"),
+        actor=row.get(spec.actor_join_key),
+        verb=row.get("verb"),
+        object=row.get("object"),
+        timestamp=row.get("event_timestamp"),
+    )
+    return raw
 
 
 def _plain_columns(actions: Sequence[Action], spec: ActionLogSpec) -> dict[str, list[Any]]:

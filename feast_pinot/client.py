@@ -10,7 +10,7 @@ from feast import FeatureStore
 from feast.data_source import PushMode
 
 from feast_pinot import clock
-from feast_pinot.actions import actions_to_frame, datetime_to_ms, validate_actions
+from feast_pinot.actions import Action, actions_to_frame, datetime_to_ms, validate_actions, validate_push_rows
 from feast_pinot.errors import ActionValidationError, DeclarationError
 from feast_pinot.specs import ActionLogSpec, spec_of
 
@@ -28,21 +28,55 @@ def log_spec(store: FeatureStore, log_name: str) -> ActionLogSpec:
 def push_actions(
     store: FeatureStore,
     log_name: str,
-    actions: Iterable[Mapping[str, Any]],
+    actions: Iterable[Mapping[str, Any]] | pd.DataFrame,
     to: PushMode = PushMode.ONLINE_AND_OFFLINE,
 ) -> int:
-    """Validate standard-schema actions and push them to the log; return the count.
+    """Validate actions and push them to the log; return the count.
+
+    ``actions`` is a list of standard-schema actions (dicts), or a DataFrame
+    with either the standard schema's columns (``actor``, ``verb``, ``object``,
+    ``timestamp``, ...) or the log's push-frame columns (the actor's join key,
+    ``verb``, ``object``, ``event_timestamp``, optional ``action_id``,
+    ``attributes`` and ``embedding``). numpy scalars and arrays are accepted.
 
     All or nothing: if any action is invalid, :class:`ActionValidationError`
     lists every problem and nothing is written.
     """
     spec = log_spec(store, log_name)
-    good, bad = validate_actions(actions, spec, clock.now_ms())
+    if isinstance(actions, pd.DataFrame):
+        good, bad = _validate_frame(actions, spec, clock.now_ms())
+    elif isinstance(actions, (Mapping, str, bytes)):
+        raise ActionValidationError([(0, f"pass a list of actions or a DataFrame, not one {type(actions).__name__}")])
+    else:
+        good, bad = validate_actions(actions, spec, clock.now_ms())
     if bad:
         raise ActionValidationError(bad)
     if good:
         store.push(spec.push_source, actions_to_frame(good, spec), to=to)
     return len(good)
+
+
+def _validate_frame(
+    frame: pd.DataFrame, spec: ActionLogSpec, now_ms: int
+) -> tuple[list[Action], list[tuple[int, str]]]:
+    if "actor" in frame.columns:
+        return validate_actions(_records(frame, "timestamp"), spec, now_ms)
+    if spec.actor_join_key in frame.columns:
+        if "event_timestamp" not in frame.columns:
+            raise ActionValidationError([(0, "a push frame needs an 'event_timestamp' column")])
+        return validate_push_rows(_records(frame, "event_timestamp"), spec, now_ms)
+    raise ActionValidationError([(0, (
+        f"a DataFrame of actions needs an 'actor' column (the standard action schema) or "
+        f"'{spec.actor_join_key}' (the push frame of '{spec.name}'); got columns {list(frame.columns)}"))])
+
+
+def _records(frame: pd.DataFrame, time_column: str) -> list[dict[str, Any]]:
+    """Rows as dicts: missing values None, a datetime time column as epoch ms."""
+    out = frame.astype(object).where(frame.notna(), None)
+    if time_column in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[time_column]):
+        times = pd.to_datetime(frame[time_column], utc=True)
+        out[time_column] = [None if pd.isna(t) else datetime_to_ms(t) for t in times]
+    return out.to_dict("records")
 
 
 def with_request_ts(entity_df: pd.DataFrame, timestamp_column: str = "event_timestamp") -> pd.DataFrame:

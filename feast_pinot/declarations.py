@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from feast import Entity, FeatureView, Field, FileSource, OnDemandFeatureView, PushSource, RequestSource
 from feast.data_format import ParquetFormat
 from feast.types import Array, Bytes, Float32, Float64, Int64, String
 from feast.value_type import ValueType
+from pydantic import BaseModel, ValidationError
 
 from feast_pinot.errors import DeclarationError
 from feast_pinot.specs import (
@@ -39,6 +41,31 @@ __all__ = [
 
 DEFAULT_RETENTION = timedelta(hours=96)
 _KEY_DTYPES = {ValueType.INT64: Int64, ValueType.STRING: String}
+_Spec = TypeVar("_Spec", bound=BaseModel)
+# spec fields whose helper argument has another name
+_ARGUMENTS = {"retention_ms": "retention", "future_tolerance_ms": "future_tolerance",
+              "actor_join_key": "actor", "length_ms": "windows"}
+
+
+def _spec(kind: type[_Spec], declaring: str, **fields: Any) -> _Spec:
+    """The spec, or a DeclarationError naming the argument (never pydantic's own error)."""
+    try:
+        return kind(**fields)
+    except ValidationError as exc:
+        raise DeclarationError(f"{declaring}: " + "; ".join(map(_problem, exc.errors()))) from None
+
+
+def _problem(error: Any) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not error["loc"]:
+        return message  # a check across arguments names them itself
+    field = str(error["loc"][0])
+    return f"{_ARGUMENTS.get(field, field)}: {message} (got {error.get('input')!r})"
+
+
+def _some(values: Sequence[Any] | Mapping[str, Any], argument: str, declaring: str) -> None:
+    if len(values) == 0:
+        raise DeclarationError(f"{declaring}: {argument} must not be empty, got {values!r}")
 
 
 @dataclass(frozen=True)
@@ -92,11 +119,13 @@ def action_log(
     history's read-time join.
     """
     join_key, actor_is_int = _actor_key(actor)
+    _some(verbs, "verbs", f"action_log '{name}'")
     if max_actions <= 0:
         raise DeclarationError(f"max_actions must be positive, got {max_actions}")
     if embedding_dim < 0:
         raise DeclarationError(f"embedding_dim must be >= 0, got {embedding_dim}")
-    spec = ActionLogSpec(
+    spec = _spec(
+        ActionLogSpec, f"action_log '{name}'",
         name=name,
         actor_join_key=join_key,
         actor_is_int=actor_is_int,
@@ -189,7 +218,8 @@ def action_history(
             "would replace them. Use one or the other."
         )
     join = _attribute_spec(attribute) if attribute else None
-    spec = HistorySpec(
+    spec = _spec(
+        HistorySpec, f"action_history '{name}'",
         name=name,
         log=log_spec,
         max_actions=max_actions or log_spec.max_actions,
@@ -219,12 +249,14 @@ def action_history(
     )
 
 
-def _windows(windows: Mapping[str, timedelta] | Sequence[timedelta]) -> tuple[WindowSpec, ...]:
+def _windows(windows: Mapping[str, timedelta] | Sequence[timedelta], declaring: str) -> tuple[WindowSpec, ...]:
+    _some(windows, "windows", declaring)
     if isinstance(windows, Mapping):
         items = list(windows.items())
     else:
         items = [(_label(w), w) for w in windows]
-    return tuple(WindowSpec(label=label, length_ms=_ms(w, f"window {label}")) for label, w in items)
+    return tuple(_spec(WindowSpec, declaring, label=label, length_ms=_ms(w, f"window {label}"))
+                 for label, w in items)
 
 
 def _label(window: timedelta) -> str:
@@ -272,15 +304,19 @@ def windowed_action_features(
     hspec = spec_of(history)
     if not isinstance(hspec, HistorySpec):
         raise DeclarationError(f"'{history.name}' is not a history (declare it with action_history)")
-    chosen = tuple(verbs) if verbs else hspec.log.verbs
+    declaring = f"windowed_action_features '{name}'"
+    if verbs is not None:
+        _some(verbs, "verbs", declaring + " (None: every verb of the log)")
+    chosen = tuple(verbs) if verbs is not None else hspec.log.verbs
     unknown = sorted(set(chosen) - set(hspec.log.verbs))
     if unknown:
         raise DeclarationError(f"verbs {unknown} are not declared by log '{hspec.log.name}'")
-    spec = WindowedFeaturesSpec(
+    spec = _spec(
+        WindowedFeaturesSpec, declaring,
         view=name,
         history=history.name,
         verbs=chosen,
-        windows=_windows(windows),
+        windows=_windows(windows, declaring),
         embedding_dim=hspec.embedding_dim,
         candidate=_candidate_key(candidate) if hspec.embedding_dim else None,
     )

@@ -3,6 +3,8 @@
     FeastPinotError
     ├── DeclarationError       a helper was called with values that cannot work
     ├── ActionValidationError  an action does not fit the standard action schema
+    ├── RequestFieldError      a request field (request_ts) is missing or malformed;
+    │                          also a Feast FeastError, so `feast serve` answers 422
     ├── OnlineStoreError       the online store could not read or write
     │   └── PinotError         PinotOnlineStore: connection, schema, query, write
     │                          (the full tree is in feast_pinot.online.pinot.errors)
@@ -14,10 +16,13 @@ with ``raise ... from exc`` so the original stays visible.
 
 from __future__ import annotations
 
+from feast.errors import FeastError
+
 __all__ = [
     "FeastPinotError",
     "DeclarationError",
     "ActionValidationError",
+    "RequestFieldError",
     "OnlineStoreError",
     "OfflineStoreError",
 ]
@@ -43,6 +48,22 @@ class ActionValidationError(FeastPinotError, ValueError):
         shown = "; ".join(f"action {i}: {reason}" for i, reason in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         super().__init__(f"{len(problems)} invalid action(s): {shown}{more}")
+
+
+class RequestFieldError(FeastPinotError, FeastError, ValueError):
+    """A client sent a request field the windowed features cannot use.
+
+    Feast's feature server answers a ``FeastError`` with its
+    ``http_status_code()``: this is the client's mistake, so 422, not 500.
+    """
+
+    def http_status_code(self) -> int:
+        return 422
+
+    def grpc_status_code(self) -> "GrpcStatusCode":  # type: ignore[name-defined]  # noqa: F821
+        from grpc import StatusCode
+
+        return StatusCode.INVALID_ARGUMENT
 
 
 class OnlineStoreError(FeastPinotError):

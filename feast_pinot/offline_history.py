@@ -18,7 +18,7 @@ from feast.repo_config import RepoConfig
 from feast_pinot.errors import OfflineStoreError
 from feast_pinot.specs import HISTORY_FEATURES, AttributeJoinSpec, HistorySpec, spec_of
 
-__all__ = ["ROW_ID", "build_histories", "entity_frame", "log_files", "sql_literal"]
+__all__ = ["ROW_ID", "build_histories", "entity_frame", "epoch_ms_sql", "log_files", "sql_literal"]
 
 ROW_ID = "__feast_pinot_row"
 _ORDER = "ts DESC, action_id ASC"
@@ -54,11 +54,21 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def epoch_ms_sql(column: str) -> str:
+    """Epoch ms of a Parquet timestamp of any precision and zone.
+
+    pandas writes nanoseconds by default, and DuckDB 2 has no ``epoch_ms`` for
+    nanosecond time zones; as TIMESTAMPTZ (microseconds, UTC session) every
+    DuckDB version takes it, and milliseconds lose nothing.
+    """
+    return f'epoch_ms(CAST("{column}" AS TIMESTAMPTZ))'
+
+
 def _log_sql(spec: HistorySpec, files: list[str]) -> str:
     emb = ", embedding" if spec.log.embedding_dim else ""
     return f"""
         SELECT "{spec.log.actor_join_key}" AS actor, action_id, verb, object{emb},
-               epoch_ms(event_timestamp) AS ts
+               {epoch_ms_sql("event_timestamp")} AS ts
         FROM read_parquet([{", ".join(map(sql_literal, files))}], filename = true, file_row_number = true, union_by_name = true)
         QUALIFY row_number() OVER (
             PARTITION BY action_id
@@ -78,20 +88,27 @@ def _hits_sql(spec: HistorySpec) -> str:
 
 def _attribute_sql(attr: AttributeJoinSpec, dim: int, path: str) -> str:
     cast = "BIGINT" if attr.key_is_int else "VARCHAR"
-    prefix = attr.object_prefix.replace("'", "''")
     nans = "[" + ", ".join(["'nan'::FLOAT"] * dim) + "]"  # no attribute: NaN, left out of means
     return f"""
         SELECT h.*, CASE WHEN len(a.value) = {dim} THEN a.value::FLOAT[]
                     ELSE {nans} END AS embedding
-        FROM (SELECT *, CASE WHEN starts_with(object, '{prefix}')
-                             THEN TRY_CAST(object[{len(attr.object_prefix) + 1}:] AS {cast}) END AS obj_key
-              FROM hits) h
+        FROM (SELECT hits.*, k.obj_key FROM hits LEFT JOIN object_keys k USING (object)) h
         ASOF LEFT JOIN (
             SELECT "{attr.join_key}"::{cast} AS obj_key, "{attr.feature}" AS value,
-                   epoch_ms("{attr.timestamp_field}") AS attr_ts
+                   {epoch_ms_sql(attr.timestamp_field)} AS attr_ts
             FROM read_parquet({sql_literal(path)})) a
           ON h.obj_key = a.obj_key AND h.t >= a.attr_ts
     """
+
+
+def _object_keys(con: duckdb.DuckDBPyConnection, attr: AttributeJoinSpec) -> pd.DataFrame:
+    """Each distinct object's attribute key, parsed by the function the online join calls."""
+    objects = [row[0] for row in con.execute("SELECT DISTINCT object FROM hits").fetchall()]
+    keys = [attr.object_key(obj) for obj in objects]
+    return pd.DataFrame({
+        "object": pd.Series(objects, dtype=object),
+        "obj_key": pd.array(keys, dtype="Int64" if attr.key_is_int else "string"),
+    })
 
 
 def _aggregate_sql(with_embeddings: bool) -> str:
@@ -117,6 +134,7 @@ def _query(config: RepoConfig, spec: HistorySpec, entities: pd.DataFrame) -> pd.
         con.execute(f"CREATE TEMP TABLE hits AS {_hits_sql(spec)}")
         if spec.attribute is not None:
             attr_path = _resolve(config, spec.attribute.path)
+            con.register("object_keys", _object_keys(con, spec.attribute))
             joined = _attribute_sql(spec.attribute, spec.embedding_dim, attr_path)
             con.execute(f"CREATE TEMP TABLE joined AS {joined}")
         else:

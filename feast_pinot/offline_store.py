@@ -50,6 +50,8 @@ from feast.infra.registry.base_registry import BaseRegistry
 from feast.repo_config import RepoConfig
 from feast.saved_dataset import SavedDatasetStorage
 
+from feast_pinot import clock
+from feast_pinot.actions import actions_to_table, datetime_to_ms, validate_push_rows
 from feast_pinot.errors import ActionValidationError, OfflineStoreError
 from feast_pinot.offline_history import ROW_ID as _ROW
 from feast_pinot.offline_history import build_histories
@@ -241,7 +243,12 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
         if not isinstance(spec, ActionLogSpec):
             feast_duckdb.DuckDBOfflineStore.offline_write_batch(config, feature_view, table, progress)
             return
-        write_action_parts(resolve_path(config.repo_path, spec.path), table, spec)
+        # Feast's store.push(..., to=OFFLINE/ONLINE_AND_OFFLINE): the rules of
+        # the online write, so both stores accept the same actions with the same ids.
+        actions, problems = validate_push_rows(_push_rows(table, spec), spec, clock.now_ms())
+        if problems:
+            raise ActionValidationError(problems)
+        write_action_parts(resolve_path(config.repo_path, spec.path), actions_to_table(actions, spec), spec)
         if progress:
             progress(table.num_rows)
 
@@ -374,6 +381,15 @@ def action_log_columns(spec: ActionLogSpec) -> dict[str, str]:
     if spec.embedding_dim:
         columns["embedding"] = "list<item: float>"
     return columns
+
+
+def _push_rows(table: pa.Table, spec: ActionLogSpec) -> list[dict[str, Any]]:
+    names = [n for n in action_log_columns(spec) if n in table.column_names]
+    rows = table.select(names).to_pylist()
+    for row in rows:
+        ts = row.get("event_timestamp")
+        row["event_timestamp"] = None if ts is None else datetime_to_ms(ts)
+    return rows
 
 
 def _part_schema(spec: ActionLogSpec) -> pa.Schema:

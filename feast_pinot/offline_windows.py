@@ -7,7 +7,9 @@ the start to ``a = max(hi - cap, first after T - retention)``, and window
 ``w`` is ``[max(a, first after request_ts - w), min(hi, last at request_ts))``.
 Per-verb prefix sums of counts and embeddings then give each window's count
 and mean in O(log n) per row, in memory proportional to the log, not to
-rows x history length.
+rows x history length. The embedding sums restart at every actor, so no value
+of one actor (even a NaN or a huge float planted in a Parquet part) reaches
+another actor's windows.
 
 The result equals :func:`feast_pinot.windows.windowed_features` run on the
 row's history (up to float rounding far below 1e-6).
@@ -29,7 +31,7 @@ import pyarrow.parquet as pq
 from feast.repo_config import RepoConfig
 
 from feast_pinot.errors import OfflineStoreError
-from feast_pinot.offline_history import entity_frame, log_files, sql_literal
+from feast_pinot.offline_history import entity_frame, epoch_ms_sql, log_files, sql_literal
 from feast_pinot.specs import HistorySpec, WindowedFeaturesSpec
 from feast_pinot.windows import verb_slug
 
@@ -55,24 +57,26 @@ class SortedLog:
 
 
 def _narrow_sql(spec: HistorySpec, files: list[str], verbs: tuple[str, ...]) -> str:
-    # Dedup keeps the earliest-written copy, as offline_history does: the smallest
-    # (file in write order, row in file). Embeddings stay out of the sort and are
-    # gathered by that position afterwards.
+    # Dedup keeps the earliest-written copy of an action_id in the whole log, as
+    # offline_history and the online stores do (first writer wins, whoever the
+    # actor): the smallest (file in write order, row in file), found before the
+    # requested actors are picked, so the entity_df cannot change which copy counts.
+    # Embeddings stay out of the sort and are gathered by that position afterwards.
     file_list = "[" + ", ".join(map(sql_literal, files)) + "]"
     verb_list = "[" + ", ".join(map(sql_literal, verbs)) + "]"
     return f"""
         WITH raw AS (
-            SELECT "{spec.log.actor_join_key}" AS actor, action_id, epoch_ms(event_timestamp) AS ts,
+            SELECT "{spec.log.actor_join_key}" AS actor, action_id, {epoch_ms_sql("event_timestamp")} AS ts,
                    coalesce(list_position({verb_list}, verb), 0) AS verb_no,
                    ((list_position({file_list}, filename) - 1)::BIGINT << 32) + file_row_number AS pos
-            FROM read_parquet({file_list}, filename = true, file_row_number = true, union_by_name = true)
-            WHERE "{spec.log.actor_join_key}" IN (SELECT DISTINCT actor FROM actors)),
+            FROM read_parquet({file_list}, filename = true, file_row_number = true, union_by_name = true)),
         unique_actions AS (
             SELECT action_id, arg_min(actor, pos) AS actor, arg_min(ts, pos) AS ts,
                    arg_min(verb_no, pos) AS verb_no, min(pos) AS pos
             FROM raw GROUP BY action_id)
         SELECT dense_rank() OVER (ORDER BY actor) - 1 AS code, actor, ts, verb_no, pos
-        FROM unique_actions ORDER BY actor, ts, action_id DESC
+        FROM unique_actions WHERE actor IN (SELECT DISTINCT actor FROM actors)
+        ORDER BY actor, ts, action_id DESC
     """
 
 
@@ -187,12 +191,17 @@ def prefix_windowed_columns(
     log = load_sorted_log(config, hspec, entities[["actor"]], wspec.verbs)
     ranges = _bounds(log, entities, request_ts.astype(np.int64), hspec, wspec)
 
+    # each row's actor: its slot in the per-actor prefix sums (rows without actions: 0)
+    slot = np.maximum(log.actors.get_indexer(entities["actor"]), 0)
+
     def verb_columns(number: int) -> dict[str, Any]:
         is_verb = log.verb_no == number
         # position of each log row among this verb's rows: prefix sums over the verb only
         ordinal = np.concatenate([[0], np.cumsum(is_verb)])
-        sums = _prefix_sums(log.stored, log.row[is_verb]) if dim and log.stored is not None else None
-        return _verb_columns(wspec, wspec.verbs[number - 1], ordinal, sums, ranges, candidates)
+        sums = None
+        if dim and log.stored is not None:
+            sums = _actor_prefix_sums(log.stored, log.row[is_verb], log.code[is_verb], len(log.actors))
+        return _verb_columns(wspec, wspec.verbs[number - 1], ordinal, sums, ranges, candidates, slot)
 
     out: dict[str, Any] = {}
     # numpy's gathers and arithmetic release the GIL: verbs run on all cores
@@ -202,14 +211,25 @@ def prefix_windowed_columns(
     return {name: out[name] for name in wanted}
 
 
-def _prefix_sums(stored: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Running sums (float64) of ``stored[rows]``, with a zero row first."""
-    sums = np.empty((len(rows) + 1, stored.shape[1]))
-    sums[0] = 0.0
+def _actor_prefix_sums(stored: np.ndarray, rows: np.ndarray, codes: np.ndarray, actors: int) -> np.ndarray:
+    """Running sums (float64) of ``stored[rows]`` that restart at every actor.
+
+    Actor ``c`` owns the slots from ``(its first verb ordinal) + c``: a zero, then
+    its running sums, so ordinal ``j`` of a row of actor ``c`` is slot ``j + c``.
+    One shared running sum would carry a NaN, or the rounding of one huge value
+    (3e38 is a valid float32), into every later actor's window differences.
+    """
+    sums = np.zeros((len(rows) + actors + 1, stored.shape[1]))
+    slots = np.arange(1, len(rows) + 1) + codes  # after the zero of each row's actor
     for start in range(0, len(rows), _BLOCK):
-        sums[1 + start:1 + start + _BLOCK] = stored[rows[start:start + _BLOCK]]
-    # in place on float64: 3x faster than cumsum converting float32 on the fly
-    np.cumsum(sums[1:], axis=0, out=sums[1:])
+        block = slice(start, start + _BLOCK)
+        sums[slots[block]] = stored[rows[block]]
+    # in place on float64, one actor at a time (an actor with one action needs none)
+    firsts = np.flatnonzero(np.diff(codes, prepend=-1))
+    lasts = np.append(firsts[1:], len(rows)) - 1 if len(rows) else firsts
+    for first, end in zip(slots[firsts].tolist(), slots[lasts].tolist()):
+        if end > first:
+            np.cumsum(sums[first:end + 1], axis=0, out=sums[first:end + 1])
     return sums
 
 
@@ -220,6 +240,7 @@ def _verb_columns(
     sums: np.ndarray | None,
     ranges: tuple[np.ndarray, list[np.ndarray]],
     cand: np.ndarray | None,
+    slot: np.ndarray,  # each row's actor code: its offset in ``sums``
 ) -> dict[str, Any]:
     end, firsts = ranges
     hi = ordinal[end]
@@ -233,9 +254,11 @@ def _verb_columns(
     sims = [np.zeros(len(hi)) for _ in los]
     scales = [np.divide(1.0, n, out=np.zeros(len(n)), where=n > 0) for n in counts]
     cand_norms = None if cand is None else np.sqrt(np.einsum("ij,ij->i", cand, cand))
+    # an empty window's start may be past its end (another actor's slots): its scale is 0
+    his, los = hi + slot, [np.minimum(lo, hi) + slot for lo in los]
     for start in range(0, len(hi), _BLOCK):
         rows = slice(start, start + _BLOCK)
-        upto_end = sums[hi[rows]]  # shared by every window of the block
+        upto_end = sums[his[rows]]  # shared by every window of the block
         for lo, scale, mean, sim in zip(los, scales, means, sims):
             block = (upto_end - sums[lo[rows]]) * scale[rows, None]
             mean[rows] = block

@@ -13,6 +13,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from feast_pinot.keys import parse_int_key
+
 __all__ = [
     "SPEC_TAG",
     "KIND_TAG",
@@ -68,16 +70,15 @@ class AttributeJoinSpec(_Spec):
     timestamp_field: str
 
     def object_key(self, obj: str) -> int | str | None:
-        """The attribute view's join-key value for an action's object, or None."""
+        """The attribute view's join-key value for an action's object, or None.
+
+        The online and the offline join both call this, so an object has a
+        joined attribute in both or in neither.
+        """
         if not obj.startswith(self.object_prefix):
             return None
         raw = obj[len(self.object_prefix):]
-        if not self.key_is_int:
-            return raw
-        try:
-            return int(raw)
-        except ValueError:
-            return None
+        return parse_int_key(raw) if self.key_is_int else raw
 
 
 class HistorySpec(_Spec):

@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from feast_pinot.errors import FeastPinotError
+from feast_pinot.errors import FeastPinotError, RequestFieldError
+from feast_pinot.keys import is_int64
 from feast_pinot.specs import WindowedFeaturesSpec
 
-__all__ = ["windowed_features", "output_names", "verb_slug"]
+__all__ = ["windowed_features", "output_names", "verb_slug", "request_time"]
 
 
 def verb_slug(verb: str) -> str:
@@ -53,6 +54,17 @@ def _spec(spec_json: str) -> WindowedFeaturesSpec:
     return WindowedFeaturesSpec.model_validate_json(spec_json)
 
 
+def request_time(value: Any, field: str, row: int) -> int:
+    """A request's time (epoch ms), or :class:`RequestFieldError` naming the field and row."""
+    if value is None:
+        raise RequestFieldError(f"'{field}' is required (epoch ms of the request), got null in row {row}")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise RequestFieldError(f"'{field}' must be epoch ms (an integer), got {value!r} in row {row}")
+    if not is_int64(int(value)):
+        raise RequestFieldError(f"'{field}' must be epoch ms within int64, got {value!r} in row {row}")
+    return int(value)
+
+
 def _column(inputs: dict[str, Any], spec: WindowedFeaturesSpec, feature: str) -> list[Any]:
     full = f"{spec.history}__{feature}"
     return inputs[full] if full in inputs else inputs[feature]
@@ -71,7 +83,7 @@ def windowed_features(inputs: dict[str, list[Any]], spec_json: str) -> dict[str,
     for i in range(len(now)):
         row = _row_features(
             spec,
-            now[i],
+            request_time(now[i], spec.request_field, i),
             ts_col[i],
             verb_col[i],
             None if emb_col is None else emb_col[i],
@@ -89,17 +101,15 @@ def windowed_features(inputs: dict[str, list[Any]], spec_json: str) -> dict[str,
 
 def _row_features(
     spec: WindowedFeaturesSpec,
-    now: Any,
+    now: int,
     ts: Any,
     verbs: Any,
     flat: Any,
     candidate: Any,
 ) -> dict[str, Any]:
-    if now is None:
-        raise FeastPinotError(f"'{spec.request_field}' is required (epoch ms of the request)")
     ts_arr = np.asarray([] if ts is None else ts, dtype=np.int64)
     verb_arr = np.asarray([] if verbs is None else verbs, dtype=object)
-    masks = _masks(spec, int(now), ts_arr, verb_arr)  # one row per (verb, window)
+    masks = _masks(spec, now, ts_arr, verb_arr)  # one row per (verb, window)
     counts = masks.sum(axis=1)
     emb = _embeddings(spec, flat, len(ts_arr), verb_arr)
     means = sims = None

@@ -12,7 +12,6 @@ apart by their spec tag:
 
 from __future__ import annotations
 
-import json
 import logging
 from abc import abstractmethod
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ import numpy as np
 from feast import Entity, FeatureView
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.online_store import OnlineStore
+from feast.online_response import OnlineResponse
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import (
     DoubleList,
@@ -37,10 +37,11 @@ from feast.type_map import feast_value_type_to_python_type, python_values_to_pro
 from feast.value_type import ValueType
 
 from feast_pinot import clock
-from feast_pinot.actions import datetime_to_ms, ms_to_datetime, validate_actions
+from feast_pinot.actions import datetime_to_ms, ms_to_datetime, validate_push_rows
 from feast_pinot.errors import ActionValidationError, OnlineStoreError
 from feast_pinot.online.backend import History, HistoryWindow, LatestRow, OnlineBackend, TableSpec
-from feast_pinot.specs import ActionLogSpec, AttributeJoinSpec, HistorySpec, spec_of
+from feast_pinot.specs import ActionLogSpec, AttributeJoinSpec, HistorySpec, WindowedFeaturesSpec, spec_of
+from feast_pinot.windows import request_time
 
 __all__ = ["BackendOnlineStore", "table_name", "embedding_bytes"]
 
@@ -109,6 +110,18 @@ class BackendOnlineStore(OnlineStore):
 
     # -- reads --------------------------------------------------------------
 
+    def get_online_features(self, config: RepoConfig, features: Any, entity_rows: Any,
+                            *args: Any, **kwargs: Any) -> OnlineResponse:
+        # Feast converts request data to protos before any ODFV runs, and a
+        # value beyond int64 fails there as a 500: checked first, a 422.
+        _check_request_times(entity_rows)
+        return super().get_online_features(config, features, entity_rows, *args, **kwargs)
+
+    async def get_online_features_async(self, config: RepoConfig, features: Any, entity_rows: Any,
+                                        *args: Any, **kwargs: Any) -> OnlineResponse:
+        _check_request_times(entity_rows)
+        return await super().get_online_features_async(config, features, entity_rows, *args, **kwargs)
+
     def online_read(
         self,
         config: RepoConfig,
@@ -175,6 +188,17 @@ class BackendOnlineStore(OnlineStore):
         vectors = {obj: _vector(row, attr.feature, dim) for obj, row in zip(present, rows)}
         missing = np.full(dim, np.nan, dtype=np.float32)
         return [_with_embeddings(h, [vectors.get(o, missing) for o in h.objects], dim) for h in histories]
+
+
+def _check_request_times(entity_rows: Any) -> None:
+    field = WindowedFeaturesSpec.model_fields["request_field"].default
+    if isinstance(entity_rows, list):
+        values = [(i, row[field]) for i, row in enumerate(entity_rows) if field in row]
+    else:
+        values = list(enumerate(entity_rows.get(field, ())))
+    for row, value in values:
+        if not isinstance(value, ValueProto):
+            request_time(value, field, row)
 
 
 # -- helpers: specs -> tables ----------------------------------------------------
@@ -248,6 +272,7 @@ def _latest_result(
 _SCALARS = {
     ValueType.STRING: "string_val", ValueType.INT64: "int64_val", ValueType.INT32: "int32_val",
     ValueType.FLOAT: "float_val", ValueType.DOUBLE: "double_val", ValueType.BOOL: "bool_val",
+    ValueType.BYTES: "bytes_val",  # Feast's converter drops an empty bytes value
 }
 _LISTS = {
     ValueType.FLOAT_LIST: ("float_list_val", FloatList), ValueType.DOUBLE_LIST: ("double_list_val", DoubleList),
@@ -302,26 +327,18 @@ def _append_actions(
     backend: OnlineBackend, table: str, spec: ActionLogSpec, data: list[_Row]
 ) -> None:
     now = clock.now_ms()
-    raws = [_raw_action(spec, key, values, ts) for key, values, ts, _ in data]
-    actions, problems = validate_actions(raws, spec, now)
+    rows = [_push_row(spec, key, values, ts) for key, values, ts, _ in data]
+    actions, problems = validate_push_rows(rows, spec, now)
     if problems:
         raise ActionValidationError(problems)  # nothing of the batch is written
     keep = HistoryWindow(now - spec.retention_ms, now, spec.max_actions)
     backend.append_actions(table, actions, keep)
 
 
-def _raw_action(
+def _push_row(
     spec: ActionLogSpec, key: EntityKeyProto, values: dict[str, ValueProto], ts: datetime
 ) -> dict[str, Any]:
-    plain = {name: feast_value_type_to_python_type(v) for name, v in values.items()}
-    raw: dict[str, Any] = json.loads(plain.get("attributes") or "{}")
-    if plain.get("embedding") is not None:
-        raw.setdefault("objectAttributes", {})["embedding"] = plain["embedding"]
-    raw.update(
-        action_id=plain.get("action_id"),
-        actor=_actor(key),
-        verb=plain.get("verb"),
-        object=plain.get("object"),
-        timestamp=datetime_to_ms(ts),
-    )
-    return raw
+    row: dict[str, Any] = {name: feast_value_type_to_python_type(v) for name, v in values.items()}
+    row[spec.actor_join_key] = _actor(key)
+    row["event_timestamp"] = datetime_to_ms(ts)
+    return row

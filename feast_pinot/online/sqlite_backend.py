@@ -7,12 +7,15 @@ gets its own connection because sqlite3 connections are not thread-safe.
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +88,7 @@ class SqliteBackend:
             "ON CONFLICT(entity_key) DO UPDATE SET event_ms = excluded.event_ms, "
             "payload = excluded.payload WHERE excluded.event_ms >= event_ms"
         )
-        params = [(r.key, r.event_ms, json.dumps(r.values)) for r in rows]
+        params = [(r.key, r.event_ms, _dump(r.values)) for r in rows]
         with self._write() as conn:
             conn.executemany(sql, params)
 
@@ -100,7 +103,7 @@ class SqliteBackend:
                 f"WHERE entity_key IN ({marks})"
             )
             for key, event_ms, payload in self._read(sql, chunk):
-                found[key] = LatestRow(key, event_ms, json.loads(payload))
+                found[key] = LatestRow(key, event_ms, _load(payload))
         return [found.get(key) for key in keys]
 
     def append_actions(self, table: str, actions: Sequence[Action], keep: HistoryWindow) -> int:
@@ -137,6 +140,39 @@ class SqliteBackend:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+# Feature values JSON has no form for: Bytes and UnixTimestamp (and their lists)
+# travel as one-key objects. No Feast value is a dict with these keys.
+_BYTES, _TIME = "__feast_pinot_bytes_b64__", "__feast_pinot_datetime__"
+
+
+def _encode(value: object) -> dict[str, str]:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {_BYTES: base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, datetime):
+        return {_TIME: value.isoformat()}
+    raise TypeError(f"cannot store a {type(value).__name__} feature value")
+
+
+def _decode(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        if _BYTES in obj:
+            return base64.b64decode(obj[_BYTES])
+        if _TIME in obj:
+            return datetime.fromisoformat(obj[_TIME])
+    return obj
+
+
+def _dump(values: dict[str, Any]) -> str:
+    try:
+        return json.dumps(values, default=_encode)
+    except (TypeError, ValueError) as exc:
+        raise OnlineStoreError(f"feature values cannot be stored: {exc}") from exc
+
+
+def _load(payload: str) -> dict[str, Any]:
+    return json.loads(payload, object_hook=_decode)
 
 
 def _ddl(table: TableSpec) -> list[str]:

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -240,3 +241,42 @@ def test_batch_features_round_trip_exactly(store: FeatureStore) -> None:
                                     entity_rows=[{"job_id": 5}]).to_dict()
     assert emb["embedding"][0] == pytest.approx(list(jobs.loc[5, "embedding"]), abs=0)
     assert emb["geo"] == [jobs.loc[5, "geo"]]
+
+
+def _post_status(url: str, body: dict) -> tuple[int, str]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_feast_serve_answers_4xx_naming_request_ts_for_client_mistakes(store: FeatureStore) -> None:
+    port = _free_port()
+    # the server logs a traceback per error: an unread pipe would fill and block it
+    proc = subprocess.Popen([FEAST_CLI, "serve", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
+                            cwd=_repo(store), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_healthy(url, proc)
+        ok, _ = _post_status(url + "/get-online-features", {
+            "features": [COUNT_1H], "entities": {"member_id": [1], "job_id": [4], "request_ts": [now_ms()]}})
+        assert ok == 200
+        cases = {
+            "missing": ({}, 404, "Required request data source features ['request_ts'] not found in the entity rows"),
+            "null": ({"request_ts": [None, now_ms()]}, 422,
+                     "'request_ts' is required (epoch ms of the request), got null in row 0"),
+            "text": ({"request_ts": [now_ms(), "soon"]}, 422, "'request_ts' must be epoch ms (an integer), got 'soon' in row 1"),
+            "float": ({"request_ts": [1.5, now_ms()]}, 422, "'request_ts' must be epoch ms (an integer), got 1.5 in row 0"),
+            "beyond int64": ({"request_ts": [2**63, now_ms()]}, 422,
+                             "'request_ts' must be epoch ms within int64, got 9223372036854775808 in row 0"),
+        }
+        for name, (extra, status, message) in cases.items():
+            body = {"features": [COUNT_1H], "entities": {"member_id": [1, 2], "job_id": [4, 5], **extra}}
+            got_status, detail = _post_status(url + "/get-online-features", body)
+            assert (name, got_status) == (name, status)
+            assert message in json.loads(detail)["message"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

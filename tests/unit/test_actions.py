@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -58,7 +59,7 @@ def test_valid_action_is_normalised() -> None:
         ({"timestamp": NOW - 96 * 3_600_000}, f"timestamp {NOW - 96 * 3_600_000} is outside the 345600000 ms retention (now={NOW})"),
         ({"timestamp": NOW + 300_001}, f"timestamp {NOW + 300_001} is more than 300000 ms in the future"),
         ({"objectAttributes": {"embedding": [1.0]}}, "embedding must have 2 floats, got 1"),
-        ({"objectAttributes": {"embedding": [1.0, "x"]}}, "embedding must contain only numbers"),
+        ({"objectAttributes": {"embedding": [1.0, "x"]}}, "embedding must contain only numbers, got str"),
         ({"objectAttributes": {"embedding": [1.0, float("nan")]}}, "embedding contains NaN or infinity"),
         ({"objectAttributes": {}}, "missing objectAttributes.embedding"),
         ({"verbAttributes": "mobile"}, "'verbAttributes' must be an object, got str"),
@@ -128,3 +129,63 @@ def test_millisecond_conversions_are_exact(ms: int) -> None:
 def test_naive_datetimes_are_utc() -> None:
     assert datetime_to_ms(datetime(1970, 1, 1, 0, 0, 1)) == 1000
     assert datetime_to_ms(datetime(1970, 1, 1, 0, 0, 1, tzinfo=timezone.utc)) == 1000
+
+
+F32_RANGE = "embedding values must be within float32's range (|x| <= 3.402823e+38)"
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"object": "job:\ud800"}, "'object' is not valid text (UTF-8 cannot encode it): 'job:\\ud800'"),
+        ({"action_id": "a\udfff"}, "'action_id' is not valid text (UTF-8 cannot encode it): 'a\\udfff'"),
+        ({"verbAttributes": {"surface": "x\ud800"}},
+         "attributes contain text UTF-8 cannot encode (a lone surrogate)"),
+        ({"actor": 2**63}, "'actor' 9223372036854775808 is outside int64"),
+        ({"actor": -(2**63) - 1}, "'actor' -9223372036854775809 is outside int64"),
+        ({"objectAttributes": {"embedding": [1e39, 0.0]}}, F32_RANGE),
+        ({"objectAttributes": {"embedding": [0.0, -3.5e38]}}, F32_RANGE),
+        ({"objectAttributes": {"embedding": [10**400, 0.0]}}, F32_RANGE),
+        ({"objectAttributes": {"embedding": [1e400, 0.0]}}, "embedding contains NaN or infinity"),
+        ({"objectAttributes": {"embedding": [float("-inf"), 0.0]}}, "embedding contains NaN or infinity"),
+        ({"objectAttributes": {"embedding": [True, 0.0]}}, "embedding must contain only numbers, got bool"),
+        ({"objectAttributes": {"embedding": ["1.5", 0.0]}}, "embedding must contain only numbers, got str"),
+        ({"objectAttributes": {"embedding": [[1.0], 0.0]}}, "embedding must contain only numbers, got list"),
+        ({"objectAttributes": {"embedding": np.array([True, False])}}, "embedding must have 2 floats, got ndarray"),
+        ({"objectAttributes": {"embedding": np.zeros((1, 2))}}, "embedding must have 2 floats, got ndarray"),
+        ({"objectAttributes": {"embedding": np.array([np.nan, 0.0])}}, "embedding contains NaN or infinity"),
+        ({"actor": np.bool_(True)}, "'actor' must be an integer member_id, got np.True_"),
+        ({"timestamp": np.float64(NOW)}, f"'timestamp' must be epoch milliseconds (int), got {np.float64(NOW)!r}"),
+    ],
+)
+def test_values_the_stores_cannot_hold_are_refused(changes: dict[str, Any], reason: str) -> None:
+    assert validate_action(good(**changes), SPEC, NOW) == reason
+
+
+def test_string_actor_must_be_utf8() -> None:
+    by_name = SPEC.model_copy(update={"actor_is_int": False})
+    assert validate_action(good(actor="m\ud800"), by_name, NOW) == (
+        "'actor' is not valid text (UTF-8 cannot encode it): 'm\\ud800'")
+    assert validate_action(good(actor="mé"), by_name, NOW).actor == "mé"
+
+
+def test_edges_of_int64_and_float32_are_accepted() -> None:
+    f32_max = float(np.finfo(np.float32).max)
+    for actor in (2**63 - 1, -(2**63)):
+        assert validate_action(good(actor=actor), SPEC, NOW).actor == actor
+    result = validate_action(good(objectAttributes={"embedding": [f32_max, -f32_max]}), SPEC, NOW)
+    assert result.embedding == (f32_max, -f32_max)
+    non_bmp = validate_action(good(verbAttributes={"note": "😀 ok"}), SPEC, NOW)
+    assert json.loads(non_bmp.attributes)["verbAttributes"] == {"note": "😀 ok"}
+
+
+def test_numpy_values_are_accepted_as_plain_ones() -> None:
+    plain = validate_action(good(action_id=None), SPEC, NOW)
+    numpy = validate_action(good(action_id=None, actor=np.int64(7), timestamp=np.int64(NOW - 1000),
+                                 objectAttributes={"embedding": np.array([0.5, 1.5], np.float32), "geo": "eu"}),
+                            SPEC, NOW)
+    listed = validate_action(good(action_id=None, objectAttributes={
+        "embedding": [np.float32(0.5), np.int32(1.5)], "geo": "eu"}), SPEC, NOW)
+    assert numpy == plain
+    assert type(numpy.actor) is int and type(numpy.ts_ms) is int
+    assert listed.embedding == (0.5, 1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pydantic
 import pytest
 from feast import Entity, FeatureView, Field, FileSource, ValueType
 from feast.types import Array, Float32, Int64, String
@@ -100,3 +101,30 @@ def test_windowed_features_schema() -> None:
 def test_bad_declarations_fail_with_a_clear_message(build, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises((DeclarationError, ValueError), match=message):
         build()
+
+
+def _log(**kwargs):  # type: ignore[no-untyped-def]
+    return action_log("a", member, VERBS, "p", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: action_log("a", member, [], "p"), "action_log 'a': verbs must not be empty, got []"),
+        (lambda: action_history("h", _log(), max_actions=500),
+         "action_history 'h': max_actions=500 exceeds the log's cap 200: the log never keeps that many"),
+        (lambda: windowed_action_features("w", action_history("h", _log()), {}),
+         "windowed_action_features 'w': windows must not be empty, got {}"),
+        (lambda: windowed_action_features("w", action_history("h", _log()), []),
+         "windowed_action_features 'w': windows must not be empty, got []"),
+        (lambda: windowed_action_features("w", action_history("h", _log()), {"1h": timedelta(hours=1)}, verbs=[]),
+         "windowed_action_features 'w' (None: every verb of the log): verbs must not be empty, got []"),
+        (lambda: action_log("a", member, VERBS, 7),
+         "action_log 'a': path: Input should be a valid string (got 7)"),
+    ],
+)
+def test_declaration_mistakes_raise_declaration_error_naming_the_argument(build, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(DeclarationError) as err:
+        build()
+    assert str(err.value) == message
+    assert not isinstance(err.value, pydantic.ValidationError)

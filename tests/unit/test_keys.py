@@ -1,0 +1,24 @@
+"""The value domains shared by every write path and both read-time joins."""
+
+from __future__ import annotations
+
+import pytest
+
+from feast_pinot.keys import INT64_MAX, INT64_MIN, is_int64, is_utf8, parse_int_key
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("0", 0), ("007", 7), ("9223372036854775807", INT64_MAX),
+    ("9223372036854775808", None), ("99999999999999999999", None),
+    ("", None), ("-5", None), ("+5", None), (" 5", None), ("5 ", None), ("1_000", None),
+    ("\u0663", None), ("\uff15", None), ("5.0", None), ("x5", None),
+])
+def test_object_ids_name_a_key_only_as_ascii_digits_within_int64(text: str, key: int | None) -> None:
+    assert parse_int_key(text) == key
+
+
+def test_int64_and_utf8_domains() -> None:
+    assert is_int64(INT64_MIN) and is_int64(INT64_MAX)
+    assert not is_int64(INT64_MIN - 1) and not is_int64(INT64_MAX + 1)
+    assert is_utf8("plain") and is_utf8("é😀")
+    assert not is_utf8("\ud800") and not is_utf8("a\udfffb")
