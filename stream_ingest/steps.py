@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from feast_pinot.actions import Action, datetime_to_ms, validate_action
+from feast_pinot.keys import parse_int_key
 from feast_pinot.specs import ActionLogSpec
 from stream_ingest.config import ConstantVerb, LookupConfig, ShapeConfig
 from stream_ingest.lookups import Key
@@ -34,7 +35,6 @@ __all__ = ["PARSE", "KEEP", "ENRICH", "STANDARDIZE", "LookupUse", "BadKey", "par
 
 PARSE, KEEP, ENRICH, STANDARDIZE = "parse", "keep", "enrich", "standardize"
 _MISSING = object()
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 class _Bad(Exception):
@@ -137,12 +137,10 @@ def _key(parsed: ParsedEvent, use: LookupUse) -> Key:
     raw = text[len(prefix):]
     if not use.key_is_int:
         return raw
-    # ASCII digits only (int() would take "١٢" and " 12"), within the int64 join keys of Feast
-    digits = raw[1:] if raw.startswith("-") else raw
-    in_int64 = digits.isascii() and digits.isdigit() and len(digits) <= 19 and _INT64_MIN <= int(raw) <= _INT64_MAX
-    if not in_int64:
+    key = parse_int_key(raw)  # the read-time join's rule: what one join keys on, the other does too
+    if key is None:
         raise _Bad(f"{use.config.key} {text!r} does not give an int64 key (lookups.{use.name})")
-    return int(raw)
+    return key
 
 
 @dataclass(frozen=True, slots=True)
