@@ -35,7 +35,7 @@ def parse_int_key(text: str) -> int | None:
     (``"٧"``), which SQL casts refuse; online and offline joins call this one
     function so both read the same key.
     """
-    if not (text.isascii() and text.isdigit()):
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:  # int() refuses 4,300+ digits: never ask
         return None
     value = int(text)
     return value if value <= INT64_MAX else None

@@ -22,3 +22,9 @@ def test_int64_and_utf8_domains() -> None:
     assert not is_int64(INT64_MIN - 1) and not is_int64(INT64_MAX + 1)
     assert is_utf8("plain") and is_utf8("é😀")
     assert not is_utf8("\ud800") and not is_utf8("a\udfffb")
+
+
+def test_an_id_of_thousands_of_digits_has_no_key() -> None:
+    assert parse_int_key("9" * 5000) is None  # int() itself would raise past 4,300 digits
+    assert parse_int_key("0" * 19 + "7") is None  # 20 digits: longer than any int64 is written
+    assert parse_int_key("0" * 18 + "7") == 7
