@@ -13,7 +13,7 @@ from feast_pinot.clock import now_ms
 
 __all__ = ["rank_latency", "http_rank_latency", "RANK_SERVICE"]
 
-RANK_SERVICE = "job_candidates_v1"  # 3 member + 1 job batch features, 6 similarities, 6 counts
+RANK_SERVICE = "job_candidates_v1"  # 3 batch features, 6 similarities, 6 counts
 
 
 def _rows(n: int) -> dict[str, list[int]]:

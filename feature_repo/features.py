@@ -132,7 +132,6 @@ job_candidates_v1 = FeatureService(
     name="job_candidates_v1",
     features=[
         member_profile[["industry", "seniority", "years_experience"]],
-        job_attributes[["geo"]],
         member_job_windows[_window_features("sim") + _window_features("count")],
     ],
     description="per candidate job: similarities to the member's windowed means, counts, batch features",

@@ -134,7 +134,7 @@ def test_services_split_candidate_and_member_level(store: FeatureStore, rows: li
     got = _read(store, rows, ranking)
     names = _names(("sim", "count"))
     assert sorted(got) == sorted(["member_id", "job_id", "member_profile__industry", "member_profile__seniority",
-                                  "member_profile__years_experience", "job_attributes__geo"]
+                                  "member_profile__years_experience"]
                                  + [f"member_job_windows__{n}" for n in names])
     full = _read(store, rows)
     for name in names:
