@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import historical, online, pinot_history, rank
-from bench.plots import latency_plot, scaling_plot
+from bench.plots import latency_plot
 from bench.repos import ours, plain_feast
 from bench.results import Metric, table, write_results
 from bench.stream import stream_metrics
@@ -68,8 +68,7 @@ def run(sizes: Sizes, root: Path, plots: Path) -> list[Metric]:
     say(f"ranking: one member, N = {list(sizes.rank_sizes)} candidates")
     found, by_size = rank.rank_latency(mine, plain, list(sizes.rank_sizes), sizes.rank_calls)
     metrics += found
-    scaling_plot(by_size, {"ours": f"feast-pinot ({rank.RANK_SERVICE})", "baseline": "plain Feast (5 scalars, SQLite)"},
-                 "get_online_features, in process: one member, N candidates", plots / "rank_latency.png")
+    rank.rank_plot(by_size, plots / "rank_latency.png")
     metrics += rank.http_rank_latency(mine, 100, sizes.http_requests // 2)
     say("stream: freshness and ingest rate (ingester, local broker)")
     found, freshness_samples = stream_metrics(root / "stream", sizes.quick)
