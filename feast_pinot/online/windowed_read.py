@@ -12,7 +12,8 @@ each requested windowed view:
 * the candidates of all rows sharing them are scored in one product
   (:func:`~feast_pinot.windows.similarities`);
 * outputs go straight to response protos, a mean embedding built once per
-  (actor, ``request_ts``).
+  (actor, ``request_ts``), and ``to_dict`` returns them from the plain values
+  (:class:`WindowedResponse`).
 
 Everything else in the request (batch views, histories asked for by name,
 other on-demand views) takes Feast's own path, so the response is the one
@@ -30,12 +31,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from feast import FeatureService, FeatureView, OnDemandFeatureView, utils
 from feast.infra.registry.base_registry import BaseRegistry
-from feast.online_response import OnlineResponse
+from feast.online_response import TIMESTAMP_POSTFIX, OnlineResponse
 from feast.protos.feast.serving.ServingService_pb2 import FieldStatus, GetOnlineFeaturesResponse
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import FloatList
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.repo_config import RepoConfig
+from feast.type_map import feast_value_type_to_python_type
 from feast.value_type import ValueType
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -56,7 +58,7 @@ from feast_pinot.windows import (
 if TYPE_CHECKING:
     from feast_pinot.online.adapter import BackendOnlineStore
 
-__all__ = ["requests_windowed", "get_online_features"]
+__all__ = ["requests_windowed", "get_online_features", "WindowedResponse"]
 
 _Features = list[str] | FeatureService
 _Rows = list[dict[str, Any]] | Mapping[str, Any]
@@ -135,10 +137,36 @@ def get_online_features(
         utils._augment_response_with_on_demand_transforms(
             response, feature_refs, others, full_feature_names, feature_types=feature_types,
         )
+    plain: dict[str, list[Any]] = {}
     for odfv in windowed:
-        _add_windowed(store, config, request, odfv)
+        plain.update(_add_windowed(store, config, request, odfv))
     utils._drop_unneeded_columns(response, keep)
-    return OnlineResponse(response, feature_types=feature_types)
+    return WindowedResponse(response, feature_types, plain)
+
+
+class WindowedResponse(OnlineResponse):
+    """Feast's response, whose windowed columns convert to Python from the values they were built from.
+
+    ``to_dict`` of N ranked rows would otherwise turn every one of their
+    N x features protos back into the numbers just computed.
+    """
+
+    def __init__(self, proto: GetOnlineFeaturesResponse, feature_types: dict[str, ValueType],
+                 plain: dict[str, list[Any]]) -> None:
+        super().__init__(proto, feature_types=feature_types)
+        self._plain = plain
+
+    def to_dict(self, include_event_timestamps: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, vector in zip(self.proto.metadata.feature_names.val, self.proto.results):
+            if name in self._plain:
+                out[name] = [list(v) if isinstance(v, list) else v for v in self._plain[name]]
+            else:
+                kind = self._feature_types.get(name)
+                out[name] = [feast_value_type_to_python_type(v, kind) for v in vector.values]
+            if include_event_timestamps:
+                out[name + TIMESTAMP_POSTFIX] = [ts.seconds for ts in vector.event_timestamps]
+        return out
 
 
 def _columnar(entity_rows: _Rows) -> Mapping[str, Any]:
@@ -172,7 +200,8 @@ def _read_by_feast(
 
 def _add_windowed(
     store: BackendOnlineStore, config: RepoConfig, request: _Request, odfv: OnDemandFeatureView
-) -> None:
+) -> dict[str, list[Any]]:
+    """Appends the view's requested outputs to the response; returns them as plain columns."""
     spec = spec_of(odfv)
     assert isinstance(spec, WindowedFeaturesSpec)
     view = odfv.projection.name_to_use()
@@ -188,8 +217,12 @@ def _add_windowed(
     columns = _Columns(spec, request.rows, names)
     for key, rows in groups.items():
         columns.fill(rows, windows[key], candidates)
+    plain = {}
     for name, values in columns.protos().items():
-        _append(request.response, f"{view}__{name}" if request.full_names else name, values)
+        output = f"{view}__{name}" if request.full_names else name
+        _append(request.response, output, values)
+        plain[output] = columns.plain(name)
+    return plain
 
 
 def _histories(
@@ -250,6 +283,7 @@ class _Columns:
         self._counts = np.zeros((rows, pairs), dtype=np.int64)
         self._sims = np.zeros((rows, pairs))
         self._means: list[list[ValueProto]] = [[] for _ in range(pairs)]
+        self._mean_lists: list[list[list[float]]] = [[] for _ in range(pairs)]
         self._mean_of_row = np.zeros(rows, dtype=np.int64)
         self._groups = 0
 
@@ -261,7 +295,9 @@ class _Columns:
                 self._sims[rows] = sims
         if windows.means is not None and any(kind == "mean_emb" for kind in self._names.values()):
             for k, mean in enumerate(windows.means):
-                self._means[k].append(ValueProto(float_list_val=FloatList(val=mean.astype(np.float32).tolist())))
+                values = mean.astype(np.float32).tolist()
+                self._means[k].append(ValueProto(float_list_val=FloatList(val=values)))
+                self._mean_lists[k].append(values)
             self._mean_of_row[rows] = self._groups
             self._groups += 1
 
@@ -272,6 +308,16 @@ class _Columns:
             "mean_emb": lambda k: [self._means[k][g] for g in self._mean_of_row.tolist()],
         }
         return {name: build[kind](self._index[name]) for name, kind in self._names.items()}
+
+    def plain(self, name: str) -> list[Any]:
+        """The column as Python values (a mean list is shared by the rows of its group)."""
+        k = self._index[name]
+        kind = self._names[name]
+        if kind == "count":
+            return self._counts[:, k].tolist()
+        if kind == "sim":
+            return self._sims[:, k].tolist()
+        return [self._mean_lists[k][g] for g in self._mean_of_row.tolist()]
 
 
 def _pair_names(spec: WindowedFeaturesSpec, kind: str) -> list[str]:

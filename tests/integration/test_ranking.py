@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 from feast import FeatureStore
 from feast.infra.online_stores.online_store import OnlineStore
+from feast.online_response import OnlineResponse
 
 from demo.synthetic import Scenario, actions, job_embeddings
 from feast_pinot import push_actions, with_request_ts
@@ -124,6 +125,10 @@ def test_batched_equals_per_row_calls_and_feast_generic_path(store: FeatureStore
     got = _read(store, rows)
     generic = _feast_generic(store, rows)
     assert got == generic
+    with frozen(NOW):
+        response = store.get_online_features(features=FEATURES, entity_rows=rows, full_feature_names=True)
+    # the plain-value shortcut of to_dict gives what Feast's proto conversion gives
+    assert response.to_dict(include_event_timestamps=True) == OnlineResponse.to_dict(response, True)
     for i in range(0, len(rows), 7):
         alone = _read(store, [rows[i]])
         assert {k: v[0] for k, v in alone.items()} == {k: v[i] for k, v in got.items()}, f"row {i}"
