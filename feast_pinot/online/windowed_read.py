@@ -24,6 +24,7 @@ This leans on Feast 0.67's request helpers in ``feast.utils``, as Feast's own
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -52,7 +53,6 @@ from feast_pinot.windows import (
     output_names,
     request_time,
     similarities,
-    verb_slug,
 )
 
 if TYPE_CHECKING:
@@ -206,7 +206,7 @@ def _add_windowed(
     assert isinstance(spec, WindowedFeaturesSpec)
     view = odfv.projection.name_to_use()
     asked = {ref.split(":", 1)[1] for ref in request.feature_refs if ref.split(":", 1)[0] == view}
-    names = {name: kind for name, (kind, _, _) in output_names(spec).items() if name in asked}
+    names = {name: kind for name, (kind, _) in _layout(spec).items() if name in asked}
     histories, actor_of_row = _histories(store, config, request, spec)
     nows = [request_time(spec, _plain(v)) for v in request.column(spec.request_field)]
     candidates = None
@@ -277,9 +277,7 @@ class _Columns:
         self._spec = spec
         self._names = names
         pairs = len(spec.verbs) * len(spec.windows)
-        self._index = {name: k for k, name in enumerate(_pair_names(spec, "count"))}
-        self._index.update({name: k for k, name in enumerate(_pair_names(spec, "sim"))})
-        self._index.update({name: k for k, name in enumerate(_pair_names(spec, "mean_emb"))})
+        self._index = {name: k for name, (_, k) in _layout(spec).items()}
         self._counts = np.zeros((rows, pairs), dtype=np.int64)
         self._sims = np.zeros((rows, pairs))
         self._means: list[list[ValueProto]] = [[] for _ in range(pairs)]
@@ -320,8 +318,12 @@ class _Columns:
         return [self._mean_lists[k][g] for g in self._mean_of_row.tolist()]
 
 
-def _pair_names(spec: WindowedFeaturesSpec, kind: str) -> list[str]:
-    return [f"{verb_slug(v)}_{kind}_{w.label}" for v in spec.verbs for w in spec.windows]
+@functools.lru_cache(maxsize=64)
+def _layout(spec: WindowedFeaturesSpec) -> dict[str, tuple[str, int]]:
+    """``{output name: (kind, row of its (verb, window) pair)}`` in declaration order (do not mutate)."""
+    pairs = {(verb, window.label): k for k, (verb, window) in
+             enumerate((v, w) for v in spec.verbs for w in spec.windows)}
+    return {name: (kind, pairs[verb, label]) for name, (kind, verb, label) in output_names(spec).items()}
 
 
 def _append(response: GetOnlineFeaturesResponse, name: str, values: list[ValueProto]) -> None:
