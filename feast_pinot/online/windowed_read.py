@@ -274,7 +274,6 @@ class _Columns:
     """The requested outputs of one windowed view for every row, filled group by group."""
 
     def __init__(self, spec: WindowedFeaturesSpec, rows: int, names: dict[str, str]) -> None:
-        self._spec = spec
         self._names = names
         pairs = len(spec.verbs) * len(spec.windows)
         self._index = {name: k for name, (_, k) in _layout(spec).items()}
