@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import historical, online, pinot
+from bench import historical, online, pinot, rank
 from bench.plots import latency_plot
 from bench.repos import ours, plain_feast
 from bench.results import Metric, table, write_results
@@ -33,12 +33,16 @@ class Sizes:
     actions: int
     members: int
     repeats: int
+    rank_sizes: tuple[int, ...]
+    rank_calls: int
 
 
 FULL = Sizes(quick=False, online_calls=3000, http_requests=2000, entity_rows=100_000, actions=1_000_000,
-             members=20_000, repeats=3)
+             members=20_000, repeats=3,
+             rank_sizes=(1, 10, 100, 500), rank_calls=1000)
 QUICK = Sizes(quick=True, online_calls=300, http_requests=200, entity_rows=5_000, actions=50_000,
-              members=2_000, repeats=1)
+              members=2_000, repeats=1,
+              rank_sizes=(1, 10, 100), rank_calls=200)
 
 
 _STARTED = time.perf_counter()
@@ -51,7 +55,8 @@ def say(message: str) -> None:
 def run(sizes: Sizes, root: Path, plots: Path) -> list[Metric]:
     metrics: list[Metric] = []
     say("online: building repos")
-    mine, plain = ours(root / "online"), plain_feast(root / "online")
+    # plain Feast holds as many members as the largest ranking call has rows
+    mine, plain = ours(root / "online"), plain_feast(root / "online", members=max(sizes.rank_sizes))
     found, samples = online.online_latency(mine, plain, sizes.online_calls)
     metrics += found
     latency_plot({"feast-pinot (3 batch + 18 windowed)": samples["ours"],
@@ -60,6 +65,11 @@ def run(sizes: Sizes, root: Path, plots: Path) -> list[Metric]:
     say("http: feast serve")
     found, _ = online.http_latency(mine, sizes.http_requests)
     metrics += found
+    say(f"ranking: one member, N = {list(sizes.rank_sizes)} candidates")
+    found, by_size = rank.rank_latency(mine, plain, list(sizes.rank_sizes), sizes.rank_calls)
+    metrics += found
+    rank.rank_plot(by_size, plots / "rank_latency.png")
+    metrics += rank.http_rank_latency(mine, 100, sizes.http_requests // 2)
     say("stream: freshness and ingest rate (ingester, local broker)")
     found, freshness_samples = stream_metrics(root / "stream", sizes.quick)
     metrics += found

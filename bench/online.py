@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from feast import FeatureStore
@@ -17,7 +18,7 @@ from bench.repos import BENCH_MEMBER
 from bench.results import Metric, percentile
 from feast_pinot.clock import now_ms
 
-__all__ = ["online_latency", "http_latency"]
+__all__ = ["online_latency", "http_latency", "http_samples", "interleaved", "PLAIN_FEATURES"]
 
 SERVICE = "job_ranking_v1"
 BLOCK = 100
@@ -28,6 +29,22 @@ def _timed(call) -> float:  # type: ignore[no-untyped-def]
     started = time.perf_counter_ns()
     call()
     return (time.perf_counter_ns() - started) / 1e6
+
+
+def interleaved(ours_call: Callable[[], object], plain_call: Callable[[], object],
+                calls: int, warmup: int) -> tuple[list[float], list[float]]:
+    """Milliseconds per call of each, measured in alternating blocks after a warm-up."""
+    for _ in range(warmup):
+        ours_call(), plain_call()
+    mine: list[float] = []
+    base: list[float] = []
+    # Alternate in blocks, not call by call: Feast caches one request context
+    # per process, and two stores taking turns would evict each other's.
+    block = min(BLOCK, calls)
+    for _ in range(max(1, calls // block)):
+        mine += [_timed(ours_call) for _ in range(block)]
+        base += [_timed(plain_call) for _ in range(block)]
+    return mine, base
 
 
 def online_latency(ours: FeatureStore, plain: FeatureStore, calls: int) -> tuple[list[Metric], dict]:
@@ -41,14 +58,7 @@ def online_latency(ours: FeatureStore, plain: FeatureStore, calls: int) -> tuple
     def plain_call() -> None:
         plain.get_online_features(features=PLAIN_FEATURES, entity_rows=[{"member_id": BENCH_MEMBER}]).to_dict()
 
-    for _ in range(max(50, calls // 10)):
-        ours_call(), plain_call()
-    mine, base = [], []
-    # Alternate in blocks, not call by call: Feast caches one request context
-    # per process, and two stores taking turns would evict each other's.
-    for _ in range(max(1, calls // BLOCK)):
-        mine += [_timed(ours_call) for _ in range(BLOCK)]
-        base += [_timed(plain_call) for _ in range(BLOCK)]
+    mine, base = interleaved(ours_call, plain_call, calls, warmup=max(50, calls // 10))
     metrics = [
         Metric("online_p50_ms", percentile(mine, 50), "ms", percentile(base, 50)),
         Metric("online_p99_ms", percentile(mine, 99), "ms", percentile(base, 99),
@@ -86,18 +96,16 @@ def _wait_ready(port: int, deadline_s: float = 90) -> None:
     raise RuntimeError(f"feast serve on port {port} did not become healthy")
 
 
-def http_latency(ours: FeatureStore, requests: int, rate_per_s: float = 200.0) -> tuple[list[Metric], list[float]]:
-    """The same request over ``feast serve`` (1 worker, loopback) at a fixed rate."""
+def http_samples(repo: Path, body: Callable[[], dict], requests: int, rate_per_s: float) -> list[float]:
+    """Milliseconds per ``POST /get-online-features`` over ``feast serve`` (1 worker, loopback), sent at a fixed rate."""
     port = _free_port()
-    server = _serve(Path(ours.repo_path), port)
+    server = _serve(repo, port)
     try:
         _wait_ready(port)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
 
         def call() -> None:
-            body = {"feature_service": SERVICE,
-                    "entities": {"member_id": [BENCH_MEMBER], "job_id": [7], "request_ts": [now_ms()]}}
-            conn.request("POST", "/get-online-features", json.dumps(body),
+            conn.request("POST", "/get-online-features", json.dumps(body()),
                          {"Content-Type": "application/json"})
             response = conn.getresponse()
             payload = response.read()
@@ -116,6 +124,17 @@ def http_latency(ours: FeatureStore, requests: int, rate_per_s: float = 200.0) -
     finally:
         server.terminate()
         server.wait(timeout=30)
+    return samples
+
+
+def http_latency(ours: FeatureStore, requests: int, rate_per_s: float = 200.0) -> tuple[list[Metric], list[float]]:
+    """The in-process request over ``feast serve`` (1 worker, loopback) at a fixed rate."""
+
+    def body() -> dict:
+        return {"feature_service": SERVICE,
+                "entities": {"member_id": [BENCH_MEMBER], "job_id": [7], "request_ts": [now_ms()]}}
+
+    samples = http_samples(Path(ours.repo_path), body, requests, rate_per_s)
     metrics = [
         Metric("http_p50_ms", percentile(samples, 50), "ms", note=f"{rate_per_s:.0f} req/s, 1 worker"),
         Metric("http_p99_ms", percentile(samples, 99), "ms", note=f"{rate_per_s:.0f} req/s, 1 worker"),

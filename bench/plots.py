@@ -1,4 +1,4 @@
-"""The PNGs in docs/: freshness and online latency distributions."""
+"""The PNGs in docs/: freshness and online latency distributions, ranking latency against N."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["latency_plot"]
+__all__ = ["latency_plot", "scaling_plot"]
 
 
 def latency_plot(series: dict[str, list[float]], title: str, path: Path) -> None:
@@ -25,6 +25,33 @@ def latency_plot(series: dict[str, list[float]], title: str, path: Path) -> None
     ax.set_ylabel("fraction of requests at or below")
     ax.axhline(0.5, color="grey", lw=0.5)
     ax.axhline(0.99, color="grey", lw=0.5)
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def scaling_plot(samples: dict[int, dict[str, list[float]]], labels: dict[str, str], title: str,
+                 path: Path) -> None:
+    """p50 and p99 of each series against the number of rows per call (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(samples)
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    for key, label in labels.items():
+        for q, style in ((50, "-"), (99, "--")):
+            values = [float(np.percentile(samples[n][key], q)) for n in sizes]
+            ax.plot(sizes, values, style, marker="o", label=f"{label} p{q}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.set_xlabel("rows per call (N candidates)")
+    ax.set_ylabel("milliseconds per call")
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()

@@ -9,7 +9,9 @@ Per-verb prefix sums of counts and embeddings then give each window's count
 and mean in O(log n) per row, in memory proportional to the log, not to
 rows x history length. The embedding sums restart at every actor, so no value
 of one actor (even a NaN or a huge float planted in a Parquet part) reaches
-another actor's windows.
+another actor's windows. Rows sharing (actor, time, ``request_ts``) - the
+candidates of one ranking instant - share their bounds, counts and means;
+each row adds only its candidate's similarity.
 
 The result equals :func:`feast_pinot.windows.windowed_features` run on the
 row's history (up to float rounding far below 1e-6).
@@ -35,7 +37,7 @@ from feast_pinot.offline_history import entity_frame, epoch_ms_sql, log_files, s
 from feast_pinot.specs import HistorySpec, WindowedFeaturesSpec
 from feast_pinot.windows import verb_slug
 
-__all__ = ["prefix_windowed_columns", "candidate_matrix", "load_sorted_log", "SortedLog"]
+__all__ = ["prefix_windowed_columns", "candidate_matrix", "load_sorted_log", "SortedLog", "SharedRows"]
 
 _TS_BITS = 42  # ~139 years of milliseconds per actor in one int64 sort key
 # Rows per block of the per-row arithmetic: temporaries of a few MB stay in
@@ -189,10 +191,12 @@ def prefix_windowed_columns(
     entities = entity_frame(rows, hspec.log.actor_join_key, ts_column, hspec.log.actor_is_int)
     dim = wspec.embedding_dim
     log = load_sorted_log(config, hspec, entities[["actor"]], wspec.verbs)
-    ranges = _bounds(log, entities, request_ts.astype(np.int64), hspec, wspec)
+    request_ts = request_ts.astype(np.int64)
+    shared = SharedRows.of(entities, request_ts)
+    ranges = _bounds(log, entities.iloc[shared.first], request_ts[shared.first], hspec, wspec)
 
-    # each row's actor: its slot in the per-actor prefix sums (rows without actions: 0)
-    slot = np.maximum(log.actors.get_indexer(entities["actor"]), 0)
+    # each group's actor: its slot in the per-actor prefix sums (groups without actions: 0)
+    slot = np.maximum(log.actors.get_indexer(entities["actor"].iloc[shared.first]), 0)
 
     def verb_columns(number: int) -> dict[str, Any]:
         is_verb = log.verb_no == number
@@ -201,7 +205,8 @@ def prefix_windowed_columns(
         sums = None
         if dim and log.stored is not None:
             sums = _actor_prefix_sums(log.stored, log.row[is_verb], log.code[is_verb], len(log.actors))
-        return _verb_columns(wspec, wspec.verbs[number - 1], ordinal, sums, ranges, candidates, slot)
+        return _verb_columns(wspec, wspec.verbs[number - 1], ordinal, sums, ranges, shared, slot, candidates,
+                             set(wanted))
 
     out: dict[str, Any] = {}
     # numpy's gathers and arithmetic release the GIL: verbs run on all cores
@@ -233,39 +238,82 @@ def _actor_prefix_sums(stored: np.ndarray, rows: np.ndarray, codes: np.ndarray, 
     return sums
 
 
+@dataclass(frozen=True)
+class SharedRows:
+    """Entity rows grouped by (actor, time, request_ts): the rows of one ranking instant.
+
+    Counts and means are computed once per group; each row adds only its
+    candidate's similarity.
+    """
+
+    group: np.ndarray  # each row's group
+    first: np.ndarray  # each group's first row
+    order: np.ndarray  # rows sorted by group (stable)
+    starts: np.ndarray  # where each group's rows begin in ``order`` (one extra at the end)
+
+    @classmethod
+    def of(cls, entities: pd.DataFrame, request_ts: np.ndarray) -> "SharedRows":
+        group = _codes(_codes(entities["actor"].to_numpy(), entities["t"].to_numpy()), request_ts)
+        order = np.argsort(group, kind="stable")
+        starts = np.searchsorted(group[order], np.arange(int(group.max(initial=-1)) + 2))
+        return cls(group, order[starts[:-1]], order, starts)
+
+    @property
+    def groups(self) -> int:
+        return len(self.first)
+
+
+def _codes(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dense codes of the pairs (a, b), numbered in order of first appearance."""
+    first, _ = pd.factorize(a)
+    second, seconds = pd.factorize(b)
+    # below 2**63 for any frame under ~3e9 rows: codes are < rows
+    pairs, _ = pd.factorize(first.astype(np.int64) * len(seconds) + second)
+    return pairs.astype(np.int64)
+
+
 def _verb_columns(
     wspec: WindowedFeaturesSpec,
     verb: str,
     ordinal: np.ndarray,  # log index -> number of this verb's actions before it
     sums: np.ndarray | None,
-    ranges: tuple[np.ndarray, list[np.ndarray]],
-    cand: np.ndarray | None,
-    slot: np.ndarray,  # each row's actor code: its offset in ``sums``
+    ranges: tuple[np.ndarray, list[np.ndarray]],  # per group
+    shared: SharedRows,
+    slot: np.ndarray,  # each group's actor code: its offset in ``sums``
+    cand: np.ndarray | None,  # per row
+    wanted: set[str],
 ) -> dict[str, Any]:
     end, firsts = ranges
     hi = ordinal[end]
     los = [ordinal[first] for first in firsts]
     counts = [np.maximum(hi - lo, 0) for lo in los]
     stem = verb_slug(verb)
-    out: dict[str, Any] = {f"{stem}_count_{w.label}": n.astype(np.int64) for w, n in zip(wspec.windows, counts)}
+    out: dict[str, Any] = {f"{stem}_count_{w.label}": n.astype(np.int64)[shared.group]
+                           for w, n in zip(wspec.windows, counts)}
     if sums is None:
         return out
-    means = [np.empty((len(hi), wspec.embedding_dim), np.float32) for _ in los]
-    sims = [np.zeros(len(hi)) for _ in los]
+    rows = len(shared.group)
+    means = [np.empty((shared.groups, wspec.embedding_dim), np.float32) for _ in los]
+    sims = [np.zeros(rows) for _ in los]
     scales = [np.divide(1.0, n, out=np.zeros(len(n)), where=n > 0) for n in counts]
     cand_norms = None if cand is None else np.sqrt(np.einsum("ij,ij->i", cand, cand))
     # an empty window's start may be past its end (another actor's slots): its scale is 0
     his, los = hi + slot, [np.minimum(lo, hi) + slot for lo in los]
-    for start in range(0, len(hi), _BLOCK):
-        rows = slice(start, start + _BLOCK)
-        upto_end = sums[his[rows]]  # shared by every window of the block
+    for start in range(0, shared.groups, _BLOCK):
+        groups = slice(start, start + _BLOCK)
+        upto_end = sums[his[groups]]  # shared by every window of the block
+        # the rows of these groups, and each one's group within the block
+        members = shared.order[shared.starts[start]:shared.starts[min(start + _BLOCK, shared.groups)]]
+        local = shared.group[members] - start
         for lo, scale, mean, sim in zip(los, scales, means, sims):
-            block = (upto_end - sums[lo[rows]]) * scale[rows, None]
-            mean[rows] = block
+            block = (upto_end - sums[lo[groups]]) * scale[groups, None]
+            mean[groups] = block
             if cand is not None and cand_norms is not None:
-                sim[rows] = _cosines(block, cand[rows], cand_norms[rows])
+                sim[members] = _cosines(block[local], cand[members], cand_norms[members])
     for window, mean, sim in zip(wspec.windows, means, sims):
-        out[f"{stem}_mean_emb_{window.label}"] = _list_column(mean)
+        name = f"{stem}_mean_emb_{window.label}"
+        if name in wanted:  # a per-row copy of the group's mean: built only when asked for
+            out[name] = _list_column(mean[shared.group])
         out[f"{stem}_sim_{window.label}"] = sim
     return out
 

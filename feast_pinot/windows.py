@@ -15,21 +15,40 @@ time ``t`` (epoch ms), over the row's actions with ``t - w < ts <= t``:
 
 Empty windows give count 0, a zero vector and similarity 0; a missing or
 zero candidate gives similarity 0. Never NaN, never an exception.
+
+Counts and means depend only on the actor's history and the request time, so
+they are computed by :func:`member_windows` once per (history, request time);
+:func:`similarities` then scores any number of candidates against them at
+once. The ODFV body runs them per row; the online store's ranking path
+(:mod:`feast_pinot.online.windowed_read`) runs them once per member and
+request time for all the rows that share them, with identical values.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from feast_pinot.errors import FeastPinotError, RequestFieldError
 from feast_pinot.keys import is_int64
-from feast_pinot.specs import WindowedFeaturesSpec
+from feast_pinot.specs import WindowedFeaturesSpec, WindowSpec
 
-__all__ = ["windowed_features", "output_names", "verb_slug", "request_time"]
+__all__ = [
+    "windowed_features",
+    "output_names",
+    "verb_slug",
+    "ActorHistory",
+    "MemberWindows",
+    "member_windows",
+    "similarities",
+    "candidate_matrix",
+    "request_time",
+]
 
 
 def verb_slug(verb: str) -> str:
@@ -81,14 +100,11 @@ def windowed_features(inputs: dict[str, list[Any]], spec_json: str) -> dict[str,
     names = output_names(spec)
     out: dict[str, list[Any]] = {name: [] for name in names}
     for i in range(len(now)):
-        row = _row_features(
-            spec,
-            request_time(now[i], spec.request_field, i),
-            ts_col[i],
-            verb_col[i],
-            None if emb_col is None else emb_col[i],
-            None if cand_col is None else cand_col[i],
-        )
+        at = request_time(now[i], spec.request_field, i)
+        history = ActorHistory.of(spec, ts_col[i], verb_col[i], None if emb_col is None else emb_col[i])
+        windows = member_windows(spec, history, at)
+        sims = similarities(windows, candidate_matrix(spec, [None if cand_col is None else cand_col[i]]))
+        row = windows.row_features(spec, None if sims is None else sims[0])
         for name in names:
             out[name].append(row[name])
     # Feast's online path looks python-mode outputs up by their full name
@@ -99,31 +115,87 @@ def windowed_features(inputs: dict[str, list[Any]], spec_json: str) -> dict[str,
     return out
 
 
-def _row_features(
-    spec: WindowedFeaturesSpec,
-    now: int,
-    ts: Any,
-    verbs: Any,
-    flat: Any,
-    candidate: Any,
-) -> dict[str, Any]:
-    ts_arr = np.asarray([] if ts is None else ts, dtype=np.int64)
-    verb_arr = np.asarray([] if verbs is None else verbs, dtype=object)
-    masks = _masks(spec, now, ts_arr, verb_arr)  # one row per (verb, window)
+
+
+@dataclass(frozen=True)
+class ActorHistory:
+    """One actor's history as arrays, parsed once and shared by all its rows."""
+
+    ts: np.ndarray  # int64 epoch ms
+    verbs: np.ndarray  # object
+    embeddings: np.ndarray | None  # (n, dim) float64, NaN-free
+    has_embedding: np.ndarray | None  # (n,) bool: False for actions without one (NaN)
+
+    @classmethod
+    def of(cls, spec: WindowedFeaturesSpec, ts: Any, verbs: Any, flat: Any) -> "ActorHistory":
+        """From a history's values: ts and verb lists, embeddings as float32 bytes, a list or an array."""
+        ts_arr = np.asarray([] if ts is None else ts, dtype=np.int64)
+        verb_arr = np.asarray([] if verbs is None else verbs, dtype=object)
+        emb = _embeddings(spec, flat, len(ts_arr), verb_arr)
+        if emb is None:
+            return cls(ts_arr, verb_arr, None, None)
+        has_embedding = np.isfinite(emb).all(axis=1)
+        return cls(ts_arr, verb_arr, np.where(has_embedding[:, None], emb, 0.0), has_embedding)
+
+
+@dataclass(frozen=True)
+class MemberWindows:
+    """The member-level part of the windowed features: one row per (verb, window)."""
+
+    counts: np.ndarray  # (pairs,) int
+    means: np.ndarray | None  # (pairs, dim) float64; None without embeddings
+
+    def row_features(self, spec: WindowedFeaturesSpec, sims: np.ndarray | None) -> dict[str, Any]:
+        """Every output of one row whose candidate has similarities ``sims`` (pairs,)."""
+        row: dict[str, Any] = {}
+        for k, (verb, window) in enumerate(_pairs(spec)):
+            stem, label = verb_slug(verb), window.label
+            row[f"{stem}_count_{label}"] = int(self.counts[k])
+            if self.means is not None and sims is not None:
+                row[f"{stem}_mean_emb_{label}"] = self.means[k].astype(np.float32).tolist()
+                row[f"{stem}_sim_{label}"] = float(sims[k])
+        return row
+
+
+def _pairs(spec: WindowedFeaturesSpec) -> list[tuple[str, WindowSpec]]:
+    return [(v, w) for v in spec.verbs for w in spec.windows]
+
+
+def member_windows(spec: WindowedFeaturesSpec, history: ActorHistory, now: int) -> MemberWindows:
+    """Counts and means of every (verb, window) ending at ``now``."""
+    masks = _masks(spec, now, history.ts, history.verbs)  # one row per (verb, window)
     counts = masks.sum(axis=1)
-    emb = _embeddings(spec, flat, len(ts_arr), verb_arr)
-    means = sims = None
-    if emb is not None:
-        means = _means(masks, emb)
-        sims = _cosines(_candidate(spec, candidate), means)
-    row: dict[str, Any] = {}
-    for k, (verb, window) in enumerate((v, w) for v in spec.verbs for w in spec.windows):
-        stem, label = verb_slug(verb), window.label
-        row[f"{stem}_count_{label}"] = int(counts[k])
-        if means is not None and sims is not None:
-            row[f"{stem}_mean_emb_{label}"] = means[k].astype(np.float32).tolist()
-            row[f"{stem}_sim_{label}"] = float(sims[k])
-    return row
+    if history.embeddings is None or history.has_embedding is None:
+        return MemberWindows(counts, None)
+    return MemberWindows(counts, _means(masks, history.embeddings, history.has_embedding))
+
+
+def similarities(windows: MemberWindows, candidates: np.ndarray) -> np.ndarray | None:
+    """Cosine of each candidate row (k, dim) and each mean: (k, pairs); 0 where either is zero.
+
+    One product for all candidates, summed along the embedding per element, so a
+    row's values do not depend on how many candidates share the call (a BLAS
+    product's rounding does).
+    """
+    if windows.means is None:
+        return None
+    means = windows.means
+    dots = (candidates[:, None, :] * means[None, :, :]).sum(axis=2)
+    norms = _norms(candidates)[:, None] * _norms(means)[None, :]
+    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+
+
+def _norms(rows: np.ndarray) -> np.ndarray:
+    return np.sqrt((rows * rows).sum(axis=1))
+
+
+def candidate_matrix(spec: WindowedFeaturesSpec, candidates: Sequence[Any]) -> np.ndarray:
+    """Candidate embeddings as (k, dim) float64; a missing one (None, a null) or one of another length is a zero row."""
+    out = np.zeros((len(candidates), spec.embedding_dim))
+    for i, candidate in enumerate(candidates):
+        if np.ndim(candidate) == 1 and len(candidate) == spec.embedding_dim:  # not None, pd.NA, ...
+            out[i] = np.asarray(candidate, dtype=np.float64)
+    return out
 
 
 def _masks(spec: WindowedFeaturesSpec, now: int, ts: np.ndarray, verbs: np.ndarray) -> np.ndarray:
@@ -135,20 +207,12 @@ def _masks(spec: WindowedFeaturesSpec, now: int, ts: np.ndarray, verbs: np.ndarr
     return (by_verb[:, None, :] & by_window[None, :, :]).reshape(pairs, len(ts))
 
 
-def _means(masks: np.ndarray, emb: np.ndarray) -> np.ndarray:
-    """Mean embedding per mask row; actions without an embedding (NaN) are left out."""
-    has_embedding = np.isfinite(emb).all(axis=1)
+def _means(masks: np.ndarray, emb: np.ndarray, has_embedding: np.ndarray) -> np.ndarray:
+    """Mean embedding per mask row; actions without an embedding are left out."""
     chosen = (masks & has_embedding).astype(np.float64)
-    sums = chosen @ np.where(has_embedding[:, None], emb, 0.0)
+    sums = chosen @ emb
     n = chosen.sum(axis=1)[:, None]
     return np.divide(sums, n, out=np.zeros_like(sums), where=n > 0)
-
-
-def _cosines(candidate: np.ndarray | None, means: np.ndarray) -> np.ndarray:
-    if candidate is None:
-        return np.zeros(len(means))
-    norms = np.linalg.norm(means, axis=1) * np.linalg.norm(candidate)
-    return np.divide(means @ candidate, norms, out=np.zeros(len(means)), where=norms > 0)
 
 
 def _embeddings(
@@ -179,11 +243,3 @@ def _floats(flat: Any) -> np.ndarray | None:
             return None
         return np.frombuffer(flat, dtype="<f4").astype(np.float64)
     return np.asarray(flat, dtype=np.float64)
-
-
-def _candidate(spec: WindowedFeaturesSpec, candidate: Any) -> np.ndarray | None:
-    if candidate is None:
-        return None
-    vec = np.asarray(candidate, dtype=np.float64)
-    return vec if vec.size == spec.embedding_dim else None
-

@@ -3,6 +3,11 @@
 Copy this repo, run ``feast apply``, push actions with
 ``feast_pinot.push_actions`` (or run the stream ingester), and read
 ``job_ranking_v1`` with ``request_ts`` (epoch ms) in every entity row.
+
+To rank, read ``job_candidates_v1`` with one row per candidate job (the same
+member and ``request_ts`` in each) and ``member_context_v1`` once per member:
+the mean embeddings are the same for every candidate, so they are not
+repeated N times.
 """
 
 from datetime import timedelta
@@ -11,6 +16,7 @@ from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueT
 from feast.types import Array, Float32, Int64, String
 
 from feast_pinot import ObjectAttribute, action_history, action_log, windowed_action_features
+from feast_pinot.windows import verb_slug
 
 EMBEDDING_DIM = 64
 VERBS = ("job-apply", "job-save", "job-dismiss", "job-view")
@@ -111,4 +117,32 @@ job_ranking_v1 = FeatureService(
         member_job_windows,
     ],
     description="batch member features + fresh windowed action features",
+)
+
+# -- ranking: one member against N candidate jobs in one call ------------------------
+
+
+def _window_features(kind: str) -> list[str]:
+    return [f"{verb_slug(v)}_{kind}_{label}" for v in RANKING_VERBS for label in WINDOWS]
+
+
+# One row per candidate: its similarity to each window's mean, the member's counts
+# and batch features. Member-level work is done once per call, not once per row.
+job_candidates_v1 = FeatureService(
+    name="job_candidates_v1",
+    features=[
+        member_profile[["industry", "seniority", "years_experience"]],
+        member_job_windows[_window_features("sim") + _window_features("count")],
+    ],
+    description="per candidate job: similarities to the member's windowed means, counts, batch features",
+)
+
+# One row per member: the windowed mean embeddings the candidates were scored against.
+# The same windows without a candidate, so neither serving nor training needs a job_id.
+member_windows = windowed_action_features("member_windows", member_recent_actions, WINDOWS,
+                                          verbs=RANKING_VERBS)
+member_context_v1 = FeatureService(
+    name="member_context_v1",
+    features=[member_windows[_window_features("mean_emb")]],
+    description="per member: windowed mean embeddings (request with member_id and request_ts)",
 )

@@ -8,20 +8,26 @@ apart by their spec tag:
 * histories: read-only, the recent actions of each actor read from their log
   (newest first, at most ``max_actions`` within retention), with an optional
   read-time join of an object attribute.
+
+A request naming a windowed view is served by
+:mod:`feast_pinot.online.windowed_read` (member-level work once per call);
+any other request takes Feast's generic path.
 """
 
 from __future__ import annotations
 
 import logging
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-from feast import Entity, FeatureView
+from feast import Entity, FeatureService, FeatureView
 from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.online_stores.online_store import OnlineStore
+from feast.infra.registry.base_registry import BaseRegistry
 from feast.online_response import OnlineResponse
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import (
@@ -39,6 +45,7 @@ from feast.value_type import ValueType
 from feast_pinot import clock
 from feast_pinot.actions import datetime_to_ms, ms_to_datetime, validate_push_rows
 from feast_pinot.errors import ActionValidationError, OnlineStoreError
+from feast_pinot.online import windowed_read
 from feast_pinot.online.backend import History, HistoryWindow, LatestRow, OnlineBackend, TableSpec
 from feast_pinot.specs import ActionLogSpec, AttributeJoinSpec, HistorySpec, WindowedFeaturesSpec, spec_of
 from feast_pinot.windows import request_time
@@ -110,17 +117,47 @@ class BackendOnlineStore(OnlineStore):
 
     # -- reads --------------------------------------------------------------
 
-    def get_online_features(self, config: RepoConfig, features: Any, entity_rows: Any,
-                            *args: Any, **kwargs: Any) -> OnlineResponse:
+    def get_online_features(
+        self,
+        config: RepoConfig,
+        features: list[str] | FeatureService,
+        entity_rows: list[dict[str, Any]] | Mapping[str, Any],
+        registry: BaseRegistry,
+        project: str,
+        full_feature_names: bool = False,
+        include_feature_view_version_metadata: bool = False,
+    ) -> OnlineResponse:
         # Feast converts request data to protos before any ODFV runs, and a
         # value beyond int64 fails there as a 500: checked first, a 422.
         _check_request_times(entity_rows)
-        return super().get_online_features(config, features, entity_rows, *args, **kwargs)
+        if not windowed_read.requests_windowed(registry, project, features, full_feature_names):
+            return super().get_online_features(
+                config, features, entity_rows, registry, project, full_feature_names,
+                include_feature_view_version_metadata,
+            )
+        return windowed_read.get_online_features(
+            self, config, features, entity_rows, registry, project, full_feature_names,
+            include_feature_view_version_metadata,
+        )
 
-    async def get_online_features_async(self, config: RepoConfig, features: Any, entity_rows: Any,
-                                        *args: Any, **kwargs: Any) -> OnlineResponse:
+    async def get_online_features_async(
+        self,
+        config: RepoConfig,
+        features: list[str] | FeatureService,
+        entity_rows: list[dict[str, Any]] | Mapping[str, Any],
+        registry: BaseRegistry,
+        project: str,
+        full_feature_names: bool = False,
+        include_feature_view_version_metadata: bool = False,
+    ) -> OnlineResponse:
+        # feast serve takes this path when the store reads asynchronously (Pinot);
+        # a windowed request is served by the synchronous path, in a thread.
         _check_request_times(entity_rows)
-        return await super().get_online_features_async(config, features, entity_rows, *args, **kwargs)
+        args = (config, features, entity_rows, registry, project, full_feature_names,
+                include_feature_view_version_metadata)
+        if windowed_read.requests_windowed(registry, project, features, full_feature_names):
+            return await asyncio.to_thread(self.get_online_features, *args)
+        return await super().get_online_features_async(*args)
 
     def online_read(
         self,
@@ -150,6 +187,14 @@ class BackendOnlineStore(OnlineStore):
         types = {f.name: f.dtype.to_value_type() for f in table.features}
         wanted = [n for n in (requested or types) if n in types]
         return [_latest_result(row, wanted, types) for row in rows]
+
+    def read_plain(
+        self, config: RepoConfig, table: FeatureView, keys: list[EntityKeyProto], feature: str
+    ) -> list[Any]:
+        """One feature's latest value per key, as a plain value (None where missing)."""
+        rows = self.backend(config).read_latest(
+            table_name(config.project, table.name), [_key(config, ek) for ek in keys])
+        return [None if row is None else row.values.get(feature) for row in rows]
 
     def _read_histories(
         self,

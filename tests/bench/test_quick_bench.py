@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 METRICS = {
     "freshness_p50_ms", "freshness_p99_ms", "online_p50_ms", "online_p99_ms", "http_p50_ms", "http_p99_ms",
     "ingest_events_per_s", "historical_s", "pinot_standin_history_p50_ms", "peak_rss_mb",
+    "online_rank_1_p50_ms", "online_rank_1_p99_ms", "online_rank_10_p50_ms", "online_rank_10_p99_ms",
+    "online_rank_100_p50_ms", "online_rank_100_p99_ms", "http_rank_100_p99_ms",
 }
 
 
@@ -27,4 +29,4 @@ def test_quick_bench_reports_every_metric(tmp_path: Path) -> None:
         assert math.isfinite(record["value"]), name
         if record["baseline"] is not None:
             assert math.isfinite(record["ratio"]), name
-    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["freshness.png", "online_latency.png"]
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["freshness.png", "online_latency.png", "rank_latency.png"]
