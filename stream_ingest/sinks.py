@@ -77,6 +77,25 @@ class ActionSink(Protocol):
         """Write the actions; return those the store refused, with the reason."""
 
 
+def _write_refusing_invalid(actions: Sequence[Action], write: Callable[[Sequence[Action]], object]) -> Rejected:
+    """``write(actions)``; the actions a store refuses (:class:`ActionValidationError`) are rejected, the rest written.
+
+    A store validates again with its own rules and clock: an action can cross the
+    retention edge in between, and Pinot refuses values it would store truncated
+    (a NUL in a string).
+    """
+    if not actions:
+        return []
+    try:
+        write(actions)
+        return []
+    except ActionValidationError as exc:
+        bad = dict(exc.problems)
+        rest = [i for i in range(len(actions)) if i not in bad]
+        later = _write_refusing_invalid([actions[i] for i in rest], write)
+        return sorted([*bad.items(), *((rest[j], reason) for j, reason in later)])
+
+
 class PushSink:
     """``store.push(push_source, frame, to=ONLINE)``: works with any Feast online store."""
 
@@ -85,18 +104,8 @@ class PushSink:
         self._spec = spec
 
     def write(self, actions: Sequence[Action]) -> Rejected:
-        if not actions:
-            return []
-        try:
-            self._store.push(self._spec.push_source, actions_to_frame(actions, self._spec), to=PushMode.ONLINE)
-            return []
-        except ActionValidationError as exc:
-            # The store re-validates with its own clock: an action can cross the
-            # retention edge in between. Refuse those, write the rest.
-            bad = dict(exc.problems)
-            rest = [i for i in range(len(actions)) if i not in bad]
-            later = self.write([actions[i] for i in rest])
-            return sorted([*bad.items(), *((rest[j], reason) for j, reason in later)])
+        return _write_refusing_invalid(actions, lambda batch: self._store.push(
+            self._spec.push_source, actions_to_frame(batch, self._spec), to=PushMode.ONLINE))
 
 
 class DirectSink:
@@ -112,11 +121,9 @@ class DirectSink:
         self._now_ms = now_ms
 
     def write(self, actions: Sequence[Action]) -> Rejected:
-        if actions:
-            now = self._now_ms()
-            keep = HistoryWindow(now - self._spec.retention_ms, now, self._spec.max_actions)
-            self._backend.append_actions(self._table, actions, keep)
-        return []
+        now = self._now_ms()
+        keep = HistoryWindow(now - self._spec.retention_ms, now, self._spec.max_actions)
+        return _write_refusing_invalid(actions, lambda batch: self._backend.append_actions(self._table, batch, keep))
 
 
 class MemoryActionSink:

@@ -208,7 +208,7 @@ def _add_windowed(
     asked = {ref.split(":", 1)[1] for ref in request.feature_refs if ref.split(":", 1)[0] == view}
     names = {name: kind for name, (kind, _) in _layout(spec).items() if name in asked}
     histories, actor_of_row = _histories(store, config, request, spec)
-    nows = [request_time(spec, _plain(v)) for v in request.column(spec.request_field)]
+    nows = [request_time(_plain(v), spec.request_field, row) for row, v in enumerate(request.column(spec.request_field))]
     candidates = None
     if spec.candidate and any(kind == "sim" for kind in names.values()):
         candidates = _candidates(store, config, request, spec)
