@@ -138,11 +138,11 @@ def _key(parsed: ParsedEvent, use: LookupUse) -> Key:
     if not use.key_is_int:
         return raw
     # ASCII digits only (int() would take "١٢" and " 12"), within the int64 join keys of Feast
-    digits = raw[1:] if raw.startswith("-") else raw
-    in_int64 = digits.isascii() and digits.isdigit() and len(digits) <= 19 and _INT64_MIN <= int(raw) <= _INT64_MAX
-    if not in_int64:
+    digits = raw.isascii() and (raw.isdigit() or (raw[:1] == "-" and raw[1:].isdigit())) and len(raw) <= 20
+    value = int(raw) if digits else None
+    if value is None or not _INT64_MIN <= value <= _INT64_MAX:
         raise _Bad(f"{use.config.key} {text!r} does not give an int64 key (lookups.{use.name})")
-    return int(raw)
+    return value
 
 
 @dataclass(frozen=True, slots=True)
