@@ -20,6 +20,7 @@ from feast_pinot.errors import OnlineStoreError
 from feast_pinot.online.backend import TableSpec
 from feast_pinot.online.sqlite_backend import SqliteBackend
 from stream_ingest import pipeline as pipeline_module
+from stream_ingest import sinks as sinks_module
 from stream_ingest.config import IngestConfig, parse_config
 from stream_ingest.errors import SinkError
 from stream_ingest.lookups import Key, MemoryLookup
@@ -265,3 +266,18 @@ def test_stale_temporary_part_files_are_removed_at_start(tmp_path: Path) -> None
     os.utime(part, (old, old))
     OfflineSink(tmp_path, LOG, "g", 100)
     assert sorted(p.name for p in folder.iterdir()) == sorted([fresh.name, part.name])
+
+
+def test_temporary_part_files_left_while_running_are_removed_at_a_later_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = OfflineSink(tmp_path, LOG, "g", 100)
+    folder = tmp_path / "date=2026-12-01"
+    folder.mkdir()
+    left = folder / ".part-00000000000000000001-abc.parquet.tmp"  # a write another process crashed in
+    left.write_bytes(b"PAR1")
+    sink.flush()
+    assert left.exists()  # younger than STALE_TEMP_S: maybe still being written
+    monkeypatch.setattr(sinks_module, "STALE_TEMP_S", 0.0)
+    sink.flush()
+    assert not left.exists()
