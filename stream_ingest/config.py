@@ -195,7 +195,8 @@ class DeadLetterConfig(_Model):
 
 class RetryConfig(_Model):
     attempts: int = Field(default=6, ge=1)
-    """Tries of a sink write or offset commit before the process gives up."""
+    """Tries of an I/O call failing with a transient error (sink write, dead-letter
+    delivery, lookup; an offset commit: checkpoints in a row) before the process gives up."""
     initial_backoff_ms: int = Field(default=200, gt=0)
     """First wait; doubled after each failure."""
     max_backoff_ms: int = Field(default=5_000, gt=0)

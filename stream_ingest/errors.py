@@ -3,7 +3,7 @@
     IngestError
     ├── ConfigError            the config file (or the Feast repo it names) cannot work
     ├── AttributeLookupError   an attribute store could not be read
-    ├── SinkError              a sink could not write after its retries
+    ├── SinkError              a sink could not write after its retries, or is broken
     └── BrokerUnavailableError the Kafka broker stayed unreachable past the retry budget
 
 Bad *events* are not exceptions: they become dead letters. These errors are
@@ -35,7 +35,7 @@ class AttributeLookupError(IngestError):
 
 
 class SinkError(IngestError):
-    """A sink kept failing after its bounded retries."""
+    """A sink kept failing after its bounded retries, or failed in a way no retry can mend."""
 
 
 class BrokerUnavailableError(IngestError):

@@ -115,9 +115,8 @@ class Pipeline:
     ) -> Action | DeadLetter:
         step = ENRICH
         try:
-            if failed:
-                keys = tuple(BadKey(failed[u.name][k]) if k in failed.get(u.name, {}) else k
-                             for u, k in zip(self._uses, keys))
+            if failed:  # a key whose read failed is as good as none
+                keys = tuple(_unless_failed(k, failed.get(u.name, {})) for u, k in zip(self._uses, keys))
             enriched = enrich(kept, self._uses, keys, found)
             if not isinstance(enriched, EnrichedEvent):
                 return enriched
@@ -157,6 +156,10 @@ class Pipeline:
             return []
 
         return values, narrow(wanted, read)
+
+
+def _unless_failed(key: Key | BadKey, failed: Mapping[Key, str]) -> Key | BadKey:
+    return BadKey(failed[key]) if not isinstance(key, BadKey) and key in failed else key
 
 
 class Ingester:

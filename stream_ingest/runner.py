@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from confluent_kafka import (
+    OFFSET_BEGINNING,
     TIMESTAMP_NOT_AVAILABLE,
     Consumer,
     KafkaError,
@@ -88,6 +89,7 @@ class KafkaRunner:
         self._uncommitted: dict[Partition, int] = {}  # next offset to commit
         self._commit_failures = 0  # consecutive, over checkpoints
         self._seen: dict[Partition, int] = {}  # last offset read, since assignment
+        self._topic_ids: dict[str, str | None] = {}  # as of the first sight or the last check
         self._generations: dict[Partition, int] = {}  # incarnation, since assignment
         self._last_checkpoint = time.monotonic()
         self._last_status = time.monotonic()
@@ -183,7 +185,7 @@ class KafkaRunner:
 
     def _generation(self, tp: Partition) -> int:
         if tp not in self._generations:  # first sight since assignment
-            generation, recreated = self._ingester.offline.incarnation(tp, self._topic_id(tp[0]))
+            generation, recreated = self._ingester.offline.incarnation(tp, self._known_topic_id(tp[0]))
             if recreated:
                 self.stats.record_offsets_back()
             self._generations[tp] = generation
@@ -202,18 +204,46 @@ class KafkaRunner:
         log.warning("offsets of %s[%d] went back (offset %d after a later one): the topic was "
                     "recreated or the cluster replaced", tp[0], tp[1], event.offset)
         self._ingester.checkpoint()
-        self._uncommitted.pop(tp, None)  # an old incarnation's offset means nothing in the new one
-        self._generations[tp] = self._ingester.offline.next_incarnation(tp, self._topic_id(tp[0]))
-        self.stats.record_offsets_back()
+        self._topic_ids[tp[0]] = self._topic_id(tp[0])
+        self._renew(tp)
         return dataclasses.replace(event, generation=self._generations[tp])
+
+    def _renew(self, tp: Partition) -> None:
+        self._uncommitted.pop(tp, None)  # an old incarnation's offset means nothing in the new one
+        self._seen.pop(tp, None)
+        self._generations[tp] = self._ingester.offline.next_incarnation(tp, self._topic_ids.get(tp[0]))
+        self.stats.record_offsets_back()
+
+    def _check_topic_ids(self) -> None:
+        """A topic recreated while read need not show offsets going back: the consumer goes
+        on from its old position when the new topic is already longer. So at each checkpoint
+        the ids are compared; a changed one restarts the topic's partitions from offset 0
+        as a new incarnation (what was read of the new topic so far is read again)."""
+        for topic in {t for t, _ in self._assigned}:
+            known = self._topic_ids.get(topic)
+            current = self._topic_id(topic) if known is not None else None
+            if current is None or current == known:
+                continue
+            log.warning("topic %s was recreated while being read (topic id %s, was %s): "
+                        "its partitions are read again from offset 0", topic, current, known)
+            self._topic_ids[topic] = current
+            partitions = [tp for tp in self._assigned if tp[0] == topic]
+            self._ingester.offline.forget(partitions)  # their buffered rows: read again under the new generation
+            for tp in partitions:
+                self._renew(tp)
+                self._consumer.seek(TopicPartition(topic, tp[1], OFFSET_BEGINNING))
+
+    def _known_topic_id(self, topic: str) -> str | None:
+        if topic not in self._topic_ids:
+            self._topic_ids[topic] = self._topic_id(topic)
+        return self._topic_ids[topic]
 
     def _topic_id(self, topic: str) -> str | None:
         """The topic's Kafka id (KIP-516), or None when the broker does not say."""
         try:
             found = self._admin.describe_topics(TopicCollection([topic]), request_timeout=10)[topic].result(15)
         except KafkaException as exc:
-            log.warning("topic id of %s unknown (%s): a recreated topic is noticed only while it is read",
-                        topic, describe(exc))
+            log.warning("topic id of %s unknown (%s)", topic, describe(exc))
             return None
         return str(found.topic_id) if found.topic_id is not None else None
 
@@ -228,6 +258,7 @@ class KafkaRunner:
         answers, nothing is tried (the outage check alone decides when to give up)."""
         if not self._uncommitted or self._down_since is not None:
             return
+        self._check_topic_ids()
         self._ingester.checkpoint()
         self._last_checkpoint = time.monotonic()
         try:
@@ -258,6 +289,8 @@ class KafkaRunner:
         return [TopicPartition(t, p, o) for (t, p), o in self._uncommitted.items()]
 
     def _commit(self, offsets: list[TopicPartition]) -> None:
+        if not offsets:  # e.g. every partition started a new incarnation meanwhile
+            return
         try:
             done = self._consumer.commit(offsets=offsets, asynchronous=False) or []
         except KafkaException as exc:
@@ -320,6 +353,7 @@ class KafkaRunner:
             self._uncommitted.pop(tp, None)
             self._seen.pop(tp, None)
             self._generations.pop(tp, None)
+            self._topic_ids.pop(tp[0], None)
         self._ingester.offline.forget(gone)
 
     # -- status -----------------------------------------------------------------

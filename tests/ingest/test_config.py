@@ -149,7 +149,8 @@ def _run_cli(config: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(("break_it", "named"), [
-    (lambda raw, repo: raw["feast"].update(repo_path=str(repo / "nowhere")), "feast.repo_path: no feature_store.yaml in"),
+    (lambda raw, repo: raw["feast"].update(repo_path=str(repo / "nowhere")),
+     "feast.repo_path: no feature_store.yaml in"),
     (lambda raw, repo: (repo / "feature_store.yaml").unlink(), "feast.repo_path: no feature_store.yaml in"),
     (lambda raw, repo: (repo / "feature_store.yaml").write_text("project: [unclosed"),
      "feast.repo_path: the Feast repo"),
