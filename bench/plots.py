@@ -43,10 +43,10 @@ def scaling_plot(samples: dict[int, dict[str, list[float]]], labels: dict[str, s
 
     sizes = sorted(samples)
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-    for key, label in labels.items():
+    for (key, label), color in zip(labels.items(), ("tab:blue", "tab:green", "tab:red", "tab:purple")):
         for q, style in ((50, "-"), (99, "--")):
             values = [float(np.percentile(samples[n][key], q)) for n in sizes]
-            ax.plot(sizes, values, style, marker="o", label=f"{label} p{q}")
+            ax.plot(sizes, values, style, color=color, marker="o", label=f"{label} p{q}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xticks(sizes, [str(n) for n in sizes])
