@@ -26,7 +26,7 @@ from bench.results import Metric
 from demo.synthetic import Scenario, job_embeddings
 from feast_pinot import with_request_ts
 from feast_pinot.client import log_spec
-from feast_pinot.offline_store import resolve_path, write_action_parts
+from feast_pinot.offline.parts import resolve_path, write_action_parts
 
 __all__ = ["prepare", "historical_metrics"]
 

@@ -1,5 +1,8 @@
 """Offline store: Feast's DuckDB store plus point-in-time action histories.
 
+The Feast adapter over :mod:`feast_pinot.offline` (parts, history rebuild,
+windowed engine).
+
 ``feature_store.yaml``::
 
     offline_store:
@@ -11,9 +14,7 @@
   ``now``, so the windowed on-demand features see identical inputs. The
   attribute of a read-time join is taken as of ``T``.
 * Action logs: pushes with ``to=OFFLINE``/``ONLINE_AND_OFFLINE`` become Parquet
-  part files under the log's path, one folder per event date
-  (``date=YYYY-MM-DD/part-<write ns>-<uuid>.parquet``), written to a temporary
-  name and renamed, so a reader never sees half a file.
+  part files under the log's path (:mod:`feast_pinot.offline.parts`).
 * Everything else is Feast's DuckDB point-in-time join, with relative
   ``FileSource`` paths resolved against the feature repo (Feast's DuckDB store
   resolves them against the working directory).
@@ -24,17 +25,14 @@ Entity rows are never dropped; row order and duplicates are preserved.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-import time
-import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from feast import FeatureView, FileSource, OnDemandFeatureView
 from feast.data_source import DataSource
@@ -53,10 +51,11 @@ from feast.saved_dataset import SavedDatasetStorage
 from feast_pinot import clock
 from feast_pinot.actions import actions_to_table, datetime_to_ms, validate_push_rows
 from feast_pinot.errors import ActionValidationError, OfflineStoreError
-from feast_pinot.offline_history import ROW_ID as _ROW
-from feast_pinot.offline_history import build_histories
+from feast_pinot.offline.history import ROW_ID as _ROW
+from feast_pinot.offline.history import build_histories
+from feast_pinot.offline.parts import action_log_columns, resolve_path, write_action_parts
+from feast_pinot.offline.windows import candidate_matrix, prefix_windowed_columns
 from feast_pinot.specs import HISTORY_FEATURES, ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
-from feast_pinot.offline_windows import candidate_matrix, prefix_windowed_columns
 from feast_pinot.windows import windowed_features
 
 __all__ = ["ActionLogOfflineStore", "ActionLogOfflineStoreConfig"]
@@ -68,13 +67,6 @@ class ActionLogOfflineStoreConfig(feast_duckdb.DuckDBOfflineStoreConfig):
     type: Literal["feast_pinot.offline_store.ActionLogOfflineStore"] = (  # type: ignore[assignment]
         "feast_pinot.offline_store.ActionLogOfflineStore"
     )
-
-
-def resolve_path(repo_path: str | Path | None, path: str) -> str:
-    """A FileSource path as Feast's docs define it: relative to the feature repo."""
-    if "://" in path or os.path.isabs(path) or repo_path is None:
-        return path
-    return str(Path(repo_path) / path)
 
 
 def _read_source(data_source: DataSource, repo_path: str) -> Any:
@@ -188,7 +180,7 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
         windowed = [o for o in odfvs if isinstance(spec_of(o), WindowedFeaturesSpec)]
         odfvs = [o for o in odfvs if o not in windowed]
         # Histories that feed a requested windowed view are never built as lists:
-        # the windows are computed from the log directly (see offline_windows).
+        # the windows are computed from the log directly (see offline.windows).
         feeding = {fv.name: fv for fv in histories
                    if any(spec_of(o).history == fv.name for o in windowed)}
         times = pd.to_datetime(entity_df[ts_column], utc=True) if len(entity_df) else None
@@ -368,21 +360,6 @@ def _empty_job(columns: list[str]) -> RetrievalJob:
     return _FrameJob(lambda: pd.DataFrame({c: [] for c in columns}), [], False, None)
 
 
-def action_log_columns(spec: ActionLogSpec) -> dict[str, str]:
-    """The columns (and Arrow types) of an action log's Parquet parts."""
-    columns = {
-        spec.actor_join_key: "int64" if spec.actor_is_int else "string",
-        "action_id": "string",
-        "verb": "string",
-        "object": "string",
-        "attributes": "string",
-        "event_timestamp": "timestamp[ms, tz=UTC]",
-    }
-    if spec.embedding_dim:
-        columns["embedding"] = "list<item: float>"
-    return columns
-
-
 def _push_rows(table: pa.Table, spec: ActionLogSpec) -> list[dict[str, Any]]:
     names = [n for n in action_log_columns(spec) if n in table.column_names]
     rows = table.select(names).to_pylist()
@@ -390,56 +367,3 @@ def _push_rows(table: pa.Table, spec: ActionLogSpec) -> list[dict[str, Any]]:
         ts = row.get("event_timestamp")
         row["event_timestamp"] = None if ts is None else datetime_to_ms(ts)
     return rows
-
-
-def _part_schema(spec: ActionLogSpec) -> pa.Schema:
-    fields = [
-        pa.field(spec.actor_join_key, pa.int64() if spec.actor_is_int else pa.string(), False),
-        pa.field("action_id", pa.string(), False),
-        pa.field("verb", pa.string(), False),
-        pa.field("object", pa.string(), False),
-        pa.field("attributes", pa.string()),
-        pa.field("event_timestamp", pa.timestamp("ms", tz="UTC"), False),
-    ]
-    if spec.embedding_dim:
-        fields.append(pa.field("embedding", pa.list_(pa.float32())))
-    return pa.schema(fields)
-
-
-def _check_parts(table: pa.Table, spec: ActionLogSpec) -> pa.Table:
-    schema = _part_schema(spec)
-    try:
-        table = table.select(schema.names).cast(schema)
-    except (KeyError, pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
-        raise OfflineStoreError(f"actions for '{spec.name}' do not match its columns: {exc}") from exc
-    verbs = table.column("verb").to_pylist()
-    problems = [(i, f"unknown verb {v!r}") for i, v in enumerate(verbs) if v not in spec.verbs]
-    if spec.embedding_dim:
-        sizes = pc.list_value_length(table.column("embedding")).to_pylist()  # None for a null list
-        problems += [
-            (i, f"embedding must have {spec.embedding_dim} floats")
-            for i, size in enumerate(sizes) if size != spec.embedding_dim
-        ]
-    if problems:
-        raise ActionValidationError(sorted(problems))
-    return table
-
-
-def write_action_parts(root: str, table: pa.Table, spec: ActionLogSpec) -> list[Path]:
-    """Append actions to the offline log as one Parquet part per event date."""
-    table = _check_parts(table, spec)
-    if table.num_rows == 0:
-        return []
-    dates = pc.strftime(table.column("event_timestamp"), format="%Y-%m-%d").to_pylist()
-    written = []
-    stamp = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
-    for date in sorted(set(dates)):
-        mask = pa.array([d == date for d in dates])
-        folder = Path(root) / f"date={date}"
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"part-{stamp}.parquet"
-        temp = folder / f".{final.name}.tmp"
-        pq.write_table(table.filter(mask), temp)
-        os.replace(temp, final)
-        written.append(final)
-    return written

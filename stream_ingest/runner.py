@@ -45,7 +45,7 @@ from feast.errors import FeatureViewNotFoundException
 from feast_pinot import clock
 from feast_pinot.client import log_spec
 from feast_pinot.errors import DeclarationError
-from feast_pinot.offline_store import resolve_path
+from feast_pinot.offline.parts import resolve_path
 from feast_pinot.specs import ActionLogSpec, HistorySpec, spec_of
 from stream_ingest.config import IngestConfig, check_against_repo
 from stream_ingest.errors import BrokerUnavailableError, ConfigError, IngestError

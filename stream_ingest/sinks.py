@@ -5,7 +5,7 @@
   path (:class:`DirectSink`). Both deduplicate by ``action_id``, so replays
   are harmless.
 * Offline: actions are buffered per source partition and written as Parquet
-  parts (:func:`feast_pinot.offline_store.write_action_parts`) at each
+  parts (:func:`feast_pinot.offline.parts.write_action_parts`) at each
   checkpoint. After the parts, a small mark file per partition records the
   offset written through; a replay after a crash skips what the parts already
   hold, so the offline log gets no duplicates from replays.
@@ -34,7 +34,7 @@ from feast.infra.online_stores.helpers import get_online_store_from_config
 from feast_pinot import clock
 from feast_pinot.actions import Action, actions_to_frame, actions_to_table
 from feast_pinot.errors import ActionValidationError
-from feast_pinot.offline_store import write_action_parts
+from feast_pinot.offline.parts import write_action_parts
 from feast_pinot.online.adapter import BackendOnlineStore, table_name
 from feast_pinot.online.backend import HistoryWindow, OnlineBackend
 from feast_pinot.specs import ActionLogSpec

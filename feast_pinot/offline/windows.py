@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -33,7 +32,8 @@ import pyarrow.parquet as pq
 from feast.repo_config import RepoConfig
 
 from feast_pinot.errors import OfflineStoreError
-from feast_pinot.offline_history import entity_frame, epoch_ms_sql, log_files, sql_literal
+from feast_pinot.offline.duckdb import epoch_ms_sql, session, sql_literal
+from feast_pinot.offline.history import entity_frame, log_files
 from feast_pinot.specs import HistorySpec, WindowedFeaturesSpec
 from feast_pinot.windows import verb_slug
 
@@ -60,7 +60,7 @@ class SortedLog:
 
 def _narrow_sql(spec: HistorySpec, files: list[str], verbs: tuple[str, ...]) -> str:
     # Dedup keeps the earliest-written copy of an action_id in the whole log, as
-    # offline_history and the online stores do (first writer wins, whoever the
+    # offline.history and the online stores do (first writer wins, whoever the
     # actor): the smallest (file in write order, row in file), found before the
     # requested actors are picked, so the entity_df cannot change which copy counts.
     # Embeddings stay out of the sort and are gathered by that position afterwards.
@@ -111,15 +111,9 @@ def load_sorted_log(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame,
         empty = np.zeros(0, dtype=np.int64)
         emb = np.zeros((0, spec.log.embedding_dim), np.float32) if spec.log.embedding_dim else None
         return SortedLog(pd.Index([]), empty, empty, empty, empty, emb)
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
+    with session(f"reading action log '{spec.log.name}'") as con:
         con.register("actors", actors)
         table = con.sql(_narrow_sql(spec, files, verbs)).to_arrow_table()
-    except duckdb.Error as exc:
-        raise OfflineStoreError(f"reading action log '{spec.log.name}' failed: {exc}") from exc
-    finally:
-        con.close()
     pos = table.column("pos").to_numpy()
     stored, row = None, np.zeros(len(pos), dtype=np.int64)
     if spec.log.embedding_dim:

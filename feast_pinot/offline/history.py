@@ -7,8 +7,6 @@ For each entity row (actor, ``T``): the actor's actions with
 
 from __future__ import annotations
 
-import glob
-import os
 import duckdb
 import numpy as np
 import pandas as pd
@@ -16,27 +14,19 @@ from feast import FeatureView
 from feast.repo_config import RepoConfig
 
 from feast_pinot.errors import OfflineStoreError
+from feast_pinot.offline.duckdb import epoch_ms_sql, session, sql_literal
+from feast_pinot.offline.parts import log_parts, resolve_path
 from feast_pinot.specs import HISTORY_FEATURES, AttributeJoinSpec, HistorySpec, spec_of
 
-__all__ = ["ROW_ID", "build_histories", "entity_frame", "epoch_ms_sql", "log_files", "sql_literal"]
+__all__ = ["ROW_ID", "build_histories", "entity_frame", "log_files"]
 
 ROW_ID = "__feast_pinot_row"
 _ORDER = "ts DESC, action_id ASC"
 
 
-def _resolve(config: RepoConfig, path: str) -> str:
-    from feast_pinot.offline_store import resolve_path
-
-    return resolve_path(config.repo_path, path)
-
-
-def _parts(root: str) -> list[str]:
-    return sorted(glob.glob(os.path.join(root, "**", "*.parquet"), recursive=True))
-
-
 def log_files(config: RepoConfig, spec: HistorySpec) -> list[str]:
-    """The log's Parquet parts in write order (part names start with the write time)."""
-    return sorted(_parts(_resolve(config, spec.log.path)), key=os.path.basename)
+    """The Parquet parts of the history's log, in write order."""
+    return log_parts(resolve_path(config.repo_path, spec.log.path))
 
 
 def entity_frame(rows: pd.DataFrame, key: str, ts_column: str, is_int: bool) -> pd.DataFrame:
@@ -48,20 +38,6 @@ def entity_frame(rows: pd.DataFrame, key: str, ts_column: str, is_int: bool) -> 
         "actor": actors.to_numpy(),
         "t": ((times - epoch) // pd.Timedelta(milliseconds=1)).astype("int64").to_numpy(),
     })
-
-
-def sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def epoch_ms_sql(column: str) -> str:
-    """Epoch ms of a Parquet timestamp of any precision and zone.
-
-    pandas writes nanoseconds by default, and DuckDB 2 has no ``epoch_ms`` for
-    nanosecond time zones; as TIMESTAMPTZ (microseconds, UTC session) every
-    DuckDB version takes it, and milliseconds lose nothing.
-    """
-    return f'epoch_ms(CAST("{column}" AS TIMESTAMPTZ))'
 
 
 def _log_sql(spec: HistorySpec, files: list[str]) -> str:
@@ -122,28 +98,22 @@ def _aggregate_sql(with_embeddings: bool) -> str:
 
 
 def _query(config: RepoConfig, spec: HistorySpec, entities: pd.DataFrame) -> pd.DataFrame:
-    files = _parts(_resolve(config, spec.log.path))
+    files = log_files(config, spec)
     columns = ["row_id", *HISTORY_FEATURES[: 4 if spec.embedding_dim else 3]]
     if not files or entities.empty:
         return pd.DataFrame({c: [] for c in columns})
-    con = duckdb.connect()
-    try:
-        con.execute("SET TimeZone = 'UTC'")
+    with session(f"building history '{spec.name}'") as con:
         con.register("entities", entities)
         con.execute(f"CREATE TEMP VIEW log AS {_log_sql(spec, files)}")
         con.execute(f"CREATE TEMP TABLE hits AS {_hits_sql(spec)}")
         if spec.attribute is not None:
-            attr_path = _resolve(config, spec.attribute.path)
+            attr_path = resolve_path(config.repo_path, spec.attribute.path)
             con.register("object_keys", _object_keys(con, spec.attribute))
             joined = _attribute_sql(spec.attribute, spec.embedding_dim, attr_path)
             con.execute(f"CREATE TEMP TABLE joined AS {joined}")
         else:
             con.execute("CREATE TEMP VIEW joined AS SELECT * FROM hits")
         return con.execute(_aggregate_sql(bool(spec.embedding_dim))).df()
-    except duckdb.Error as exc:
-        raise OfflineStoreError(f"building history '{spec.name}' failed: {exc}") from exc
-    finally:
-        con.close()
 
 
 def _as_list(value: object) -> list:
