@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -140,9 +139,8 @@ def test_events_of_a_recreated_topic_are_all_stored_online_and_offline(
           f"stored online {after_online}, offline {after_offline}, partitions renewed {snap.offsets_went_back}")
 
 
-# librdkafka 2.x dies (SIGSEGV) on the development broker's (Tansu's) metadata of a topic
-# deleted while it is consumed; a real Kafka cluster has to answer this one.
-@pytest.mark.skipif(not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), reason="needs a real Kafka: KAFKA_BOOTSTRAP_SERVERS")
+# Needs the real Apache Kafka of the session: librdkafka 2.x dies (SIGSEGV) on the Tansu
+# development broker's metadata of a topic deleted while it is consumed.
 def test_a_topic_recreated_while_the_ingester_reads_it_loses_nothing(
     repo: Path, kafka_bootstrap: str, topics: Topics, make_config: Any
 ) -> None:
