@@ -8,6 +8,7 @@ config, 3 when the broker or a store stayed unavailable past the retries
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -26,6 +27,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", type=Path, required=True, help="the ingester's YAML config")
     parser.add_argument("--bootstrap-servers", help="overrides kafka.bootstrap_servers")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--gc-freeze", action=argparse.BooleanOptionalAction, default=True,
+                        help="move the startup objects out of the garbage collector's reach while running")
     return parser.parse_args(argv)
 
 
@@ -33,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per Pinot query otherwise
     warnings.filterwarnings("ignore")  # Feast's per-call experimental notices would drown the status lines
     try:
         runner = build_runner(load_config(args.config, args.bootstrap_servers))
@@ -40,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stream-ingest: {exc}", file=sys.stderr)
         return 2
     previous = {sig: signal.signal(sig, lambda *_: runner.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    if args.gc_freeze:
+        _freeze_long_lived()
     try:
         runner.run()
     except IngestError as exc:
@@ -48,7 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     finally:  # main() may be called from other code: leave its signal handling as it was
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        gc.unfreeze()
     return 0
+
+
+def _freeze_long_lived() -> None:
+    """Move what exists now (Feast's registry, pandas, pyarrow: ~500k objects) out of
+    the collector's reach. The loop allocates many short-lived objects per event,
+    so full collections come every few batches, and each would scan them all again."""
+    gc.collect()  # garbage now is freed, not kept for good
+    gc.freeze()
 
 
 if __name__ == "__main__":
