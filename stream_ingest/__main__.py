@@ -13,6 +13,8 @@ import logging
 import signal
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from stream_ingest.config import load_config
@@ -44,26 +46,33 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stream-ingest: {exc}", file=sys.stderr)
         return 2
     previous = {sig: signal.signal(sig, lambda *_: runner.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
-    if args.gc_freeze:
-        _freeze_long_lived()
     try:
-        runner.run()
+        with gc_frozen(args.gc_freeze):
+            runner.run()
     except IngestError as exc:
         log.error("giving up (a restart replays from the last commit): %s", exc)
         return 3
     finally:  # main() may be called from other code: leave its signal handling as it was
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        gc.unfreeze()
     return 0
 
 
-def _freeze_long_lived() -> None:
-    """Move what exists now (Feast's registry, pandas, pyarrow: ~500k objects) out of
-    the collector's reach. The loop allocates many short-lived objects per event,
-    so full collections come every few batches, and each would scan them all again."""
+@contextmanager
+def gc_frozen(enabled: bool = True) -> Iterator[None]:
+    """While inside, what exists now (Feast's registry, pandas, pyarrow: ~500k objects)
+    is out of the collector's reach. The runner allocates many short-lived objects per
+    event, so full collections come every few batches, and each would scan them all
+    again. A process-wide setting: the application's to choose (``--gc-freeze``)."""
+    if not enabled:
+        yield
+        return
     gc.collect()  # garbage now is freed, not kept for good
     gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 if __name__ == "__main__":
