@@ -161,7 +161,7 @@ def spec_of(obj: object) -> AnySpec | None: ...
 def spec_of(obj: object, kind: type[_S]) -> _S | None: ...
 
 
-def spec_of(obj: object, kind: type[AnySpec] | None = None) -> AnySpec | None:
+def spec_of(obj: object, kind: type[_Spec] | None = None) -> _Spec | None:
     """The spec stored in a feature view's (or data source's) tags, if any.
 
     With ``kind``, only a spec of that class: None for any other, so
