@@ -1,4 +1,4 @@
-"""Value rules every write path and both read-time joins share.
+"""Value rules every write path, the ingester's lookups and both read-time joins share.
 
 Stores bind integers as int64 and text as UTF-8; a value outside those
 domains would fail deep inside a driver (and for a read-time join, fail every

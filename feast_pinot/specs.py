@@ -136,11 +136,8 @@ class WindowedFeaturesSpec(_Spec):
     request_field: str = "request_ts"
 
 
-_AnySpec = Annotated[
-    Union[ActionLogSpec, HistorySpec, WindowedFeaturesSpec], Field(discriminator="kind")
-]
-_any_spec = TypeAdapter(_AnySpec)
 AnySpec = Union[ActionLogSpec, HistorySpec, WindowedFeaturesSpec]
+_any_spec = TypeAdapter(Annotated[AnySpec, Field(discriminator="kind")])
 _S = TypeVar("_S", ActionLogSpec, HistorySpec, WindowedFeaturesSpec)
 
 

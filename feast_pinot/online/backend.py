@@ -50,7 +50,6 @@ class History:
     embeddings: np.ndarray | None  # (n, dim) float32 when the log stores embeddings
 
 
-
 class OnlineBackend(Protocol):
     def create_tables(self, tables: Sequence[TableSpec]) -> None:
         """Create what is missing; existing tables are left as they are."""
