@@ -30,7 +30,8 @@ from demo.stream import ingest_config, produced_to_visible, write_config
 from demo.synthetic import Scenario, actions, application, raw_by_kind
 from feast_pinot.clock import now_ms
 from stream_ingest.local import IngesterProcess, create_topics, eventually, kafka_broker, produce
-from stream_ingest.runner import build_runner
+from stream_ingest.__main__ import gc_frozen
+from stream_ingest.runner import KafkaRunner, build_runner
 
 __all__ = ["stream_metrics", "freshness", "ingest_rate"]
 
@@ -99,12 +100,17 @@ def ingest_rate(repo: Path, bootstrap: str, scenario: Scenario, **sections: dict
                            **{"offline": {"flush_interval_ms": 5000}, "status": {"interval_s": 60}, **sections})
     runner = build_runner(config)
     thread = threading.Thread(target=runner.run, daemon=True)
-    thread.start()
+    with gc_frozen():  # as python -m stream_ingest runs it
+        thread.start()
+        return _drain(runner, thread, len(items))
+
+
+def _drain(runner: KafkaRunner, thread: threading.Thread, events: int) -> tuple[int, float]:
     try:
         eventually(lambda: runner.stats.snapshot().events_in > 0, 60, "the first batch")
         started, first = time.perf_counter(), runner.stats.snapshot().events_in  # past the group join
-        eventually(lambda: runner.stats.snapshot().events_in >= len(items), 600, "every event")
-        return len(items) - first, time.perf_counter() - started
+        eventually(lambda: runner.stats.snapshot().events_in >= events, 600, "every event")
+        return events - first, time.perf_counter() - started
     finally:
         runner.stop()
         thread.join(60)

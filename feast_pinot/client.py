@@ -19,8 +19,8 @@ __all__ = ["push_actions", "with_request_ts", "log_spec"]
 
 def log_spec(store: FeatureStore, log_name: str) -> ActionLogSpec:
     """The spec of a registered action log."""
-    spec = spec_of(store.get_feature_view(log_name))
-    if not isinstance(spec, ActionLogSpec):
+    spec = spec_of(store.get_feature_view(log_name), ActionLogSpec)
+    if spec is None:
         raise DeclarationError(f"'{log_name}' is not an action log")
     return spec
 

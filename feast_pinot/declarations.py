@@ -45,22 +45,28 @@ _Spec = TypeVar("_Spec", bound=BaseModel)
 # spec fields whose helper argument has another name
 _ARGUMENTS = {"retention_ms": "retention", "future_tolerance_ms": "future_tolerance",
               "actor_join_key": "actor", "length_ms": "windows"}
+# an ObjectAttribute's fields, as AttributeJoinSpec names them
+_ATTRIBUTE = {"object_prefix": "attribute.object_prefix", "feature": "attribute.feature"}
 
 
-def _spec(kind: type[_Spec], declaring: str, **fields: Any) -> _Spec:
-    """The spec, or a DeclarationError naming the argument (never pydantic's own error)."""
+def _spec(kind: type[_Spec], declaring: str, renamed: Mapping[str, str] | None = None, /, **fields: Any) -> _Spec:
+    """The spec, or a DeclarationError naming the argument (never pydantic's own error).
+
+    ``renamed`` maps spec fields to this call's argument names, past :data:`_ARGUMENTS`.
+    """
     try:
         return kind(**fields)
     except ValidationError as exc:
-        raise DeclarationError(f"{declaring}: " + "; ".join(map(_problem, exc.errors()))) from None
+        names = {**_ARGUMENTS, **(renamed or {})}
+        raise DeclarationError(f"{declaring}: " + "; ".join(_problem(e, names) for e in exc.errors())) from None
 
 
-def _problem(error: Any) -> str:
+def _problem(error: Any, names: Mapping[str, str]) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if not error["loc"]:
         return message  # a check across arguments names them itself
     field = str(error["loc"][0])
-    return f"{_ARGUMENTS.get(field, field)}: {message} (got {error.get('input')!r})"
+    return f"{names.get(field, field)}: {message} (got {error.get('input')!r})"
 
 
 def _some(values: Sequence[Any] | Mapping[str, Any], argument: str, declaring: str) -> None:
@@ -167,13 +173,13 @@ def action_log(
 
 
 def _log_spec(log: FeatureView) -> ActionLogSpec:
-    spec = spec_of(log)
-    if not isinstance(spec, ActionLogSpec):
+    spec = spec_of(log, ActionLogSpec)
+    if spec is None:
         raise DeclarationError(f"'{log.name}' is not an action log (declare it with action_log)")
     return spec
 
 
-def _attribute_spec(attr: ObjectAttribute) -> AttributeJoinSpec:
+def _attribute_spec(attr: ObjectAttribute, declaring: str) -> AttributeJoinSpec:
     columns = attr.view.entity_columns
     if len(columns) != 1:
         raise DeclarationError(
@@ -185,7 +191,8 @@ def _attribute_spec(attr: ObjectAttribute) -> AttributeJoinSpec:
     source = attr.view.batch_source
     if not isinstance(source, FileSource):
         raise DeclarationError(f"attribute view '{attr.view.name}' needs a FileSource")
-    return AttributeJoinSpec(
+    return _spec(
+        AttributeJoinSpec, declaring, _ATTRIBUTE,
         feature_view=attr.view.name,
         feature=attr.feature,
         join_key=columns[0].name,
@@ -217,9 +224,10 @@ def action_history(
             f"log '{log.name}' already stores embeddings; a read-time attribute join "
             "would replace them. Use one or the other."
         )
-    join = _attribute_spec(attribute) if attribute else None
+    declaring = f"action_history '{name}'"
+    join = _attribute_spec(attribute, declaring) if attribute else None
     spec = _spec(
-        HistorySpec, f"action_history '{name}'",
+        HistorySpec, declaring, {"embedding_dim": "attribute.dim"} if attribute else None,
         name=name,
         log=log_spec,
         max_actions=max_actions or log_spec.max_actions,
@@ -301,8 +309,8 @@ def windowed_action_features(
     :mod:`feast_pinot.windows` for the exact definitions and empty-window values.
     ``candidate`` is a one-feature projection such as ``job_attributes[["embedding"]]``.
     """
-    hspec = spec_of(history)
-    if not isinstance(hspec, HistorySpec):
+    hspec = spec_of(history, HistorySpec)
+    if hspec is None:
         raise DeclarationError(f"'{history.name}' is not a history (declare it with action_history)")
     declaring = f"windowed_action_features '{name}'"
     if verbs is not None:

@@ -1,4 +1,4 @@
-"""Value rules every write path and both read-time joins share.
+"""Value rules every write path, the ingester's lookups and both read-time joins share.
 
 Stores bind integers as int64 and text as UTF-8; a value outside those
 domains would fail deep inside a driver (and for a read-time join, fail every
@@ -7,7 +7,7 @@ read of the member), so it is refused, or has no key, at the edge.
 
 from __future__ import annotations
 
-__all__ = ["INT64_MIN", "INT64_MAX", "is_int64", "is_utf8", "parse_int_key"]
+__all__ = ["INT64_MIN", "INT64_MAX", "is_int64", "is_utf8", "parse_int_key", "object_key"]
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
@@ -39,3 +39,15 @@ def parse_int_key(text: str) -> int | None:
         return None
     value = int(text)
     return value if value <= INT64_MAX else None
+
+
+def object_key(text: str, prefix: str, key_is_int: bool) -> int | str | None:
+    """The join key ``text`` names: ``text`` less ``prefix``, as int64 when ``key_is_int``; None if none.
+
+    The ingest-time lookups and the read-time attribute joins (online and
+    offline) all key through this, so an object joins in every one or in none.
+    """
+    if not text.startswith(prefix):
+        return None
+    raw = text[len(prefix):]
+    return parse_int_key(raw) if key_is_int else raw

@@ -9,19 +9,22 @@ reload.
 from __future__ import annotations
 
 import functools
-from typing import Annotated, Literal, Union
+from dataclasses import dataclass
+from typing import Annotated, Literal, TypeVar, Union, overload
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
-from feast_pinot.keys import parse_int_key
+from feast_pinot.keys import object_key
 
 __all__ = [
     "SPEC_TAG",
     "KIND_TAG",
     "HISTORY_FEATURES",
     "ActionLogSpec",
+    "AnySpec",
     "AttributeJoinSpec",
     "HistorySpec",
+    "HistoryWindow",
     "WindowSpec",
     "WindowedFeaturesSpec",
     "spec_of",
@@ -37,6 +40,15 @@ HISTORY_FEATURES = ("action_ts", "action_verbs", "action_objects", "action_embed
 
 class _Spec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryWindow:
+    """Actions with ``since_ms < ts <= until_ms``, the newest ``limit`` of them."""
+
+    since_ms: int
+    until_ms: int
+    limit: int
 
 
 class ActionLogSpec(_Spec):
@@ -57,6 +69,10 @@ class ActionLogSpec(_Spec):
     def push_source(self) -> str:
         return f"{self.name}_push"
 
+    def window(self, now_ms: int, limit: int | None = None) -> HistoryWindow:
+        """What a read at ``now_ms`` returns: within retention, the newest ``limit`` (default: the log's cap)."""
+        return HistoryWindow(now_ms - self.retention_ms, now_ms, self.max_actions if limit is None else limit)
+
 
 class AttributeJoinSpec(_Spec):
     """Join an object attribute (e.g. a job embedding) when a history is read."""
@@ -75,10 +91,7 @@ class AttributeJoinSpec(_Spec):
         The online and the offline join both call this, so an object has a
         joined attribute in both or in neither.
         """
-        if not obj.startswith(self.object_prefix):
-            return None
-        raw = obj[len(self.object_prefix):]
-        return parse_int_key(raw) if self.key_is_int else raw
+        return object_key(obj, self.object_prefix, self.key_is_int)
 
 
 class HistorySpec(_Spec):
@@ -100,6 +113,10 @@ class HistorySpec(_Spec):
             )
         return self
 
+    def window(self, now_ms: int) -> HistoryWindow:
+        """What this history holds at ``now_ms``: the log's retention, this view's cap."""
+        return self.log.window(now_ms, self.max_actions)
+
 
 class WindowSpec(_Spec):
     label: str
@@ -119,23 +136,35 @@ class WindowedFeaturesSpec(_Spec):
     request_field: str = "request_ts"
 
 
-_AnySpec = Annotated[
-    Union[ActionLogSpec, HistorySpec, WindowedFeaturesSpec], Field(discriminator="kind")
-]
-_any_spec = TypeAdapter(_AnySpec)
+AnySpec = Union[ActionLogSpec, HistorySpec, WindowedFeaturesSpec]
+_any_spec = TypeAdapter(Annotated[AnySpec, Field(discriminator="kind")])
+_S = TypeVar("_S", ActionLogSpec, HistorySpec, WindowedFeaturesSpec)
 
 
-def spec_tags(spec: ActionLogSpec | HistorySpec | WindowedFeaturesSpec) -> dict[str, str]:
+def spec_tags(spec: AnySpec) -> dict[str, str]:
     return {KIND_TAG: spec.kind, SPEC_TAG: spec.model_dump_json()}
 
 
 @functools.lru_cache(maxsize=256)
-def _parse(raw: str) -> ActionLogSpec | HistorySpec | WindowedFeaturesSpec:
+def _parse(raw: str) -> AnySpec:
     return _any_spec.validate_json(raw)
 
 
-def spec_of(obj: object) -> ActionLogSpec | HistorySpec | WindowedFeaturesSpec | None:
-    """The spec stored in a feature view's (or data source's) tags, if any."""
+@overload
+def spec_of(obj: object) -> AnySpec | None: ...
+
+
+@overload
+def spec_of(obj: object, kind: type[_S]) -> _S | None: ...
+
+
+def spec_of(obj: object, kind: type[_Spec] | None = None) -> _Spec | None:
+    """The spec stored in a feature view's (or data source's) tags, if any.
+
+    With ``kind``, only a spec of that class: None for any other, so
+    ``spec_of(view, HistorySpec)`` is typed ``HistorySpec | None``.
+    """
     tags = getattr(obj, "tags", None) or {}
     raw = tags.get(SPEC_TAG)
-    return _parse(raw) if raw else None
+    spec = _parse(raw) if raw else None
+    return spec if kind is None or isinstance(spec, kind) else None

@@ -29,6 +29,7 @@ from types import TracebackType
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from feast_pinot.kafka_produce import produce_all
 from stream_ingest.errors import IngestError
 
 __all__ = [
@@ -98,20 +99,8 @@ def kafka_broker(log_path: Path | None = None) -> Iterator[str]:
 def produce(bootstrap: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]], timeout_s: float = 30.0) -> None:
     """Produce ``(key, value)`` messages and wait until every one is acknowledged."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
-    errors: list[str] = []
-
-    def delivered(err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:
-            errors.append(str(err))
-
-    for key, value in messages:
-        while True:
-            try:
-                producer.produce(topic, value=value, key=key, on_delivery=delivered)
-                break
-            except BufferError:  # local queue full: let deliveries drain it
-                producer.poll(0.05)
-    if producer.flush(timeout_s) or errors:
+    remaining, errors = produce_all(producer, topic, messages, timeout_s)
+    if remaining or errors:
         raise IngestError(f"producing {len(messages)} messages to {topic} failed: {errors[:3]}")
 
 

@@ -20,7 +20,6 @@ generation, so their derived ids cannot collide with the old events' ids.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import logging
 import time
 from pathlib import Path
@@ -115,7 +114,6 @@ class KafkaRunner:
             list(self._config.kafka.topics),
             on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost,
         )
-        _freeze_long_lived()
         try:
             while not self._stopping:
                 self._step()
@@ -126,7 +124,6 @@ class KafkaRunner:
             raise
         finally:
             self._consumer.close()  # leaves the group (calls _on_revoke)
-            gc.unfreeze()
 
     def on_error(self, err: KafkaError) -> None:
         """librdkafka's error callback (also fed partition errors from consume)."""
@@ -384,15 +381,6 @@ def kafka_settings(config: IngestConfig) -> dict[str, Any]:
     return {"bootstrap.servers": config.kafka.bootstrap_servers, "log_level": 0, **config.kafka.properties}
 
 
-def _freeze_long_lived() -> None:
-    """Move what exists now (Feast's registry, pandas, pyarrow: ~500k objects) out of
-    the collector's reach. The loop allocates many short-lived objects per event,
-    so full collections come every few batches, and each would scan them all again.
-    :meth:`KafkaRunner.run` gives them back to the collector when it returns."""
-    gc.collect()  # garbage now is freed, not kept for good
-    gc.freeze()
-
-
 def _names(partitions: list[TopicPartition]) -> str:
     return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "nothing"
 
@@ -431,7 +419,7 @@ def open_repo(config: IngestConfig) -> tuple[FeatureStore, ActionLogSpec]:
         spec = log_spec(store, config.feast.action_log)
     except (DeclarationError, FeatureViewNotFoundException) as exc:
         raise ConfigError(f"feast.action_log: {exc}") from exc
-    histories = [s for s in (spec_of(fv) for fv in store.list_feature_views()) if isinstance(s, HistorySpec)]
+    histories = [s for s in (spec_of(fv, HistorySpec) for fv in store.list_feature_views()) if s is not None]
     check_against_repo(config, spec, histories)
     return store, spec
 

@@ -34,9 +34,10 @@ from feast.infra.online_stores.helpers import get_online_store_from_config
 from feast_pinot import clock
 from feast_pinot.actions import Action, actions_to_frame, actions_to_table
 from feast_pinot.errors import ActionValidationError
+from feast_pinot.kafka_produce import produce_one
 from feast_pinot.offline.parts import write_action_parts
 from feast_pinot.online.adapter import BackendOnlineStore, table_name
-from feast_pinot.online.backend import HistoryWindow, OnlineBackend
+from feast_pinot.online.backend import OnlineBackend
 from feast_pinot.specs import ActionLogSpec
 from stream_ingest.errors import ConfigError
 from stream_ingest.records import DeadLetter, RawEvent
@@ -121,8 +122,7 @@ class DirectSink:
         self._now_ms = now_ms
 
     def write(self, actions: Sequence[Action]) -> Rejected:
-        now = self._now_ms()
-        keep = HistoryWindow(now - self._spec.retention_ms, now, self._spec.max_actions)
+        keep = self._spec.window(self._now_ms())
         return _write_refusing_invalid(actions, lambda batch: self._backend.append_actions(self._table, batch, keep))
 
 
@@ -379,12 +379,7 @@ class KafkaDeadLetterSink:
             raise TimeoutError(f"{remaining} dead letter(s) not yet delivered to {self._topic}")
 
     def _produce(self, key: bytes | None, value: bytes | None) -> None:
-        while True:
-            try:
-                self._producer.produce(self._topic, value=value, key=key, on_delivery=self._delivered)
-                return
-            except BufferError:  # local queue full: let deliveries drain it
-                self._producer.poll(0.1)
+        produce_one(self._producer, self._topic, key, value, self._delivered)
 
     def _delivered(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:

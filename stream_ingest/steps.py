@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from feast_pinot.actions import Action, datetime_to_ms, validate_action
-from feast_pinot.keys import parse_int_key
+from feast_pinot.keys import object_key
 from feast_pinot.specs import ActionLogSpec
 from stream_ingest.config import ConstantVerb, LookupConfig, ShapeConfig
 from stream_ingest.lookups import Key
@@ -132,15 +132,12 @@ def _key(parsed: ParsedEvent, use: LookupUse) -> Key:
         text = str(value)
     else:
         text = _object(parsed)
+    key = object_key(text, prefix, use.key_is_int)  # the read-time join's rule: what one join keys on, the other does too
+    if key is not None:
+        return key
     if not text.startswith(prefix):
         raise _Bad(f"{use.config.key} {text!r} does not start with {prefix!r} (lookups.{use.name})")
-    raw = text[len(prefix):]
-    if not use.key_is_int:
-        return raw
-    key = parse_int_key(raw)  # the read-time join's rule: what one join keys on, the other does too
-    if key is None:
-        raise _Bad(f"{use.config.key} {text!r} does not give an int64 key (lookups.{use.name})")
-    return key
+    raise _Bad(f"{use.config.key} {text!r} does not give an int64 key (lookups.{use.name})")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,13 @@ any other request takes Feast's generic path.
 
 from __future__ import annotations
 
-import logging
-from abc import abstractmethod
 import asyncio
+import logging
+import threading
+from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 import numpy as np
 from feast import Entity, FeatureService, FeatureView
@@ -38,7 +39,7 @@ from feast.protos.feast.types.Value_pb2 import (
     StringList,
 )
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
-from feast.repo_config import RepoConfig
+from feast.repo_config import FeastConfigBaseModel, RepoConfig
 from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
 from feast.value_type import ValueType
 
@@ -46,7 +47,7 @@ from feast_pinot import clock
 from feast_pinot.actions import datetime_to_ms, ms_to_datetime, validate_push_rows
 from feast_pinot.errors import ActionValidationError, OnlineStoreError
 from feast_pinot.online import windowed_read
-from feast_pinot.online.backend import History, HistoryWindow, LatestRow, OnlineBackend, TableSpec
+from feast_pinot.online.backend import History, LatestRow, OnlineBackend, TableSpec
 from feast_pinot.specs import ActionLogSpec, AttributeJoinSpec, HistorySpec, WindowedFeaturesSpec, spec_of
 from feast_pinot.windows import request_time
 
@@ -56,20 +57,58 @@ log = logging.getLogger(__name__)
 
 _Row = tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]
 _ReadResult = list[tuple[datetime | None, dict[str, ValueProto] | None]]
+_Backend = TypeVar("_Backend", bound=OnlineBackend)
 
 
 def table_name(project: str, view_name: str) -> str:
     return f"{project}_{view_name}"
 
 
-class BackendOnlineStore(OnlineStore):
+class BackendOnlineStore(OnlineStore, Generic[_Backend]):
     """Feast online store whose storage is an :class:`OnlineBackend`.
 
-    Subclasses say only how to build their backend from the repo config.
+    Subclasses name their config class and say how to build a backend from it;
+    this class builds one backend per distinct config, reuses it, and closes
+    them all in :meth:`close`.
     """
 
+    config_type: ClassVar[type[FeastConfigBaseModel]]
+
+    def __init__(self) -> None:
+        self._backends: dict[tuple[str, str], _Backend] = {}
+        self._last: tuple[FeastConfigBaseModel, _Backend] | None = None
+        self._lock = threading.Lock()
+
     @abstractmethod
-    def backend(self, config: RepoConfig) -> OnlineBackend: ...
+    def build_backend(self, config: RepoConfig) -> _Backend:
+        """A new backend (its connections) for ``config.online_store``, a :attr:`config_type`."""
+
+    def backend(self, config: RepoConfig) -> _Backend:
+        """The backend of ``config``, built on first use."""
+        store_config = config.online_store
+        if not isinstance(store_config, self.config_type):
+            raise OnlineStoreError(
+                f"{type(self).__name__} needs an online_store config of type {self.config_type.__name__}, "
+                f"got {type(store_config).__name__}"
+            )
+        last = self._last
+        if last is not None and last[0] is store_config:  # every read: no serialisation on the hot path
+            return last[1]
+        # One backend (and connection pool) per distinct config; a relative path depends on the repo.
+        key = (store_config.model_dump_json(), str(config.repo_path))
+        with self._lock:
+            backend = self._backends.get(key)
+            if backend is None:
+                backend = self._backends[key] = self.build_backend(config)
+            self._last = (store_config, backend)
+        return backend
+
+    async def close(self) -> None:
+        """Close every backend built so far; the next use builds a new one."""
+        with self._lock:
+            backends, self._backends, self._last = list(self._backends.values()), {}, None
+        for backend in backends:
+            backend.close()
 
     # -- schema -------------------------------------------------------------
 
@@ -212,8 +251,7 @@ class BackendOnlineStore(OnlineStore):
     def _histories(
         self, config: RepoConfig, spec: HistorySpec, entity_keys: list[EntityKeyProto]
     ) -> list[History]:
-        now = clock.now_ms()
-        window = HistoryWindow(now - spec.log.retention_ms, now, spec.max_actions)
+        window = spec.window(clock.now_ms())
         actors = [_actor(ek) for ek in entity_keys]
         log_table = table_name(config.project, spec.log.name)
         return self.backend(config).read_histories(log_table, actors, window)
@@ -376,8 +414,7 @@ def _append_actions(
     actions, problems = validate_push_rows(rows, spec, now)
     if problems:
         raise ActionValidationError(problems)  # nothing of the batch is written
-    keep = HistoryWindow(now - spec.retention_ms, now, spec.max_actions)
-    backend.append_actions(table, actions, keep)
+    backend.append_actions(table, actions, spec.window(now))
 
 
 def _push_row(

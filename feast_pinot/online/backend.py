@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from feast_pinot.actions import Action
+from feast_pinot.specs import HistoryWindow  # re-exported: part of the contract
 
 __all__ = ["TableSpec", "LatestRow", "HistoryWindow", "History", "OnlineBackend"]
 
@@ -39,15 +40,6 @@ class LatestRow:
 
 
 @dataclass(frozen=True, slots=True)
-class HistoryWindow:
-    """Actions with ``since_ms < ts <= until_ms``, the newest ``limit`` of them."""
-
-    since_ms: int
-    until_ms: int
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
 class History:
     """One actor's actions, newest first (ties: ascending ``action_id``)."""
 
@@ -56,11 +48,6 @@ class History:
     verbs: tuple[str, ...]
     objects: tuple[str, ...]
     embeddings: np.ndarray | None  # (n, dim) float32 when the log stores embeddings
-
-    @classmethod
-    def empty(cls, embedding_dim: int) -> "History":
-        emb = np.zeros((0, embedding_dim), dtype=np.float32) if embedding_dim else None
-        return cls((), (), (), (), emb)
 
 
 class OnlineBackend(Protocol):

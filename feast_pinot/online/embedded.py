@@ -15,7 +15,6 @@ from typing import Literal
 from feast.repo_config import FeastConfigBaseModel, RepoConfig
 from pydantic import Field, StrictStr
 
-from feast_pinot.errors import OnlineStoreError
 from feast_pinot.online.adapter import BackendOnlineStore
 from feast_pinot.online.sqlite_backend import SqliteBackend
 
@@ -35,25 +34,14 @@ class EmbeddedOnlineStoreConfig(FeastConfigBaseModel):
     """How long a write waits for another process's write to finish."""
 
 
-class EmbeddedOnlineStore(BackendOnlineStore):
+class EmbeddedOnlineStore(BackendOnlineStore[SqliteBackend]):
     """Feast online store on a local SQLite file (WAL mode, multi-process safe)."""
 
-    def __init__(self) -> None:
-        self._backends: dict[tuple[str, str, int], SqliteBackend] = {}
+    config_type = EmbeddedOnlineStoreConfig
 
-    def backend(self, config: RepoConfig) -> SqliteBackend:
+    def build_backend(self, config: RepoConfig) -> SqliteBackend:
         store_config = config.online_store
-        if not isinstance(store_config, EmbeddedOnlineStoreConfig):
-            raise OnlineStoreError(
-                f"EmbeddedOnlineStore needs an EmbeddedOnlineStoreConfig, got {type(store_config).__name__}"
-            )
-        # Keyed by the config values, not resolved paths: this runs on every read.
-        cache_key = (store_config.path, str(config.repo_path), store_config.busy_timeout_ms)
-        backend = self._backends.get(cache_key)
-        if backend is None:
-            path = Path(store_config.path)
-            if not path.is_absolute() and config.repo_path is not None:
-                path = Path(config.repo_path) / path
-            backend = SqliteBackend(path.resolve(), store_config.busy_timeout_ms)
-            self._backends[cache_key] = backend
-        return backend
+        path = Path(store_config.path)
+        if not path.is_absolute() and config.repo_path is not None:
+            path = Path(config.repo_path) / path
+        return SqliteBackend(path.resolve(), store_config.busy_timeout_ms)

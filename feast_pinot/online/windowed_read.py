@@ -69,7 +69,7 @@ def requests_windowed(
 ) -> bool:
     """Whether the request names a windowed view (resolution is cached by Feast)."""
     context = utils._get_cached_request_context(registry, project, features, full_feature_names)
-    return any(isinstance(spec_of(odfv), WindowedFeaturesSpec) for odfv in context[1])
+    return any(spec_of(odfv, WindowedFeaturesSpec) is not None for odfv in context[1])
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,8 @@ def get_online_features(
     )
     store._check_versioned_read_support(grouped_refs)
     request = _Request(join_keys, grouped_refs, entity_map, feature_refs, response, full_feature_names)
-    windowed = [o for o in odfvs if isinstance(spec_of(o), WindowedFeaturesSpec)]
+    specs = {o.name: spec for o in odfvs if (spec := spec_of(o, WindowedFeaturesSpec)) is not None}
+    windowed = [o for o in odfvs if o.name in specs]
     others = [o for o in odfvs if o not in windowed]
     store._read_features_per_fv(
         config, _read_by_feast(grouped_refs, feature_refs, windowed, others), join_keys, entity_map,
@@ -139,7 +140,7 @@ def get_online_features(
         )
     plain: dict[str, list[Any]] = {}
     for odfv in windowed:
-        plain.update(_add_windowed(store, config, request, odfv))
+        plain.update(_add_windowed(store, config, request, odfv, specs[odfv.name]))
     utils._drop_unneeded_columns(response, keep)
     return WindowedResponse(response, feature_types, plain)
 
@@ -199,11 +200,10 @@ def _read_by_feast(
 
 
 def _add_windowed(
-    store: BackendOnlineStore, config: RepoConfig, request: _Request, odfv: OnDemandFeatureView
+    store: BackendOnlineStore, config: RepoConfig, request: _Request, odfv: OnDemandFeatureView,
+    spec: WindowedFeaturesSpec,
 ) -> dict[str, list[Any]]:
     """Appends the view's requested outputs to the response; returns them as plain columns."""
-    spec = spec_of(odfv)
-    assert isinstance(spec, WindowedFeaturesSpec)
     view = odfv.projection.name_to_use()
     asked = {ref.split(":", 1)[1] for ref in request.feature_refs if ref.split(":", 1)[0] == view}
     names = {name: kind for name, (kind, _) in _layout(spec).items() if name in asked}
@@ -229,8 +229,8 @@ def _histories(
     store: BackendOnlineStore, config: RepoConfig, request: _Request, spec: WindowedFeaturesSpec
 ) -> tuple[list[ActorHistory], np.ndarray]:
     table = request.table(spec.history)
-    hspec = spec_of(table)
-    if not isinstance(hspec, HistorySpec):
+    hspec = spec_of(table, HistorySpec)
+    if hspec is None:
         raise OnlineStoreError(f"'{spec.view}' reads '{spec.history}', which is not an action history")
     keys, actor_of_row = request.unique(table)
     histories: list[History] = store._histories(config, hspec, keys)

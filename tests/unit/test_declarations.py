@@ -10,7 +10,7 @@ from feast import Entity, FeatureView, Field, FileSource, ValueType
 from feast.types import Array, Float32, Int64, String
 
 from feast_pinot import DeclarationError, ObjectAttribute, action_history, action_log, windowed_action_features
-from feast_pinot.specs import ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
+from feast_pinot.specs import ActionLogSpec, HistorySpec, HistoryWindow, WindowedFeaturesSpec, spec_of
 
 member = Entity(name="member", join_keys=["member_id"], value_type=ValueType.INT64)
 job = Entity(name="job", join_keys=["job_id"], value_type=ValueType.INT64)
@@ -121,6 +121,10 @@ def _log(**kwargs):  # type: ignore[no-untyped-def]
          "windowed_action_features 'w' (None: every verb of the log): verbs must not be empty, got []"),
         (lambda: action_log("a", member, VERBS, 7),
          "action_log 'a': path: Input should be a valid string (got 7)"),
+        (lambda: action_history("h", _log(), attribute=ObjectAttribute(jobs, "embedding", dim=2, object_prefix=7)),
+         "action_history 'h': attribute.object_prefix: Input should be a valid string (got 7)"),
+        (lambda: action_history("h", _log(), attribute=ObjectAttribute(jobs, "embedding", dim=-1)),
+         "action_history 'h': attribute.dim: Input should be greater than or equal to 0 (got -1)"),
     ],
 )
 def test_declaration_mistakes_raise_declaration_error_naming_the_argument(build, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -128,3 +132,22 @@ def test_declaration_mistakes_raise_declaration_error_naming_the_argument(build,
         build()
     assert str(err.value) == message
     assert not isinstance(err.value, pydantic.ValidationError)
+
+
+def test_spec_of_with_a_kind_gives_only_that_kind() -> None:
+    log = action_log("acts", member, VERBS, "data/acts")
+    history = action_history("recent", log, max_actions=20)
+    assert spec_of(log, ActionLogSpec) == spec_of(log)
+    assert spec_of(log, HistorySpec) is None and spec_of(history, ActionLogSpec) is None
+    assert spec_of(history, HistorySpec) == spec_of(history)
+    assert spec_of(jobs, HistorySpec) is None and spec_of(jobs) is None
+
+
+def test_the_window_of_a_read_at_now_is_retention_and_cap() -> None:
+    log = action_log("acts", member, VERBS, "data/acts", retention=timedelta(hours=2), max_actions=50)
+    log_spec, history_spec = spec_of(log, ActionLogSpec), spec_of(action_history("h", log, max_actions=20), HistorySpec)
+    assert log_spec is not None and history_spec is not None
+    now = 10 * 3_600_000
+    assert log_spec.window(now) == HistoryWindow(now - 2 * 3_600_000, now, 50)
+    assert log_spec.window(now, 7) == HistoryWindow(8 * 3_600_000, now, 7)
+    assert history_spec.window(now) == HistoryWindow(8 * 3_600_000, now, 20)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feast_pinot.keys import INT64_MAX, INT64_MIN, is_int64, is_utf8, parse_int_key
+from feast_pinot.keys import INT64_MAX, INT64_MIN, is_int64, is_utf8, object_key, parse_int_key
 
 
 @pytest.mark.parametrize(("text", "key"), [
@@ -28,3 +28,12 @@ def test_an_id_of_thousands_of_digits_has_no_key() -> None:
     assert parse_int_key("9" * 5000) is None  # int() itself would raise past 4,300 digits
     assert parse_int_key("0" * 19 + "7") is None  # 20 digits: longer than any int64 is written
     assert parse_int_key("0" * 18 + "7") == 7
+
+
+@pytest.mark.parametrize(("text", "prefix", "key_is_int", "key"), [
+    ("job:17", "job:", True, 17), ("job:17", "job:", False, "17"), ("job:x", "job:", False, "x"),
+    ("job:x", "job:", True, None), ("post:17", "job:", True, None), ("post:17", "job:", False, None),
+    ("17", "", True, 17), ("job:", "job:", False, ""), ("job:", "job:", True, None),
+])
+def test_an_object_names_the_key_after_its_prefix(text: str, prefix: str, key_is_int: bool, key: int | str | None) -> None:
+    assert object_key(text, prefix, key_is_int) == key

@@ -10,7 +10,6 @@ segment pruned); anything else missing is an error, never an empty list.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -27,11 +26,6 @@ from feast_pinot.online.pinot.errors import (
 from feast_pinot.online.pinot.sql import Query
 
 __all__ = ["BrokerClient", "Result"]
-
-# httpx logs every request at INFO, and Feast's CLI and server log at INFO: that would be
-# one line per online read. Quiet it unless the application configured it itself.
-if logging.getLogger("httpx").level == logging.NOTSET:
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 _TIMEOUT_CODES = {240, 250, 400}  # scheduling, execution, broker timeout
 _PARTIAL_CODES = {427, 305}  # servers not responding, segments unavailable

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from feast_pinot.kafka_produce import produce_all
 from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 from feast_pinot.online.pinot.errors import PinotConnectionError, PinotWriteError
 
@@ -41,21 +42,7 @@ class KafkaWriter:
 
     def produce(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
         """Produce and wait for every acknowledgement; raise if any message failed."""
-        producer = self._get_producer()
-        failures: list[str] = []
-
-        def delivered(error: Any, _message: Any) -> None:
-            if error is not None:
-                failures.append(str(error))
-
-        for key, value in messages:
-            while True:
-                try:
-                    producer.produce(topic, value=value, key=key, on_delivery=delivered)
-                    break
-                except BufferError:  # local queue full: let deliveries drain
-                    producer.poll(0.05)
-        remaining = producer.flush(self._config.write_timeout_s)
+        remaining, failures = produce_all(self._get_producer(), topic, messages, self._config.write_timeout_s)
         if remaining or failures:
             raise PinotWriteError(
                 f"writing {len(messages)} rows to Kafka topic '{topic}' failed: {len(failures)} rejected "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -13,7 +12,6 @@ from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.repo_config import RepoConfig
 
-from feast_pinot.errors import OnlineStoreError
 from feast_pinot.online.adapter import BackendOnlineStore
 from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 
@@ -23,32 +21,15 @@ if TYPE_CHECKING:
 __all__ = ["PinotOnlineStore"]
 
 
-class PinotOnlineStore(BackendOnlineStore):
+class PinotOnlineStore(BackendOnlineStore["PinotBackend"]):
     """Feast online store on Pinot REALTIME tables fed by Kafka."""
 
-    def __init__(self) -> None:
-        self._backends: dict[str, PinotBackend] = {}
-        self._last: tuple[PinotOnlineStoreConfig, PinotBackend] | None = None
-        self._lock = threading.Lock()
+    config_type = PinotOnlineStoreConfig
 
-    def backend(self, config: RepoConfig) -> PinotBackend:
-        store_config = config.online_store
-        if not isinstance(store_config, PinotOnlineStoreConfig):
-            raise OnlineStoreError(
-                f"PinotOnlineStore needs a PinotOnlineStoreConfig, got {type(store_config).__name__}"
-            )
-        last = self._last
-        if last is not None and last[0] is store_config:  # every read: no serialisation on the hot path
-            return last[1]
-        key = store_config.model_dump_json()  # one backend (and connection pool) per distinct config
-        with self._lock:
-            backend = self._backends.get(key)
-            if backend is None:
-                from feast_pinot.online.pinot.backend import PinotBackend  # lazy: pinotdb, confluent_kafka
+    def build_backend(self, config: RepoConfig) -> PinotBackend:
+        from feast_pinot.online.pinot.backend import PinotBackend  # lazy: pinotdb, confluent_kafka
 
-                backend = self._backends[key] = PinotBackend(store_config)
-            self._last = (store_config, backend)
-        return backend
+        return PinotBackend(config.online_store)
 
     @property
     def async_supported(self) -> SupportedAsyncMethods:
@@ -64,9 +45,3 @@ class PinotOnlineStore(BackendOnlineStore):
         # The broker call blocks in httpx; a worker thread keeps the server's event loop
         # free, and Feast gathers the feature views' reads concurrently.
         return await asyncio.to_thread(self.online_read, config, table, entity_keys, requested_features)
-
-    async def close(self) -> None:
-        with self._lock:
-            backends, self._backends, self._last = list(self._backends.values()), {}, None
-        for backend in backends:
-            backend.close()
