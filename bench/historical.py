@@ -28,7 +28,7 @@ from feast_pinot import with_request_ts
 from feast_pinot.client import log_spec
 from feast_pinot.offline.parts import resolve_path, write_action_parts
 
-__all__ = ["prepare", "historical_metrics"]
+__all__ = ["historical_metrics", "prepare"]
 
 WINDOW_FEATURES = [f"member_job_windows:{v}_{k}_{w}" for v in ("job_apply", "job_dismiss")
                    for w in ("1h", "24h", "96h") for k in ("count", "mean_emb", "sim")]

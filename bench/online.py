@@ -18,7 +18,7 @@ from bench.repos import BENCH_MEMBER
 from bench.results import Metric, percentile
 from feast_pinot.clock import now_ms
 
-__all__ = ["online_latency", "http_latency", "http_samples", "interleaved", "PLAIN_FEATURES"]
+__all__ = ["PLAIN_FEATURES", "http_latency", "http_samples", "interleaved", "online_latency"]
 
 SERVICE = "job_ranking_v1"
 BLOCK = 100
@@ -97,7 +97,8 @@ def _wait_ready(port: int, deadline_s: float = 90) -> None:
 
 
 def http_samples(repo: Path, body: Callable[[], dict], requests: int, rate_per_s: float) -> list[float]:
-    """Milliseconds per ``POST /get-online-features`` over ``feast serve`` (1 worker, loopback), sent at a fixed rate."""
+    """Milliseconds per ``POST /get-online-features`` over ``feast serve`` (1 worker, loopback),
+    requests sent at a fixed rate."""
     port = _free_port()
     server = _serve(repo, port)
     try:
@@ -105,8 +106,7 @@ def http_samples(repo: Path, body: Callable[[], dict], requests: int, rate_per_s
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
 
         def call() -> None:
-            conn.request("POST", "/get-online-features", json.dumps(body()),
-                         {"Content-Type": "application/json"})
+            conn.request("POST", "/get-online-features", json.dumps(body()), {"Content-Type": "application/json"})
             response = conn.getresponse()
             payload = response.read()
             if response.status != 200:
@@ -131,8 +131,10 @@ def http_latency(ours: FeatureStore, requests: int, rate_per_s: float = 200.0) -
     """The in-process request over ``feast serve`` (1 worker, loopback) at a fixed rate."""
 
     def body() -> dict:
-        return {"feature_service": SERVICE,
-                "entities": {"member_id": [BENCH_MEMBER], "job_id": [7], "request_ts": [now_ms()]}}
+        return {
+            "feature_service": SERVICE,
+            "entities": {"member_id": [BENCH_MEMBER], "job_id": [7], "request_ts": [now_ms()]},
+        }
 
     samples = http_samples(Path(ours.repo_path), body, requests, rate_per_s)
     metrics = [

@@ -39,7 +39,7 @@ from feast_pinot.online.pinot.backend import PinotBackend
 from local_cluster import local_cluster
 from local_cluster.cluster import DEFAULT_CACHE, online_store_block
 
-__all__ = ["pinot_metrics", "Cluster"]
+__all__ = ["Cluster", "pinot_metrics"]
 
 DIM = 64
 ROOT = Path(__file__).resolve().parents[1]

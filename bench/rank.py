@@ -17,12 +17,12 @@ from feast import FeatureStore
 from feast.infra.online_stores.online_store import OnlineStore
 
 from bench.online import BLOCK, PLAIN_FEATURES, http_samples, interleaved
-from bench.repos import BENCH_MEMBER, JOBS, ours, plain_feast
 from bench.plots import scaling_plot
+from bench.repos import BENCH_MEMBER, JOBS, ours, plain_feast
 from bench.results import Metric, percentile, table
 from feast_pinot.clock import now_ms
 
-__all__ = ["rank_latency", "http_rank_latency", "rank_plot", "RANK_SERVICE"]
+__all__ = ["RANK_SERVICE", "http_rank_latency", "rank_latency", "rank_plot"]
 
 RANK_SERVICE = "job_candidates_v1"  # 3 batch features, 6 similarities, 6 counts
 

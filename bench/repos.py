@@ -17,7 +17,7 @@ from demo.synthetic import Scenario, job_embeddings, write_batch_sources
 from feast_pinot import push_actions
 from feast_pinot.clock import now_ms
 
-__all__ = ["example_repo", "ours", "plain_feast", "stats_columns", "BENCH_MEMBER", "HOUR", "JOBS"]
+__all__ = ["BENCH_MEMBER", "HOUR", "JOBS", "example_repo", "ours", "plain_feast", "stats_columns"]
 
 REPO_SOURCE = Path(__file__).resolve().parents[1] / "feature_repo"
 HOUR = 3_600_000

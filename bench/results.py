@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Metric", "percentile", "write_results", "table"]
+__all__ = ["Metric", "percentile", "table", "write_results"]
 
 
 @dataclass(frozen=True)

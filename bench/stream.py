@@ -29,11 +29,11 @@ from bench.results import Metric, percentile
 from demo.stream import ingest_config, produced_to_visible, write_config
 from demo.synthetic import Scenario, actions, application, raw_by_kind
 from feast_pinot.clock import now_ms
-from stream_ingest.local import IngesterProcess, create_topics, eventually, kafka_broker, produce
 from stream_ingest.__main__ import gc_frozen
+from stream_ingest.local import IngesterProcess, create_topics, eventually, kafka_broker, produce
 from stream_ingest.runner import KafkaRunner, build_runner
 
-__all__ = ["stream_metrics", "freshness", "ingest_rate"]
+__all__ = ["freshness", "ingest_rate", "stream_metrics"]
 
 # design.md §9: freshness p50 <= 100 ms, p99 <= 500 ms; one process >= 20,000 events/s.
 _FRESHNESS = "raw event produced -> visible in get_online_features, ingester process, embedded store"
@@ -81,7 +81,9 @@ def freshness(repo: Path, bootstrap: str, samples: int, workdir: Path) -> list[f
     try:
         process.wait_assigned()
         return [
-            produced_to_visible(store, producer, apps, member, application(f"fresh-{member}", member, i % JOBS, now_ms()))
+            produced_to_visible(
+                store, producer, apps, member, application(f"fresh-{member}", member, i % JOBS, now_ms())
+            )
             for i, member in enumerate(range(10_000, 10_000 + samples))
         ]
     finally:
@@ -96,8 +98,15 @@ def ingest_rate(repo: Path, bootstrap: str, scenario: Scenario, **sections: dict
     raw = raw_by_kind(items)
     produce(bootstrap, apps, raw["applications"])
     produce(bootstrap, inter, raw["interactions"])
-    config = ingest_config(repo, bootstrap, apps, inter, dead, group,
-                           **{"offline": {"flush_interval_ms": 5000}, "status": {"interval_s": 60}, **sections})
+    config = ingest_config(
+        repo,
+        bootstrap,
+        apps,
+        inter,
+        dead,
+        group,
+        **{"offline": {"flush_interval_ms": 5000}, "status": {"interval_s": 60}, **sections},
+    )
     runner = build_runner(config)
     thread = threading.Thread(target=runner.run, daemon=True)
     with gc_frozen():  # as python -m stream_ingest runs it

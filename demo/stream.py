@@ -21,8 +21,14 @@ from stream_ingest.config import IngestConfig, parse_config
 from stream_ingest.errors import IngestError
 from stream_ingest.local import FAST_GROUP_SETTINGS
 
-__all__ = ["EXAMPLE_CONFIG", "example_config_dict", "ingest_config", "write_config", "apply_count_1h",
-           "produced_to_visible"]
+__all__ = [
+    "EXAMPLE_CONFIG",
+    "apply_count_1h",
+    "example_config_dict",
+    "ingest_config",
+    "produced_to_visible",
+    "write_config",
+]
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "feature_repo" / "ingest.yaml"
 _COUNT_1H = "member_job_windows:job_apply_count_1h"

@@ -23,8 +23,16 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "Scenario", "job_embeddings", "jobs_frame", "profiles_frame", "actions", "write_batch_sources",
-    "application", "interaction", "raw_of", "raw_by_kind",
+    "Scenario",
+    "actions",
+    "application",
+    "interaction",
+    "job_embeddings",
+    "jobs_frame",
+    "profiles_frame",
+    "raw_by_kind",
+    "raw_of",
+    "write_batch_sources",
 ]
 
 _VERB_WEIGHTS = {"job-view": 0.5, "job-apply": 0.15, "job-save": 0.15, "job-dismiss": 0.2}

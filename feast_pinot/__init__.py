@@ -11,15 +11,15 @@ from feast_pinot.errors import (
 )
 
 __all__ = [
-    "ObjectAttribute",
-    "action_log",
-    "action_history",
-    "windowed_action_features",
-    "push_actions",
-    "with_request_ts",
-    "FeastPinotError",
-    "DeclarationError",
     "ActionValidationError",
-    "OnlineStoreError",
+    "DeclarationError",
+    "FeastPinotError",
+    "ObjectAttribute",
     "OfflineStoreError",
+    "OnlineStoreError",
+    "action_history",
+    "action_log",
+    "push_actions",
+    "windowed_action_features",
+    "with_request_ts",
 ]

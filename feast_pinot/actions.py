@@ -29,16 +29,16 @@ from feast_pinot.keys import is_int64, is_utf8
 from feast_pinot.specs import ActionLogSpec
 
 __all__ = [
-    "Action",
     "ACTION_COLUMNS",
+    "Action",
+    "actions_to_frame",
+    "actions_to_table",
+    "datetime_to_ms",
     "derive_action_id",
+    "ms_to_datetime",
     "validate_action",
     "validate_actions",
     "validate_push_rows",
-    "actions_to_frame",
-    "actions_to_table",
-    "ms_to_datetime",
-    "datetime_to_ms",
 ]
 
 # Feast columns of an action log besides the actor's join key and the event time.

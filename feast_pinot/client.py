@@ -14,7 +14,7 @@ from feast_pinot.actions import Action, actions_to_frame, datetime_to_ms, valida
 from feast_pinot.errors import ActionValidationError, DeclarationError
 from feast_pinot.specs import ActionLogSpec, spec_of
 
-__all__ = ["push_actions", "with_request_ts", "log_spec"]
+__all__ = ["log_spec", "push_actions", "with_request_ts"]
 
 
 def log_spec(store: FeatureStore, log_name: str) -> ActionLogSpec:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["now_ms", "frozen"]
+__all__ = ["frozen", "now_ms"]
 
 _pinned: ContextVar[int | None] = ContextVar("feast_pinot_now_ms", default=None)
 

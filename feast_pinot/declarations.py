@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from feast import Entity, FeatureView, Field, FileSource, OnDemandFeatureView, PushSource, RequestSource
 from feast.data_format import ParquetFormat
-from feast.types import Array, Bytes, Float32, Float64, Int64, String
+from feast.types import Array, Bytes, FeastType, Float32, Float64, Int64, String
 from feast.value_type import ValueType
 from pydantic import BaseModel, ValidationError
 
@@ -32,11 +32,11 @@ from feast_pinot.specs import (
 from feast_pinot.windows import output_names
 
 __all__ = [
-    "ObjectAttribute",
-    "action_log",
-    "action_history",
-    "windowed_action_features",
     "DEFAULT_RETENTION",
+    "ObjectAttribute",
+    "action_history",
+    "action_log",
+    "windowed_action_features",
 ]
 
 DEFAULT_RETENTION = timedelta(hours=96)
@@ -242,7 +242,7 @@ def action_history(
     )
     # Embeddings travel as raw float32 bytes: 200 x 64 floats as a proto list
     # would cost more than the whole rest of a request.
-    dtypes = [Array(Int64), Array(String), Array(String), Bytes]
+    dtypes: list[FeastType] = [Array(Int64), Array(String), Array(String), Bytes]
     features = list(zip(HISTORY_FEATURES, dtypes))[: 4 if spec.embedding_dim else 3]
     return FeatureView(
         name=name,
@@ -259,10 +259,7 @@ def action_history(
 
 def _windows(windows: Mapping[str, timedelta] | Sequence[timedelta], declaring: str) -> tuple[WindowSpec, ...]:
     _some(windows, "windows", declaring)
-    if isinstance(windows, Mapping):
-        items = list(windows.items())
-    else:
-        items = [(_label(w), w) for w in windows]
+    items = list(windows.items()) if isinstance(windows, Mapping) else [(_label(w), w) for w in windows]
     return tuple(_spec(WindowSpec, declaring, label=label, length_ms=_ms(w, f"window {label}"))
                  for label, w in items)
 
@@ -331,11 +328,11 @@ def windowed_action_features(
     function_name = "windowed_" + "".join(c if c.isalnum() else "_" for c in name)
     source = _udf_source(function_name, spec)
     namespace: dict[str, object] = {}
-    exec(source, namespace)  # noqa: S102 - our own generated text
-    kinds = {"count": Int64, "mean_emb": Array(Float32), "sim": Float64}
+    exec(source, namespace)
+    kinds: dict[str, FeastType] = {"count": Int64, "mean_emb": Array(Float32), "sim": Float64}
     schema = [Field(name=n, dtype=kinds[kind]) for n, (kind, _, _) in output_names(spec).items()]
     used = list(HISTORY_FEATURES[:2]) + (["action_embeddings"] if spec.embedding_dim else [])
-    sources: list = [
+    sources: list[Any] = [
         history[used],
         RequestSource(name=f"{name}_request", schema=[Field(name="request_ts", dtype=Int64)]),
     ]

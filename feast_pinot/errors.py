@@ -19,12 +19,12 @@ from __future__ import annotations
 from feast.errors import FeastError
 
 __all__ = [
-    "FeastPinotError",
-    "DeclarationError",
     "ActionValidationError",
-    "RequestFieldError",
-    "OnlineStoreError",
+    "DeclarationError",
+    "FeastPinotError",
     "OfflineStoreError",
+    "OnlineStoreError",
+    "RequestFieldError",
 ]
 
 
@@ -60,7 +60,7 @@ class RequestFieldError(FeastPinotError, FeastError, ValueError):
     def http_status_code(self) -> int:
         return 422
 
-    def grpc_status_code(self) -> "GrpcStatusCode":  # type: ignore[name-defined]  # noqa: F821
+    def grpc_status_code(self) -> GrpcStatusCode:  # type: ignore[name-defined]  # noqa: F821
         from grpc import StatusCode
 
         return StatusCode.INVALID_ARGUMENT

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["produce_one", "produce_all"]
+__all__ = ["produce_all", "produce_one"]
 
 # How long a producer whose local queue is full serves delivery callbacks before trying again.
 _DRAIN_S = 0.05

@@ -7,7 +7,7 @@ read of the member), so it is refused, or has no key, at the edge.
 
 from __future__ import annotations
 
-__all__ = ["INT64_MIN", "INT64_MAX", "is_int64", "is_utf8", "parse_int_key", "object_key"]
+__all__ = ["INT64_MAX", "INT64_MIN", "is_int64", "is_utf8", "object_key", "parse_int_key"]
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1

@@ -64,7 +64,7 @@ __all__ = ["ActionLogOfflineStore", "ActionLogOfflineStoreConfig"]
 class ActionLogOfflineStoreConfig(feast_duckdb.DuckDBOfflineStoreConfig):
     """Configuration of :class:`ActionLogOfflineStore` (DuckDB's options apply)."""
 
-    type: Literal["feast_pinot.offline_store.ActionLogOfflineStore"] = (  # type: ignore[assignment]
+    type: Literal["feast_pinot.offline_store.ActionLogOfflineStore"] = (
         "feast_pinot.offline_store.ActionLogOfflineStore"
     )
 
@@ -170,19 +170,18 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
                     built = build_histories(config, fv, feature_refs, rows, ts_column, full_feature_names)
                     frame = frame.merge(built, on=_ROW, how="left", sort=False)
             req = _Request(config, rows, ts_column, feature_refs, full_feature_names)
-            for odfv in windowed:
-                frame = _add_windowed(frame, odfv, feeding[spec_of(odfv).history], req)
+            for odfv, spec in windowed:
+                frame = _add_windowed(frame, odfv, feeding[spec.history], req)
             return frame.drop(columns=[_ROW])
 
         odfvs = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
         # Windowed views are computed here with the same function the online path
         # runs; Feast applies the remaining ODFVs as usual.
-        windowed = [o for o in odfvs if isinstance(spec_of(o), WindowedFeaturesSpec)]
-        odfvs = [o for o in odfvs if o not in windowed]
+        windowed = [(o, spec) for o in odfvs if (spec := spec_of(o, WindowedFeaturesSpec)) is not None]
+        odfvs = [o for o in odfvs if spec_of(o, WindowedFeaturesSpec) is None]
         # Histories that feed a requested windowed view are never built as lists:
         # the windows are computed from the log directly (see offline.windows).
-        feeding = {fv.name: fv for fv in histories
-                   if any(spec_of(o).history == fv.name for o in windowed)}
+        feeding = {fv.name: fv for fv in histories if any(spec.history == fv.name for _, spec in windowed)}
         times = pd.to_datetime(entity_df[ts_column], utc=True) if len(entity_df) else None
         metadata = RetrievalMetadata(
             features=feature_refs,

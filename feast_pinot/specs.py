@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Annotated, Literal, TypeVar, Union, overload
+from typing import Annotated, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from feast_pinot.keys import object_key
 
 __all__ = [
-    "SPEC_TAG",
-    "KIND_TAG",
     "HISTORY_FEATURES",
+    "KIND_TAG",
+    "SPEC_TAG",
     "ActionLogSpec",
     "AnySpec",
     "AttributeJoinSpec",
@@ -105,7 +105,7 @@ class HistorySpec(_Spec):
     attribute: AttributeJoinSpec | None = None
 
     @model_validator(mode="after")
-    def _cap_within_log(self) -> "HistorySpec":
+    def _cap_within_log(self) -> HistorySpec:
         if self.max_actions > self.log.max_actions:
             raise ValueError(
                 f"max_actions={self.max_actions} exceeds the log's cap "
@@ -136,7 +136,7 @@ class WindowedFeaturesSpec(_Spec):
     request_field: str = "request_ts"
 
 
-AnySpec = Union[ActionLogSpec, HistorySpec, WindowedFeaturesSpec]
+AnySpec = ActionLogSpec | HistorySpec | WindowedFeaturesSpec
 _any_spec = TypeAdapter(Annotated[AnySpec, Field(discriminator="kind")])
 _S = TypeVar("_S", ActionLogSpec, HistorySpec, WindowedFeaturesSpec)
 

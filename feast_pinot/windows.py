@@ -39,15 +39,15 @@ from feast_pinot.keys import is_int64
 from feast_pinot.specs import WindowedFeaturesSpec, WindowSpec
 
 __all__ = [
-    "windowed_features",
-    "output_names",
-    "verb_slug",
     "ActorHistory",
     "MemberWindows",
-    "member_windows",
-    "similarities",
     "candidate_matrix",
+    "member_windows",
+    "output_names",
     "request_time",
+    "similarities",
+    "verb_slug",
+    "windowed_features",
 ]
 
 
@@ -127,7 +127,7 @@ class ActorHistory:
     has_embedding: np.ndarray | None  # (n,) bool: False for actions without one (NaN)
 
     @classmethod
-    def of(cls, spec: WindowedFeaturesSpec, ts: Any, verbs: Any, flat: Any) -> "ActorHistory":
+    def of(cls, spec: WindowedFeaturesSpec, ts: Any, verbs: Any, flat: Any) -> ActorHistory:
         """From a history's values: ts and verb lists, embeddings as float32 bytes, a list or an array."""
         ts_arr = np.asarray([] if ts is None else ts, dtype=np.int64)
         verb_arr = np.asarray([] if verbs is None else verbs, dtype=object)

@@ -9,5 +9,13 @@ per test session.
 from local_cluster.cluster import KAFKA_VERSION, PINOT_VERSION, ClusterEndpoints, fetch_runtimes, local_cluster
 from local_cluster.errors import FetchError, LocalClusterError, StartError
 
-__all__ = ["ClusterEndpoints", "FetchError", "KAFKA_VERSION", "LocalClusterError", "PINOT_VERSION", "StartError",
-           "fetch_runtimes", "local_cluster"]
+__all__ = [
+           "KAFKA_VERSION",
+           "PINOT_VERSION",
+           "ClusterEndpoints",
+           "FetchError",
+           "LocalClusterError",
+           "StartError",
+           "fetch_runtimes",
+           "local_cluster",
+]

@@ -12,6 +12,7 @@ from types import FrameType
 from local_cluster.cluster import DEFAULT_CACHE, fetch_runtimes, local_cluster
 from local_cluster.errors import LocalClusterError
 
+
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local_cluster", description=__doc__)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,

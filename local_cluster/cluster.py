@@ -13,7 +13,15 @@ from local_cluster.artifacts import Runtime, fetch
 from local_cluster.kafka import KafkaNode, start_kafka
 from local_cluster.pinot import PinotNode, start_pinot
 
-__all__ = ["ClusterEndpoints", "DEFAULT_CACHE", "PINOT_VERSION", "KAFKA_VERSION", "local_cluster", "fetch_runtimes", "online_store_block"]
+__all__ = [
+    "DEFAULT_CACHE",
+    "KAFKA_VERSION",
+    "PINOT_VERSION",
+    "ClusterEndpoints",
+    "fetch_runtimes",
+    "local_cluster",
+    "online_store_block",
+]
 
 # Pinot 0.11.0 is the newest release whose controller, broker, server, tools and Kafka plugin Maven
 # Central serves here in full (docs/pinot.md, "Which Pinot"); Kafka 3.9.2 still speaks to its 2.8 client.
@@ -37,16 +45,22 @@ class ClusterEndpoints:
         return online_store_block(self.controller_url, self.broker_url, self.kafka_bootstrap, **extra)
 
     def summary(self) -> list[str]:
-        return [f"pinot: Apache Pinot {self.pinot.version} at {self.broker_url} "
-                f"(started in {self.pinot.started_s:.1f} s)",
-                f"kafka: Apache Kafka {self.kafka.version} at {self.kafka_bootstrap} "
-                f"(started in {self.kafka.started_s:.1f} s)"]
+        return [
+            f"pinot: Apache Pinot {self.pinot.version} at {self.broker_url} (started in {self.pinot.started_s:.1f} s)",
+            f"kafka: Apache Kafka {self.kafka.version} at {self.kafka_bootstrap} "
+            f"(started in {self.kafka.started_s:.1f} s)",
+        ]
 
 
 def online_store_block(controller_url: str, broker_url: str, kafka_bootstrap: str, **extra: object) -> str:
     """The ``online_store`` block of a ``feature_store.yaml`` on this Pinot (``extra``: more store keys)."""
-    settings = {"type": "feast_pinot.online.pinot.PinotOnlineStore", "controller_url": controller_url,
-                "broker_url": broker_url, "kafka_bootstrap_servers": kafka_bootstrap, **extra}
+    settings = {
+        "type": "feast_pinot.online.pinot.PinotOnlineStore",
+        "controller_url": controller_url,
+        "broker_url": broker_url,
+        "kafka_bootstrap_servers": kafka_bootstrap,
+        **extra,
+    }
     values = {k: str(v).lower() if isinstance(v, bool) else v for k, v in settings.items()}
     return "online_store:\n" + "".join(f"  {k}: {v}\n" for k, v in values.items())
 
@@ -65,8 +79,9 @@ def local_cluster(cache: Path, workdir: Path | None = None) -> Iterator[ClusterE
     try:
         pinot = start_pinot(pinot_runtime, home / "pinot")
         try:
-            yield ClusterEndpoints(pinot.controller_url, pinot.broker_url, kafka.bootstrap, pinot, kafka,
-                                   (pinot_runtime, kafka_runtime))
+            yield ClusterEndpoints(
+                pinot.controller_url, pinot.broker_url, kafka.bootstrap, pinot, kafka, (pinot_runtime, kafka_runtime)
+            )
         finally:
             pinot.stop()
     finally:

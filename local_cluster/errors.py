@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["LocalClusterError", "FetchError", "StartError"]
+__all__ = ["FetchError", "LocalClusterError", "StartError"]
 
 
 class LocalClusterError(Exception):

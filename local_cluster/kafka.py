@@ -14,8 +14,8 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
 from local_cluster.artifacts import Runtime
-from local_cluster.process import JavaProcess, wait_until
 from local_cluster.ports import HOST, free_ports
+from local_cluster.process import JavaProcess, wait_until
 
 __all__ = ["KafkaNode", "start_kafka"]
 

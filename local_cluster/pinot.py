@@ -8,6 +8,7 @@ PID it finds in them.
 
 from __future__ import annotations
 
+import functools
 import socket
 import time
 from dataclasses import dataclass
@@ -57,7 +58,7 @@ class _Ports:
     broker_query_runner: int
 
     @classmethod
-    def free(cls) -> "_Ports":
+    def free(cls) -> _Ports:
         return cls(*free_ports(9))
 
 
@@ -145,7 +146,7 @@ def start_pinot(runtime: Runtime, home: Path, heap_mb: int = 1024) -> PinotNode:
         controller_url, broker_url = f"http://{HOST}:{ports.controller}", f"http://{HOST}:{ports.broker}"
         for url in (f"{controller_url}/health", f"{broker_url}/health",
                     f"http://{HOST}:{ports.server_admin}/health/readiness"):
-            wait_until(services, lambda url=url: _ok(url), _READY_DEADLINE_S, f"healthy at {url}")
+            wait_until(services, functools.partial(_ok, url), _READY_DEADLINE_S, f"healthy at {url}")
         wait_until(services, lambda: _cluster_ready(controller_url, ports), _READY_DEADLINE_S, "joined")
         version = _version(controller_url, runtime.version)
     except BaseException:

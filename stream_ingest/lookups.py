@@ -19,7 +19,7 @@ from feast.types import PrimitiveFeastType
 
 from stream_ingest.errors import ConfigError
 
-__all__ = ["Key", "Lookup", "MemoryLookup", "FeastLookup", "CachedLookup"]
+__all__ = ["CachedLookup", "FeastLookup", "Key", "Lookup", "MemoryLookup"]
 
 Key = int | str
 

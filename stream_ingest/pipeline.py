@@ -44,7 +44,7 @@ from stream_ingest.steps import (
     standardize,
 )
 
-__all__ = ["BatchResult", "Pipeline", "Ingester", "run_events"]
+__all__ = ["BatchResult", "Ingester", "Pipeline", "run_events"]
 
 log = logging.getLogger("stream_ingest")
 ONLINE_SINK = "online_sink"

@@ -13,7 +13,7 @@ from typing import Any
 
 from stream_ingest.config import ShapeConfig
 
-__all__ = ["RawEvent", "ParsedEvent", "KeptEvent", "EnrichedEvent", "Skipped", "DeadLetter"]
+__all__ = ["DeadLetter", "EnrichedEvent", "KeptEvent", "ParsedEvent", "RawEvent", "Skipped"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ from feast_pinot.online.pinot.errors import PinotConnectionError, PinotTimeoutEr
 from stream_ingest.config import RetryConfig
 from stream_ingest.errors import IngestError
 
-__all__ = ["Failure", "classify", "describe", "RetryPolicy", "with_retries", "narrow"]
+__all__ = ["Failure", "RetryPolicy", "classify", "describe", "narrow", "with_retries"]
 
 log = logging.getLogger("stream_ingest")
 T = TypeVar("T")
@@ -97,7 +97,7 @@ class RetryPolicy:
     max_backoff_s: float
 
     @classmethod
-    def from_config(cls, config: RetryConfig) -> "RetryPolicy":
+    def from_config(cls, config: RetryConfig) -> RetryPolicy:
         return cls(config.attempts, config.initial_backoff_ms / 1000, config.max_backoff_ms / 1000)
 
 

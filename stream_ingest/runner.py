@@ -22,8 +22,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from confluent_kafka import (

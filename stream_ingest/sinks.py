@@ -44,19 +44,19 @@ from stream_ingest.records import DeadLetter, RawEvent
 from stream_ingest.retry import Rejected
 
 __all__ = [
-    "ActionSink",
-    "PushSink",
-    "DirectSink",
-    "MemoryActionSink",
-    "make_online_sink",
-    "OfflineSink",
-    "DeadLetterSink",
-    "KafkaDeadLetterSink",
-    "MemoryDeadLetterSink",
-    "encode_dead_letter",
-    "decode_dead_letter",
-    "Mark",
     "MAX_COPY_BYTES",
+    "ActionSink",
+    "DeadLetterSink",
+    "DirectSink",
+    "KafkaDeadLetterSink",
+    "Mark",
+    "MemoryActionSink",
+    "MemoryDeadLetterSink",
+    "OfflineSink",
+    "PushSink",
+    "decode_dead_letter",
+    "encode_dead_letter",
+    "make_online_sink",
 ]
 
 log = logging.getLogger("stream_ingest")

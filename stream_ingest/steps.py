@@ -31,7 +31,19 @@ from stream_ingest.records import (
     Skipped,
 )
 
-__all__ = ["PARSE", "KEEP", "ENRICH", "STANDARDIZE", "LookupUse", "BadKey", "parse", "keep", "lookup_keys", "enrich", "standardize"]
+__all__ = [
+    "ENRICH",
+    "KEEP",
+    "PARSE",
+    "STANDARDIZE",
+    "BadKey",
+    "LookupUse",
+    "enrich",
+    "keep",
+    "lookup_keys",
+    "parse",
+    "standardize",
+]
 
 PARSE, KEEP, ENRICH, STANDARDIZE = "parse", "keep", "enrich", "standardize"
 _MISSING = object()
@@ -111,7 +123,8 @@ def keep(parsed: ParsedEvent) -> KeptEvent | Skipped | DeadLetter:
     if isinstance(raw, str) and raw in verb.map:
         return KeptEvent(parsed, verb.map[raw])
     return DeadLetter(
-        parsed.event, KEEP,
+        parsed.event,
+        KEEP,
         f"unknown verb: {verb.field}={raw!r} is neither mapped nor ignored "
         f"(shape {parsed.shape_name} maps {sorted(verb.map)})",
     )
@@ -132,7 +145,9 @@ def _key(parsed: ParsedEvent, use: LookupUse) -> Key:
         text = str(value)
     else:
         text = _object(parsed)
-    key = object_key(text, prefix, use.key_is_int)  # the read-time join's rule: what one join keys on, the other does too
+    key = object_key(
+        text, prefix, use.key_is_int
+    )  # the read-time join's rule: what one join keys on, the other does too
     if key is not None:
         return key
     if not text.startswith(prefix):

@@ -9,7 +9,7 @@ import duckdb
 
 from feast_pinot.errors import OfflineStoreError
 
-__all__ = ["session", "epoch_ms_sql", "sql_literal"]
+__all__ = ["epoch_ms_sql", "session", "sql_literal"]
 
 
 @contextmanager

@@ -7,6 +7,8 @@ For each entity row (actor, ``T``): the actor's actions with
 
 from __future__ import annotations
 
+from typing import Any
+
 import duckdb
 import numpy as np
 import pandas as pd
@@ -45,7 +47,8 @@ def _log_sql(spec: HistorySpec, files: list[str]) -> str:
     return f"""
         SELECT "{spec.log.actor_join_key}" AS actor, action_id, verb, object{emb},
                {epoch_ms_sql("event_timestamp")} AS ts
-        FROM read_parquet([{", ".join(map(sql_literal, files))}], filename = true, file_row_number = true, union_by_name = true)
+        FROM read_parquet([{", ".join(map(sql_literal, files))}],
+                          filename = true, file_row_number = true, union_by_name = true)
         QUALIFY row_number() OVER (
             PARTITION BY action_id
             ORDER BY parse_filename(filename), file_row_number) = 1
@@ -81,10 +84,12 @@ def _object_keys(con: duckdb.DuckDBPyConnection, attr: AttributeJoinSpec) -> pd.
     """Each distinct object's attribute key, parsed by the function the online join calls."""
     objects = [row[0] for row in con.execute("SELECT DISTINCT object FROM hits").fetchall()]
     keys = [attr.object_key(obj) for obj in objects]
-    return pd.DataFrame({
-        "object": pd.Series(objects, dtype=object),
-        "obj_key": pd.array(keys, dtype="Int64" if attr.key_is_int else "string"),
-    })
+    return pd.DataFrame(
+        {
+            "object": pd.Series(objects, dtype=object),
+            "obj_key": pd.array(keys, dtype="Int64" if attr.key_is_int else "string"),
+        }
+    )
 
 
 def _aggregate_sql(with_embeddings: bool) -> str:
@@ -116,7 +121,7 @@ def _query(config: RepoConfig, spec: HistorySpec, entities: pd.DataFrame) -> pd.
         return con.execute(_aggregate_sql(bool(spec.embedding_dim))).df()
 
 
-def _as_list(value: object) -> list:
+def _as_list(value: object) -> list[Any]:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return value if isinstance(value, list) else []
@@ -146,7 +151,7 @@ def build_histories(
     if not isinstance(spec, HistorySpec):
         raise OfflineStoreError(f"'{view.name}' is not a history view")
     prefix = f"{view.projection.name_to_use()}:"
-    wanted = [r[len(prefix):] for r in feature_refs if r.startswith(prefix)]
+    wanted = [r[len(prefix) :] for r in feature_refs if r.startswith(prefix)]
     key = spec.log.actor_join_key
     mapped_key = view.projection.join_key_map.get(key, key)
     if mapped_key not in rows.columns:

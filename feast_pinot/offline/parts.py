@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from feast_pinot.errors import ActionValidationError, OfflineStoreError
 from feast_pinot.specs import ActionLogSpec
 
-__all__ = ["resolve_path", "action_log_columns", "part_schema", "write_action_parts", "log_parts"]
+__all__ = ["action_log_columns", "log_parts", "part_schema", "resolve_path", "write_action_parts"]
 
 
 def resolve_path(repo_path: str | Path | None, path: str) -> str:

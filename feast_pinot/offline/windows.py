@@ -37,7 +37,7 @@ from feast_pinot.offline.history import entity_frame, log_files
 from feast_pinot.specs import HistorySpec, WindowedFeaturesSpec
 from feast_pinot.windows import verb_slug
 
-__all__ = ["prefix_windowed_columns", "candidate_matrix", "load_sorted_log", "SortedLog", "SharedRows"]
+__all__ = ["SharedRows", "SortedLog", "candidate_matrix", "load_sorted_log", "prefix_windowed_columns"]
 
 _TS_BITS = 42  # ~139 years of milliseconds per actor in one int64 sort key
 # Rows per block of the per-row arithmetic: temporaries of a few MB stay in
@@ -246,7 +246,7 @@ class SharedRows:
     starts: np.ndarray  # where each group's rows begin in ``order`` (one extra at the end)
 
     @classmethod
-    def of(cls, entities: pd.DataFrame, request_ts: np.ndarray) -> "SharedRows":
+    def of(cls, entities: pd.DataFrame, request_ts: np.ndarray) -> SharedRows:
         group = _codes(_codes(entities["actor"].to_numpy(), entities["t"].to_numpy()), request_ts)
         order = np.argsort(group, kind="stable")
         starts = np.searchsorted(group[order], np.arange(int(group.max(initial=-1)) + 2))

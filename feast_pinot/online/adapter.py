@@ -51,7 +51,7 @@ from feast_pinot.online.backend import History, LatestRow, OnlineBackend, TableS
 from feast_pinot.specs import ActionLogSpec, AttributeJoinSpec, HistorySpec, WindowedFeaturesSpec, spec_of
 from feast_pinot.windows import request_time
 
-__all__ = ["BackendOnlineStore", "table_name", "embedding_bytes"]
+__all__ = ["BackendOnlineStore", "embedding_bytes", "table_name"]
 
 log = logging.getLogger(__name__)
 
@@ -264,8 +264,8 @@ class BackendOnlineStore(OnlineStore, Generic[_Backend]):
         histories: list[History],
     ) -> list[History]:
         objects = sorted({obj for h in histories for obj in h.objects})
-        keyed = {obj: attr.object_key(obj) for obj in objects}
-        present = [obj for obj in objects if keyed[obj] is not None]
+        keyed = {obj: key for obj in objects if (key := attr.object_key(obj)) is not None}
+        present = [obj for obj in objects if obj in keyed]
         keys = [_key(config, _attribute_key(attr, keyed[obj])) for obj in present]
         rows = self.backend(config).read_latest(table_name(config.project, attr.feature_view), keys)
         vectors = {obj: _vector(row, attr.feature, dim) for obj, row in zip(present, rows)}
@@ -327,8 +327,8 @@ def _actor(entity_key: EntityKeyProto) -> int | str:
     raise OnlineStoreError(f"unsupported actor key type {kind} for {entity_key.join_keys[0]}")
 
 
-def _attribute_key(attr: AttributeJoinSpec, value: int | str | None) -> EntityKeyProto:
-    proto = ValueProto(int64_val=value) if attr.key_is_int else ValueProto(string_val=value)
+def _attribute_key(attr: AttributeJoinSpec, value: int | str) -> EntityKeyProto:
+    proto = ValueProto(int64_val=value) if isinstance(value, int) else ValueProto(string_val=value)
     return EntityKeyProto(join_keys=[attr.join_key], entity_values=[proto])
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from feast_pinot.actions import Action
 from feast_pinot.specs import HistoryWindow  # re-exported: part of the contract
 
-__all__ = ["TableSpec", "LatestRow", "HistoryWindow", "History", "OnlineBackend"]
+__all__ = ["History", "HistoryWindow", "LatestRow", "OnlineBackend", "TableSpec"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,7 +65,7 @@ class SqliteBackend:
                 conn.execute("ROLLBACK")
             raise
 
-    def _read(self, sql: str, params: Sequence[object]) -> list[tuple]:
+    def _read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         try:
             return self._conn().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
@@ -223,7 +223,7 @@ def _trim(conn: sqlite3.Connection, name: str, actors: set[int | str], keep: His
         )
 
 
-def _history(rows: list[tuple]) -> History:
+def _history(rows: list[tuple[Any, ...]]) -> History:
     if not rows:
         return History((), (), (), (), None)
     ids, ts, verbs, objects, blobs = zip(*rows)

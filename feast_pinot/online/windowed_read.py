@@ -58,7 +58,7 @@ from feast_pinot.windows import (
 if TYPE_CHECKING:
     from feast_pinot.online.adapter import BackendOnlineStore
 
-__all__ = ["requests_windowed", "get_online_features", "WindowedResponse"]
+__all__ = ["WindowedResponse", "get_online_features", "requests_windowed"]
 
 _Features = list[str] | FeatureService
 _Rows = list[dict[str, Any]] | Mapping[str, Any]
@@ -107,7 +107,7 @@ class _Request:
 
 
 def get_online_features(
-    store: BackendOnlineStore,
+    store: BackendOnlineStore[Any],
     config: RepoConfig,
     features: _Features,
     entity_rows: _Rows,
@@ -124,7 +124,7 @@ def get_online_features(
             full_feature_names=full_feature_names, native_entity_values=True,
         )
     )
-    store._check_versioned_read_support(grouped_refs)
+    store._check_versioned_read_support(grouped_refs)  # type: ignore[no-untyped-call]  # Feast's own, unannotated
     request = _Request(join_keys, grouped_refs, entity_map, feature_refs, response, full_feature_names)
     specs = {o.name: spec for o in odfvs if (spec := spec_of(o, WindowedFeaturesSpec)) is not None}
     windowed = [o for o in odfvs if o.name in specs]
@@ -200,7 +200,7 @@ def _read_by_feast(
 
 
 def _add_windowed(
-    store: BackendOnlineStore, config: RepoConfig, request: _Request, odfv: OnDemandFeatureView,
+    store: BackendOnlineStore[Any], config: RepoConfig, request: _Request, odfv: OnDemandFeatureView,
     spec: WindowedFeaturesSpec,
 ) -> dict[str, list[Any]]:
     """Appends the view's requested outputs to the response; returns them as plain columns."""
@@ -208,7 +208,8 @@ def _add_windowed(
     asked = {ref.split(":", 1)[1] for ref in request.feature_refs if ref.split(":", 1)[0] == view}
     names = {name: kind for name, (kind, _) in _layout(spec).items() if name in asked}
     histories, actor_of_row = _histories(store, config, request, spec)
-    nows = [request_time(_plain(v), spec.request_field, row) for row, v in enumerate(request.column(spec.request_field))]
+    field = spec.request_field
+    nows = [request_time(_plain(v), field, row) for row, v in enumerate(request.column(field))]
     candidates = None
     if spec.candidate and any(kind == "sim" for kind in names.values()):
         candidates = _candidates(store, config, request, spec)
@@ -226,7 +227,7 @@ def _add_windowed(
 
 
 def _histories(
-    store: BackendOnlineStore, config: RepoConfig, request: _Request, spec: WindowedFeaturesSpec
+    store: BackendOnlineStore[Any], config: RepoConfig, request: _Request, spec: WindowedFeaturesSpec
 ) -> tuple[list[ActorHistory], np.ndarray]:
     table = request.table(spec.history)
     hspec = spec_of(table, HistorySpec)
@@ -241,7 +242,7 @@ def _histories(
 
 
 def _candidates(
-    store: BackendOnlineStore, config: RepoConfig, request: _Request, spec: WindowedFeaturesSpec
+    store: BackendOnlineStore[Any], config: RepoConfig, request: _Request, spec: WindowedFeaturesSpec
 ) -> np.ndarray:
     """Each row's candidate embedding, (rows, dim); zero rows where missing or malformed."""
     assert spec.candidate is not None
@@ -320,15 +321,18 @@ class _Columns:
 @functools.lru_cache(maxsize=64)
 def _layout(spec: WindowedFeaturesSpec) -> dict[str, tuple[str, int]]:
     """``{output name: (kind, row of its (verb, window) pair)}`` in declaration order (do not mutate)."""
-    pairs = {(verb, window.label): k for k, (verb, window) in
-             enumerate((v, w) for v in spec.verbs for w in spec.windows)}
+    pairs = {
+        (verb, window.label): k for k, (verb, window) in enumerate((v, w) for v in spec.verbs for w in spec.windows)
+    }
     return {name: (kind, pairs[verb, label]) for name, (kind, verb, label) in output_names(spec).items()}
 
 
 def _append(response: GetOnlineFeaturesResponse, name: str, values: list[ValueProto]) -> None:
     response.metadata.feature_names.val.append(name)
-    response.results.append(GetOnlineFeaturesResponse.FeatureVector(
-        values=values,
-        statuses=[FieldStatus.PRESENT] * len(values),
-        event_timestamps=[Timestamp()] * len(values),
-    ))
+    response.results.append(
+        GetOnlineFeaturesResponse.FeatureVector(
+            values=values,
+            statuses=[FieldStatus.PRESENT] * len(values),
+            event_timestamps=[Timestamp()] * len(values),
+        )
+    )

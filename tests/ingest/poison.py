@@ -8,7 +8,7 @@ import json
 
 from tests.ingest.support import application
 
-__all__ = ["poison_events", "OVERSIZED"]
+__all__ = ["OVERSIZED", "poison_events"]
 
 OVERSIZED = 900_000  # bytes: its dead letter would pass the producer's 1 MB limit if not truncated
 

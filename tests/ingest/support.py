@@ -15,8 +15,16 @@ import pyarrow.parquet as pq
 from demo.stream import EXAMPLE_CONFIG, example_config_dict, ingest_config, write_config
 from demo.synthetic import application, interaction, raw_of
 
-__all__ = ["EXAMPLE_CONFIG", "example_config_dict", "ingest_config", "write_config", "application",
-           "interaction", "raw_of", "read_offline_log"]
+__all__ = [
+    "EXAMPLE_CONFIG",
+    "application",
+    "example_config_dict",
+    "ingest_config",
+    "interaction",
+    "raw_of",
+    "read_offline_log",
+    "write_config",
+]
 
 
 def read_offline_log(root: Path) -> pa.Table:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pytest
 from confluent_kafka.admin import AdminClient
 
 from demo.synthetic import actions
@@ -22,7 +21,7 @@ from stream_ingest.sinks import MAX_COPY_BYTES
 from tests.fixtures.kafka import read_topic
 from tests.ingest.conftest import Topics, eventually, running, scenario, store_of
 from tests.ingest.poison import poison_events
-from tests.ingest.support import interaction, raw_of, read_offline_log
+from tests.ingest.support import interaction, read_offline_log
 from tests.ingest.test_kafka_processes import expected_online, split_by_topic, stored_online
 from tests.ingest.test_kafka_roundtrip import bad_events
 

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from demo.synthetic import actions
-from stream_ingest.local import IngesterProcess, LocalBroker, create_topics, free_port, produce
-from tests.fixtures.kafka import TcpProxy
-from tests.ingest.conftest import Topics, eventually, running, scenario, start_runner
 from feast_pinot.clock import now_ms
 from stream_ingest.__main__ import main
 from stream_ingest.errors import SinkError
+from stream_ingest.local import IngesterProcess, LocalBroker, create_topics, free_port, produce
+from tests.fixtures.kafka import TcpProxy
+from tests.ingest.conftest import Topics, eventually, running, scenario, start_runner
 from tests.ingest.support import EXAMPLE_CONFIG, application, ingest_config, read_offline_log, write_config
 from tests.ingest.test_kafka_processes import committed, expected_online, split_by_topic, stored_online
 

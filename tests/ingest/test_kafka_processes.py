@@ -77,7 +77,9 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_duplicates_nothing(
     second = None
     try:
         first.wait_assigned()
-        producer = threading.Thread(target=produce_slowly, args=(kafka_bootstrap, split_by_topic(items, topics), 20, 0.15))
+        producer = threading.Thread(
+            target=produce_slowly, args=(kafka_bootstrap, split_by_topic(items, topics), 20, 0.15)
+        )
         producer.start()
         parts = repo / "data" / "member_actions"
         eventually(lambda: any(parts.rglob("*.parquet")), 30, "a first checkpoint")
@@ -94,15 +96,17 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_duplicates_nothing(
             if process is not None:
                 process.stop()
     assert 0 < durable < stored_by_first < len(items), "the kill must land mid-stream with uncommitted work"
-    events_in, stored = final_counts(second)
+    events_in, _stored = final_counts(second)
     assert events_in == len(items) - durable  # the restart resumed exactly at the last commit
     assert stored_online(repo, members) == expected_online(items)
     offline_ids = read_offline_log(parts).column("action_id").to_pylist()
     assert len(offline_ids) == len(set(offline_ids)) == len(items)
-    print(f"\ncrash/restart: produced {len(items)}; the killed process stored {stored_by_first} online, "
-          f"committed {durable}; handled after restart {events_in} (replayed {stored_by_first - durable}); "
-          f"online {sum(stored_online(repo, members).values())}; offline rows {len(offline_ids)} "
-          f"({len(set(offline_ids))} distinct)")
+    print(
+        f"\ncrash/restart: produced {len(items)}; the killed process stored {stored_by_first} online, "
+        f"committed {durable}; handled after restart {events_in} (replayed {stored_by_first - durable}); "
+        f"online {sum(stored_online(repo, members).values())}; offline rows {len(offline_ids)} "
+        f"({len(set(offline_ids))} distinct)"
+    )
 
 
 def test_two_processes_in_one_group_split_the_partitions_and_store_each_action_once(
@@ -116,8 +120,11 @@ def test_two_processes_in_one_group_split_the_partitions_and_store_each_action_o
     try:
         b.wait_assigned()
         a.wait_assigned()
-        eventually(lambda: _owned(a) | _owned(b) == _all(topics) and not _owned(a) & _owned(b), 60,
-                   "the group to settle on a split")
+        eventually(
+            lambda: _owned(a) | _owned(b) == _all(topics) and not _owned(a) & _owned(b),
+            60,
+            "the group to settle on a split",
+        )
         for topic, messages in split_by_topic(items, topics).items():
             produce(kafka_bootstrap, topic, messages)
         eventually(lambda: sum(stored_online(repo, members).values()) >= len(items), 60, "every action online")

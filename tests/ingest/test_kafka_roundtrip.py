@@ -13,8 +13,8 @@ import pandas as pd
 from demo.synthetic import Scenario, actions, job_embeddings, jobs_frame
 from feast_pinot.actions import datetime_to_ms
 from feast_pinot.clock import now_ms
-from stream_ingest.sinks import decode_dead_letter
 from stream_ingest.local import produce
+from stream_ingest.sinks import decode_dead_letter
 from tests.fixtures.kafka import read_topic
 from tests.ingest.conftest import HOUR, Topics, eventually, running, scenario, store_of
 from tests.ingest.support import application, interaction, raw_of, read_offline_log
@@ -95,7 +95,9 @@ def check_offline(repo: Path, items: list[dict[str, Any]], s: Scenario) -> None:
         assert np.array_equal(np.asarray(row.embedding, dtype=np.float32), emb[job])
         attributes = json.loads(row.attributes)
         assert attributes["objectAttributes"] == {"geo": geo[job]}
-        assert attributes["verbAttributes"] == ({"device": "ios"} if row.verb == "job-apply" else {"surface": "jobs-home"})
+        assert attributes["verbAttributes"] == (
+            {"device": "ios"} if row.verb == "job-apply" else {"surface": "jobs-home"}
+        )
 
 
 def bad_events(now: int) -> tuple[dict[bytes, tuple[str, str]], dict[bytes, tuple[str, str]]]:
@@ -104,8 +106,10 @@ def bad_events(now: int) -> tuple[dict[bytes, tuple[str, str]], dict[bytes, tupl
         b'{"event": "job_application", "member_id": 1,': ("parse", "not valid JSON"),
         b'["job_application"]': ("parse", "expected a JSON object, got list"),
         b'{"event": "page_view", "member_id": 1}': ("parse", "matches no event shape"),
-        json.dumps({"event": "job_application", "application_id": "m1", "job_id": 4,
-                    "applied_at": now}).encode(): ("standardize", "missing field 'member_id' (actor)"),
+        json.dumps({"event": "job_application", "application_id": "m1", "job_id": 4, "applied_at": now}).encode(): (
+            "standardize",
+            "missing field 'member_id' (actor)",
+        ),
         application("stale", 1, 4, now - 97 * HOUR): ("standardize", "outside the 345600000 ms retention"),
         application("future", 1, 4, now + HOUR): ("standardize", "in the future"),
         application("dim", 1, 9999, now): ("standardize", "embedding must have 64 floats, got 3"),
@@ -113,8 +117,14 @@ def bad_events(now: int) -> tuple[dict[bytes, tuple[str, str]], dict[bytes, tupl
     }
     interactions = {
         interaction(2, 4, "share", now): ("keep", "unknown verb: type='share'"),
-        json.dumps({"event": "job_interaction", "member": {"id": 2}, "type": "view",
-                    "occurred_at": "2026-01-01T00:00:00+00:00"}).encode(): ("enrich", "missing field 'job.id' (object)"),
+        json.dumps(
+            {
+                "event": "job_interaction",
+                "member": {"id": 2},
+                "type": "view",
+                "occurred_at": "2026-01-01T00:00:00+00:00",
+            }
+        ).encode(): ("enrich", "missing field 'job.id' (object)"),
     }
     return applications, interactions
 
@@ -124,10 +134,17 @@ def test_bad_events_land_in_the_dead_letter_topic_with_reasons(
 ) -> None:
     store = store_of(repo)
     # A job whose embedding has the wrong dimension (e.g. a bad upstream model run).
-    store.write_to_online_store("job_attributes", pd.DataFrame({
-        "job_id": [9999], "embedding": [[0.1, 0.2, 0.3]], "geo": ["eu"],
-        "event_timestamp": [pd.Timestamp.now(tz="UTC")],
-    }))
+    store.write_to_online_store(
+        "job_attributes",
+        pd.DataFrame(
+            {
+                "job_id": [9999],
+                "embedding": [[0.1, 0.2, 0.3]],
+                "geo": ["eu"],
+                "event_timestamp": [pd.Timestamp.now(tz="UTC")],
+            }
+        ),
+    )
     now = now_ms()
     good = [(b"1", application(f"ok-{i}", 1 + i % 4, i, now - 60_000 + i)) for i in range(40)]
     bad_applications, bad_interactions = bad_events(now)
@@ -139,9 +156,16 @@ def test_bad_events_land_in_the_dead_letter_topic_with_reasons(
         eventually(lambda: runner.stats.snapshot().events_in == total, 60, "all events handled")
     snap = runner.stats.snapshot()
     assert snap.events_in == snap.stored + snap.dead_lettered == total
-    assert (snap.stored, snap.dead_lettered, snap.skipped) == (len(good), len(bad_applications) + len(bad_interactions), 0)
+    assert (snap.stored, snap.dead_lettered, snap.skipped) == (
+        len(good),
+        len(bad_applications) + len(bad_interactions),
+        0,
+    )
 
-    letters = [decode_dead_letter(m.value() or b"") for m in read_topic(kafka_bootstrap, topics.dead_letters, snap.dead_lettered)]
+    letters = [
+        decode_dead_letter(m.value() or b"")
+        for m in read_topic(kafka_bootstrap, topics.dead_letters, snap.dead_lettered)
+    ]
     assert len(letters) == snap.dead_lettered
     expected = {**bad_applications, **bad_interactions}
     assert {letter.event.value for letter in letters} == set(expected)  # the original bytes, each once

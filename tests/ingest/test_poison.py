@@ -30,7 +30,6 @@ from stream_ingest.retry import Failure, classify
 from stream_ingest.sinks import (
     MAX_COPY_BYTES,
     DirectSink,
-    MemoryDeadLetterSink,
     OfflineSink,
     decode_dead_letter,
     encode_dead_letter,

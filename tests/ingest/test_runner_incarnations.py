@@ -69,7 +69,7 @@ class FakeFuture:
     def __init__(self, topic_id: str) -> None:
         self.topic_id = topic_id
 
-    def result(self, _timeout: float) -> "FakeFuture":
+    def result(self, _timeout: float) -> FakeFuture:
         return self
 
 

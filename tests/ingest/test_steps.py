@@ -131,7 +131,8 @@ def test_bad_events_become_dead_letters_with_step_and_reason(
 
 
 def test_wrong_embedding_dimension_is_dead_lettered(config: IngestConfig) -> None:
-    result = run_all(config, raw(application("a", 1, 222, NOW)), {"job_embedding": {222: [0.1, 0.2, 0.3]}, "job_geo": {}})
+    lookups = {"job_embedding": {222: [0.1, 0.2, 0.3]}, "job_geo": {}}
+    result = run_all(config, raw(application("a", 1, 222, NOW)), lookups)
     assert isinstance(result, DeadLetter)
     assert (result.step, result.reason) == ("standardize", "embedding must have 64 floats, got 3")
 
@@ -152,12 +153,15 @@ def test_lookup_keys_strip_the_prefix_and_type_the_key(config: IngestConfig) -> 
     lookup = config.lookups["job_embedding"]
     by_actor = lookup.model_copy(update={"key": "actor", "key_prefix": ""})
     wrong_prefix = lookup.model_copy(update={"key_prefix": "post:"})
-    assert lookup_keys(kept.parsed, (
-        LookupUse("int", lookup, key_is_int=True),
-        LookupUse("str", lookup, key_is_int=False),
-        LookupUse("by_actor", by_actor, key_is_int=True),
-        LookupUse("wrong_prefix", wrong_prefix, key_is_int=True),
-    )) == (222, "222", 1, BadKey("object 'job:222' does not start with 'post:' (lookups.wrong_prefix)"))
+    assert lookup_keys(
+        kept.parsed,
+        (
+            LookupUse("int", lookup, key_is_int=True),
+            LookupUse("str", lookup, key_is_int=False),
+            LookupUse("by_actor", by_actor, key_is_int=True),
+            LookupUse("wrong_prefix", wrong_prefix, key_is_int=True),
+        ),
+    ) == (222, "222", 1, BadKey("object 'job:222' does not start with 'post:' (lookups.wrong_prefix)"))
 
 
 def test_epoch_seconds(config: IngestConfig) -> None:

@@ -102,7 +102,9 @@ def test_direct_feast_push_of_bad_actions_is_rejected(store: FeatureStore) -> No
 
 
 def test_reading_a_log_directly_points_to_its_history(store: FeatureStore) -> None:
-    with pytest.raises(OnlineStoreError, match="'member_actions' is an action log: read it through an action_history view"):
+    with pytest.raises(
+        OnlineStoreError, match="'member_actions' is an action log: read it through an action_history view"
+    ):
         store.get_online_features(features=["member_actions:verb"], entity_rows=[{"member_id": 1}])
 
 
@@ -117,11 +119,13 @@ def test_offline_log_is_date_partitioned_parquet(store: FeatureStore) -> None:
 
 def test_historical_keeps_every_row_in_order(store: FeatureStore, scenario: Scenario) -> None:
     t = pd.Timestamp(scenario.end_ms, unit="ms", tz="UTC")
-    entity_df = pd.DataFrame({
-        "member_id": [3, 999_999, 3, 3, 1, 999_999],
-        "job_id": [1, 2, 1, 1, 5, 2],
-        "event_timestamp": [t, t, t - pd.Timedelta(hours=80), t, t - pd.Timedelta(hours=95), t],
-    })
+    entity_df = pd.DataFrame(
+        {
+            "member_id": [3, 999_999, 3, 3, 1, 999_999],
+            "job_id": [1, 2, 1, 1, 5, 2],
+            "event_timestamp": [t, t, t - pd.Timedelta(hours=80), t, t - pd.Timedelta(hours=95), t],
+        }
+    )
     out = store.get_historical_features(
         entity_df=with_request_ts(entity_df),
         features=["member_profile:industry", COUNT_1H, "member_job_windows:job_apply_count_96h"],
@@ -131,8 +135,12 @@ def test_historical_keeps_every_row_in_order(store: FeatureStore, scenario: Scen
     assert out.loc[0, "job_apply_count_96h"] == out.loc[3, "job_apply_count_96h"]  # duplicate rows agree
     assert out.loc[1, "job_apply_count_96h"] == 0 and pd.isna(out.loc[1, "industry"])
     assert out.loc[4, "job_apply_count_96h"] == 0  # after the profile, before any action
-    assert out.loc[4, "industry"] == store.get_online_features(
-        features=["member_profile:industry"], entity_rows=[{"member_id": 1}]).to_dict()["industry"][0]
+    assert (
+        out.loc[4, "industry"]
+        == store.get_online_features(features=["member_profile:industry"], entity_rows=[{"member_id": 1}]).to_dict()[
+            "industry"
+        ][0]
+    )
 
 
 def test_historical_without_request_ts_names_the_fix(store: FeatureStore) -> None:
@@ -168,20 +176,30 @@ def _wait_healthy(url: str, proc: subprocess.Popen, deadline_s: float = 60) -> N
 
 def test_feast_serve_answers_like_the_sdk(store: FeatureStore) -> None:
     port = _free_port()
-    proc = subprocess.Popen([FEAST_CLI, "serve", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
-                            cwd=_repo(store), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [FEAST_CLI, "serve", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
+        cwd=_repo(store),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, proc)
         ts = now_ms()
-        body = {"feature_service": "job_ranking_v1",
-                "entities": {"member_id": [1, 2], "job_id": [4, 5], "request_ts": [ts, ts]}}
+        body = {
+            "feature_service": "job_ranking_v1",
+            "entities": {"member_id": [1, 2], "job_id": [4, 5], "request_ts": [ts, ts]},
+        }
         got = _post(url + "/get-online-features", body)
         names = got["metadata"]["feature_names"]
         served = {n: [r["values"][i] for i in range(2)] for n, r in zip(names, got["results"])}
         sdk = store.get_online_features(
             features=store.get_feature_service("job_ranking_v1"),
-            entity_rows=[{"member_id": 1, "job_id": 4, "request_ts": ts}, {"member_id": 2, "job_id": 5, "request_ts": ts}],
+            entity_rows=[
+                {"member_id": 1, "job_id": 4, "request_ts": ts},
+                {"member_id": 2, "job_id": 5, "request_ts": ts},
+            ],
         ).to_dict()
         assert served["job_apply_count_96h"] == sdk["job_apply_count_96h"]
         assert served["job_dismiss_sim_24h"] == pytest.approx(sdk["job_dismiss_sim_24h"], abs=1e-12)
@@ -206,7 +224,9 @@ for i in range(int(sys.argv[2])):
 
 def test_writer_process_and_reader_share_the_file(store: FeatureStore) -> None:
     n = 40
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(_repo(store)), str(n)], stderr=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(_repo(store)), str(n)], stderr=subprocess.PIPE, text=True
+    )
     seen = []
     while writer.poll() is None:
         seen.append(_history_len(store, 42))
@@ -233,12 +253,14 @@ def test_batch_features_round_trip_exactly(store: FeatureStore) -> None:
     jobs = pd.read_parquet(_repo(store) / "data" / "job_attributes.parquet").set_index("job_id")
     got = store.get_online_features(
         features=["member_profile:industry", "member_profile:seniority", "member_profile:years_experience"],
-        entity_rows=[{"member_id": m} for m in (1, 2, 3)]).to_dict()
+        entity_rows=[{"member_id": m} for m in (1, 2, 3)],
+    ).to_dict()
     assert got["industry"] == source.loc[[1, 2, 3], "industry"].tolist()
     assert got["seniority"] == source.loc[[1, 2, 3], "seniority"].tolist()
     assert got["years_experience"] == pytest.approx(source.loc[[1, 2, 3], "years_experience"].tolist(), abs=0)
-    emb = store.get_online_features(features=["job_attributes:embedding", "job_attributes:geo"],
-                                    entity_rows=[{"job_id": 5}]).to_dict()
+    emb = store.get_online_features(
+        features=["job_attributes:embedding", "job_attributes:geo"], entity_rows=[{"job_id": 5}]
+    ).to_dict()
     assert emb["embedding"][0] == pytest.approx(list(jobs.loc[5, "embedding"]), abs=0)
     assert emb["geo"] == [jobs.loc[5, "geo"]]
 
@@ -255,22 +277,42 @@ def _post_status(url: str, body: dict) -> tuple[int, str]:
 def test_feast_serve_answers_4xx_naming_request_ts_for_client_mistakes(store: FeatureStore) -> None:
     port = _free_port()
     # the server logs a traceback per error: an unread pipe would fill and block it
-    proc = subprocess.Popen([FEAST_CLI, "serve", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
-                            cwd=_repo(store), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [FEAST_CLI, "serve", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
+        cwd=_repo(store),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, proc)
-        ok, _ = _post_status(url + "/get-online-features", {
-            "features": [COUNT_1H], "entities": {"member_id": [1], "job_id": [4], "request_ts": [now_ms()]}})
+        ok, _ = _post_status(
+            url + "/get-online-features",
+            {"features": [COUNT_1H], "entities": {"member_id": [1], "job_id": [4], "request_ts": [now_ms()]}},
+        )
         assert ok == 200
         cases = {
             "missing": ({}, 404, "Required request data source features ['request_ts'] not found in the entity rows"),
-            "null": ({"request_ts": [None, now_ms()]}, 422,
-                     "'request_ts' is required (epoch ms of the request), got null in row 0"),
-            "text": ({"request_ts": [now_ms(), "soon"]}, 422, "'request_ts' must be epoch ms (an integer), got 'soon' in row 1"),
-            "float": ({"request_ts": [1.5, now_ms()]}, 422, "'request_ts' must be epoch ms (an integer), got 1.5 in row 0"),
-            "beyond int64": ({"request_ts": [2**63, now_ms()]}, 422,
-                             "'request_ts' must be epoch ms within int64, got 9223372036854775808 in row 0"),
+            "null": (
+                {"request_ts": [None, now_ms()]},
+                422,
+                "'request_ts' is required (epoch ms of the request), got null in row 0",
+            ),
+            "text": (
+                {"request_ts": [now_ms(), "soon"]},
+                422,
+                "'request_ts' must be epoch ms (an integer), got 'soon' in row 1",
+            ),
+            "float": (
+                {"request_ts": [1.5, now_ms()]},
+                422,
+                "'request_ts' must be epoch ms (an integer), got 1.5 in row 0",
+            ),
+            "beyond int64": (
+                {"request_ts": [2**63, now_ms()]},
+                422,
+                "'request_ts' must be epoch ms within int64, got 9223372036854775808 in row 0",
+            ),
         }
         for name, (extra, status, message) in cases.items():
             body = {"features": [COUNT_1H], "entities": {"member_id": [1, 2], "job_id": [4, 5], **extra}}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -96,7 +95,9 @@ def _read_online(store: FeatureStore, instant: int, members: list[int], rng: ran
 
 
 def _names() -> list[str]:
-    return [f"{v.replace('-', '_')}_{kind}_{w}" for v in VERBS for w in WINDOWS for kind in ("count", "mean_emb", "sim")]
+    return [
+        f"{v.replace('-', '_')}_{kind}_{w}" for v in VERBS for w in WINDOWS for kind in ("count", "mean_emb", "sim")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -115,17 +116,17 @@ def replay(tmp_path_factory: pytest.TempPathFactory, parity_online_store: dict[s
     raw = actions(SCENARIO) + edge_actions()
     raw.sort(key=lambda a: a["timestamp"])
     instants = _sample_instants(rng)
-    members = list(range(1, SCENARIO.members + 1)) + [BOUNDARY_MEMBER, HEAVY_MEMBER, IDLE_MEMBER, UNKNOWN_MEMBER]
+    members = [*list(range(1, SCENARIO.members + 1)), BOUNDARY_MEMBER, HEAVY_MEMBER, IDLE_MEMBER, UNKNOWN_MEMBER]
     online: list[dict[str, Any]] = []
     pending = list(raw)
     late: list[dict[str, Any]] = []
     for instant in instants:
         due = [a for a in pending if a["timestamp"] <= instant]
-        pending = pending[len(due):]
+        pending = pending[len(due) :]
         for chunk_end in range(START, instant + HOUR, HOUR):
             chunk_end = min(chunk_end, instant)
             chunk = [a for a in due if a["timestamp"] <= chunk_end]
-            due = due[len(chunk):]
+            due = due[len(chunk) :]
             held = [a for a in chunk if rng.random() < 0.1]  # arrive an hour late
             chunk = [a for a in chunk if a not in held] + late
             late = held
@@ -136,7 +137,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory, parity_online_store: dict[s
         if late:
             _push_chunk(store, late, instant)
             late = []
-        online += _read_online(store, instant, rng.sample(members, k=8) + [BOUNDARY_MEMBER, HEAVY_MEMBER], rng)
+        online += _read_online(store, instant, [*rng.sample(members, k=8), BOUNDARY_MEMBER, HEAVY_MEMBER], rng)
     return Replay(store, raw, online)
 
 
@@ -188,12 +189,14 @@ def test_online_matches_independent_computation(replay: Replay) -> None:
 
 
 def test_offline_matches_online_row_for_row(replay: Replay) -> None:
-    entity_df = pd.DataFrame({
-        "member_id": [r["member_id"] for r in replay.online],
-        "job_id": [r["job_id"] for r in replay.online],
-        "event_timestamp": pd.to_datetime([r["instant"] for r in replay.online], unit="ms", utc=True),
-        "request_ts": [r["request_ts"] for r in replay.online],
-    })
+    entity_df = pd.DataFrame(
+        {
+            "member_id": [r["member_id"] for r in replay.online],
+            "job_id": [r["job_id"] for r in replay.online],
+            "event_timestamp": pd.to_datetime([r["instant"] for r in replay.online], unit="ms", utc=True),
+            "request_ts": [r["request_ts"] for r in replay.online],
+        }
+    )
     features = [f"{v}:{n}" for v in VIEWS for n in _names()]
     offline = replay.store.get_historical_features(
         entity_df=entity_df, features=features, full_feature_names=True
@@ -212,19 +215,29 @@ def test_offline_matches_online_row_for_row(replay: Replay) -> None:
             assert list(off[key]) == list(row[key]), f"offline row {i} {key}"
         for key in row:
             if "__" in key and "_actions__" not in key and key != "instant":
-                _assert_close({key: off[key]}, {key.split("__", 1)[1]: np.asarray(row[key], dtype=np.float64)
-                                                if not isinstance(row[key], int) else row[key]},
-                              key.split("__", 1)[0], f"offline row {i}")
+                _assert_close(
+                    {key: off[key]},
+                    {
+                        key.split("__", 1)[1]: np.asarray(row[key], dtype=np.float64)
+                        if not isinstance(row[key], int)
+                        else row[key]
+                    },
+                    key.split("__", 1)[0],
+                    f"offline row {i}",
+                )
 
 
 def test_edges_behave_as_documented(replay: Replay) -> None:
-    at_edge = [r for r in replay.online if r["member_id"] == BOUNDARY_MEMBER and r["request_ts"] == EDGE_T == r["instant"]]
+    at_edge = [
+        r for r in replay.online if r["member_id"] == BOUNDARY_MEMBER and r["request_ts"] == EDGE_T == r["instant"]
+    ]
     assert at_edge, "the boundary instant was sampled"
     row = at_edge[0]
     assert row["member_job_windows__job_apply_count_1h"] == 2  # edge-1h-in and edge-now
     # 96h: every apply but the one exactly on the retention edge
     assert row["member_job_windows__job_apply_count_96h"] == 4
-    heavy = [r for r in replay.online if r["member_id"] == HEAVY_MEMBER and r["request_ts"] == EDGE_T == r["instant"]][0]
+    heavy = next(r for r in replay.online
+                 if r["member_id"] == HEAVY_MEMBER and r["request_ts"] == EDGE_T == r["instant"])
     total = sum(heavy[f"member_job_windows__{v.replace('-', '_')}_count_96h"] for v in VERBS)
     assert total == CAP
     unknown = [r for r in replay.online if r["member_id"] in (IDLE_MEMBER, UNKNOWN_MEMBER)]

@@ -59,8 +59,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> FeatureStore:
 def rows() -> list[dict[str, Any]]:
     rng = random.Random(13)
     out = []
-    for member in list(range(1, SCENARIO.members + 1)) + [UNKNOWN_MEMBER]:
-        jobs = rng.sample(range(SCENARIO.jobs), 25) + [MISSING_JOB, 3, 3]  # a repeated candidate too
+    for member in [*range(1, SCENARIO.members + 1), UNKNOWN_MEMBER]:
+        jobs = [*rng.sample(range(SCENARIO.jobs), 25), MISSING_JOB, 3, 3]  # a repeated candidate too
         for job in jobs:
             earlier = member % 2 == 0 and rng.random() < 0.3  # some rows of a member end 3 h earlier
             out.append({"member_id": member, "job_id": job, "request_ts": NOW - (3 * HOUR if earlier else 0)})

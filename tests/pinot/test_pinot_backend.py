@@ -60,27 +60,39 @@ def test_large_key_lists_are_chunked(backend: PinotBackend, proxied: Proxied) ->
     assert _limits(proxied, seen, backend._layout.table(LATEST.name)) == ["1000", "1000", "100"]
 
 
-def test_two_visible_rows_of_a_key_resolve_to_the_newest(backend: PinotBackend, pinot_endpoints: PinotEndpoints) -> None:
+def test_two_visible_rows_of_a_key_resolve_to_the_newest(
+    backend: PinotBackend, pinot_endpoints: PinotEndpoints
+) -> None:
     """A key produced to two partitions (a producer not keying by it) stays visible twice in Pinot."""
     topic = backend._layout.table(LATEST.name)
     producer = Producer({"bootstrap.servers": pinot_endpoints.kafka_bootstrap})
     for partition, event_ms in ((0, 10), (1, 20)):
-        record = {"feast_entity_key": "dup", "feast_event_ms": event_ms, "feast_write_id": "x", "v": event_ms,
-                  "feast_present": ["v"]}
+        record = {
+            "feast_entity_key": "dup",
+            "feast_event_ms": event_ms,
+            "feast_write_id": "x",
+            "v": event_ms,
+            "feast_present": ["v"],
+        }
         producer.produce(topic, json.dumps(record).encode(), partition=partition)
     assert producer.flush(10) == 0
     backend.write_latest(LATEST.name, [LatestRow("other", 1, {"v": 7})])
     deadline = time.monotonic() + 10
-    while backend.read_latest(LATEST.name, ["dup"])[0] is None or backend.read_latest(LATEST.name, ["dup"])[0].event_ms != 20:
+    while (
+        backend.read_latest(LATEST.name, ["dup"])[0] is None
+        or backend.read_latest(LATEST.name, ["dup"])[0].event_ms != 20
+    ):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     for _ in range(15):  # rows come back in any order; LIMIT 2 may be filled by "dup" twice
         assert backend.read_latest(LATEST.name, ["other", "dup"]) == [
-            LatestRow("other", 1, {"v": 7}), LatestRow("dup", 20, {"v": 20})]
+            LatestRow("other", 1, {"v": 7}),
+            LatestRow("dup", 20, {"v": 20}),
+        ]
 
 
 def test_without_waiting_a_write_becomes_visible_later(
-    pinot_config_factory: Callable[..., PinotOnlineStoreConfig]
+    pinot_config_factory: Callable[..., PinotOnlineStoreConfig],
 ) -> None:
     backend = PinotBackend(pinot_config_factory(wait_for_ingestion=False))
     backend.create_tables([LATEST])

@@ -11,8 +11,8 @@ from feast.infra.online_stores.helpers import get_online_store_from_config
 from feast.repo_config import FeastConfigError, load_repo_config
 from pydantic import SecretStr, ValidationError
 
-from feast_pinot.online.pinot import STORE_TYPE, PinotOnlineStore, PinotOnlineStoreConfig
 from feast_pinot.online.backend import TableSpec
+from feast_pinot.online.pinot import STORE_TYPE, PinotOnlineStore, PinotOnlineStoreConfig
 from feast_pinot.online.pinot.layout import Layout
 
 MINIMAL: dict[str, Any] = {"controller_url": "http://localhost:9000", "broker_url": "https://pinot.example.com:8443/",

@@ -72,24 +72,42 @@ def test_a_real_query_error_names_table_query_and_code(make_backend: BackendFact
                                 '"feast_entity_key", "feast_event_ms" DESC, "feast_write_id" DESC LIMIT 1')
     assert str(raised.value).startswith(
         f"query on Pinot table '{table}' failed (Pinot error 710): 710: UnknownColumnError:\n"
-        "org.apache.pinot.spi.exception.BadQueryRequestException: Unknown columnName 'feast_entity_key' found in the query")
+        "org.apache.pinot.spi.exception.BadQueryRequestException: "
+        "Unknown columnName 'feast_entity_key' found in the query"
+    )
     assert str(raised.value).endswith(f"\n  query: {raised.value.sql}")
 
 
-@pytest.mark.parametrize(("edit", "error", "reason"), [
-    (_with_exception(200, "QueryExecutionError:\nboom"), PinotQueryError, "200: QueryExecutionError:\nboom"),
-    (_with_exception(250, "ExecutionTimeoutError"), PinotTimeoutError, "250: ExecutionTimeoutError"),
-    (_with_exception(400, "BrokerTimeoutError"), PinotTimeoutError, "400: BrokerTimeoutError"),
-    (lambda a: {**a, "numServersResponded": 0, "exceptions": [
-        {"errorCode": 427, "message": "ServerNotResponding"}]},
-     PinotPartialResultError, "only 0 of 1 servers responded (427: ServerNotResponding)"),
-    (lambda a: {**a, "numServersResponded": 0}, PinotPartialResultError, "only 0 of 1 servers responded"),
-    (lambda a: {k: v for k, v in a.items() if k != "resultTable"}, PinotQueryError,
-     "no resultTable although servers were queried"),
-])
-def test_timeouts_partial_and_incomplete_answers_raise(make_backend: BackendFactory, proxied: Proxied,
-                                                       edit: Callable[[dict[str, Any]], dict[str, Any]],
-                                                       error: type[PinotQueryError], reason: str) -> None:
+@pytest.mark.parametrize(
+    ("edit", "error", "reason"),
+    [
+        (_with_exception(200, "QueryExecutionError:\nboom"), PinotQueryError, "200: QueryExecutionError:\nboom"),
+        (_with_exception(250, "ExecutionTimeoutError"), PinotTimeoutError, "250: ExecutionTimeoutError"),
+        (_with_exception(400, "BrokerTimeoutError"), PinotTimeoutError, "400: BrokerTimeoutError"),
+        (
+            lambda a: {
+                **a,
+                "numServersResponded": 0,
+                "exceptions": [{"errorCode": 427, "message": "ServerNotResponding"}],
+            },
+            PinotPartialResultError,
+            "only 0 of 1 servers responded (427: ServerNotResponding)",
+        ),
+        (lambda a: {**a, "numServersResponded": 0}, PinotPartialResultError, "only 0 of 1 servers responded"),
+        (
+            lambda a: {k: v for k, v in a.items() if k != "resultTable"},
+            PinotQueryError,
+            "no resultTable although servers were queried",
+        ),
+    ],
+)
+def test_timeouts_partial_and_incomplete_answers_raise(
+    make_backend: BackendFactory,
+    proxied: Proxied,
+    edit: Callable[[dict[str, Any]], dict[str, Any]],
+    error: type[PinotQueryError],
+    reason: str,
+) -> None:
     backend = make_backend()
     # Pinot 0.11 answers alone (no server queried) while a table is empty: give it a row.
     backend.append_actions(ACTIONS.name, [Action("a1", 1, "view", "job:1", 5, None, "{}")], WINDOW)
@@ -142,8 +160,11 @@ def test_controller_refusals_are_schema_errors(make_backend: BackendFactory) -> 
     with pytest.raises(PinotSchemaError, match=r"POST /schemas answered 400: .*backward.compatible"):
         backend.create_tables([retyped])
     for feast_type in ("Map", "Array(Bool)"):  # Pinot 0.11 ingests no multi-value BOOLEAN
-        with pytest.raises(PinotSchemaError, match=rf"feature 'm' has Feast type {re.escape(feast_type)}; "
-                                                   r"PinotOnlineStore supports \['String', .*'Array\(Float64\)'\]$"):
+        with pytest.raises(
+            PinotSchemaError,
+            match=rf"feature 'm' has Feast type {re.escape(feast_type)}; "
+            r"PinotOnlineStore supports \['String', .*'Array\(Float64\)'\]$",
+        ):
             backend.create_tables([TableSpec("p_map", "latest", columns=(("m", feast_type),))])
     with pytest.raises(PinotSchemaError, match="cannot name a Pinot table"):
         backend.create_tables([TableSpec("p__double", "latest")])
@@ -166,8 +187,9 @@ def test_unreachable_kafka(make_backend: BackendFactory) -> None:
         backend.create_tables([PROFILE])
 
 
-def test_recreation_right_after_a_drop_and_a_lingering_external_view(make_backend: BackendFactory,
-                                                                    proxied: Proxied) -> None:
+def test_recreation_right_after_a_drop_and_a_lingering_external_view(
+    make_backend: BackendFactory, proxied: Proxied
+) -> None:
     backend = make_backend()  # returns once the broker routes: a read works at once
     assert backend.read_latest(PROFILE.name, ["k"]) == [None]
     backend.drop_tables([PROFILE])

@@ -67,7 +67,9 @@ def _controller_state(endpoints: PinotEndpoints, prefix: str) -> dict[str, Any]:
         tables = sorted(t for t in http.get("/tables").json()["tables"] if t.startswith(prefix))
         return {
             "tables": {t: http.get(f"/tables/{t}").json() for t in tables},
-            "schemas": {s: http.get(f"/schemas/{s}").json() for s in http.get("/schemas").json() if s.startswith(prefix)},
+            "schemas": {
+                s: http.get(f"/schemas/{s}").json() for s in http.get("/schemas").json() if s.startswith(prefix)
+            },
         }
 
 
@@ -81,14 +83,21 @@ def test_apply_creates_the_documented_tables(store: FeatureStore, pinot_endpoint
     state = _controller_state(pinot_endpoints, prefix)
     assert sorted(state["tables"]) == sorted(prefix + v for v in VIEWS)
     log = state["tables"][prefix + "jobs_member_actions"]["REALTIME"]
-    segments = {"timeColumnName": "timestamp", "replication": "1", "replicasPerPartition": "1",
-                "retentionTimeUnit": "HOURS", "retentionTimeValue": "96"}
+    segments = {
+        "timeColumnName": "timestamp",
+        "replication": "1",
+        "replicasPerPartition": "1",
+        "retentionTimeUnit": "HOURS",
+        "retentionTimeValue": "96",
+    }
     assert {k: log["segmentsConfig"][k] for k in segments} == segments  # Pinot adds its defaults
     assert log["dedupConfig"] == {"dedupEnabled": True, "hashFunction": "NONE"}
     assert log["tableIndexConfig"]["sortedColumn"] == ["actor"]
     stream = log["ingestionConfig"]["streamIngestionConfig"]["streamConfigMaps"][0]
     assert (stream["stream.kafka.topic.name"], stream["stream.kafka.broker.list"]) == (
-        prefix + "jobs_member_actions", pinot_endpoints.stream_bootstrap)
+        prefix + "jobs_member_actions",
+        pinot_endpoints.stream_bootstrap,
+    )
     profile = state["tables"][prefix + "jobs_member_profile"]["REALTIME"]
     assert profile["upsertConfig"] == {"mode": "FULL", "comparisonColumn": "feast_event_ms", "hashFunction": "NONE"}
     columns = {f["name"]: f for f in state["schemas"][prefix + "jobs_job_attributes"]["dimensionFieldSpecs"]}
@@ -97,8 +106,9 @@ def test_apply_creates_the_documented_tables(store: FeatureStore, pinot_endpoint
     assert state["schemas"][prefix + "jobs_member_actions"]["primaryKeyColumns"] == ["action_id"]
 
 
-def test_second_apply_changes_nothing(store: FeatureStore, pinot_endpoints: PinotEndpoints,
-                                      pinot_proxies: Proxied) -> None:
+def test_second_apply_changes_nothing(
+    store: FeatureStore, pinot_endpoints: PinotEndpoints, pinot_proxies: Proxied
+) -> None:
     prefix = _prefix(store)
     before = _controller_state(pinot_endpoints, prefix), [_count(pinot_endpoints, prefix + v) for v in VIEWS]
     assert min(before[1]) > 0
@@ -106,18 +116,32 @@ def test_second_apply_changes_nothing(store: FeatureStore, pinot_endpoints: Pino
     run_feast(Path(store.repo_path), "apply")
     assert (_controller_state(pinot_endpoints, prefix), [_count(pinot_endpoints, prefix + v) for v in VIEWS]) == before
     calls = [f"{r.method} {r.path}" for r in pinot_proxies.controller.since(seen, prefix)]
-    assert sorted(calls) == sorted([f"GET /schemas/{prefix}{v}" for v in VIEWS] +
-                                   [f"GET /tables/{prefix}{v}?type=realtime" for v in VIEWS])
+    assert sorted(calls) == sorted(
+        [f"GET /schemas/{prefix}{v}" for v in VIEWS] + [f"GET /tables/{prefix}{v}?type=realtime" for v in VIEWS]
+    )
 
 
 def test_windowed_features_and_histories_are_exact(store: FeatureStore) -> None:
     _, emb = job_embeddings(SCENARIO)
     rows = [{"member_id": MEMBER, "job_id": 7, "request_ts": NOW}, {"member_id": 1, "job_id": 8, "request_ts": NOW}]
-    features = [f"{view}:{name}" for view in ("member_job_windows", "member_job_windows_joined")
-                for name in ("job_apply_count_1h", "job_apply_count_24h", "job_apply_mean_emb_24h",
-                             "job_apply_sim_24h", "job_dismiss_count_24h", "job_dismiss_count_96h")]
-    features += ["member_recent_actions:action_ts", "member_recent_actions:action_objects",
-                 "member_profile:industry", "member_profile:seniority"]
+    features = [
+        f"{view}:{name}"
+        for view in ("member_job_windows", "member_job_windows_joined")
+        for name in (
+            "job_apply_count_1h",
+            "job_apply_count_24h",
+            "job_apply_mean_emb_24h",
+            "job_apply_sim_24h",
+            "job_dismiss_count_24h",
+            "job_dismiss_count_96h",
+        )
+    ]
+    features += [
+        "member_recent_actions:action_ts",
+        "member_recent_actions:action_objects",
+        "member_profile:industry",
+        "member_profile:seniority",
+    ]
     with frozen(NOW):
         got = store.get_online_features(features=features, entity_rows=rows, full_feature_names=True).to_dict()
     mean = (emb[1].astype(np.float64) + emb[2]) / 2
@@ -149,27 +173,46 @@ def test_async_reads_equal_sync_reads(store: FeatureStore) -> None:
 def test_empty_and_missing_lists_through_feast(store: FeatureStore) -> None:
     """Pinot keeps no empty multi-value column: [] still reads back as [], a missing list as None."""
     jobs = [9001, 9002]  # not in the scenario
-    store.write_to_online_store("job_attributes", pd.DataFrame({
-        "job_id": jobs, "embedding": [[], None], "geo": ["", None],
-        "event_timestamp": pd.Timestamp(NOW - MINUTE, unit="ms", tz="UTC")}))
-    got = store.get_online_features(features=["job_attributes:embedding", "job_attributes:geo"],
-                                    entity_rows=[{"job_id": j} for j in jobs]).to_dict()
+    store.write_to_online_store(
+        "job_attributes",
+        pd.DataFrame(
+            {
+                "job_id": jobs,
+                "embedding": [[], None],
+                "geo": ["", None],
+                "event_timestamp": pd.Timestamp(NOW - MINUTE, unit="ms", tz="UTC"),
+            }
+        ),
+    )
+    got = store.get_online_features(
+        features=["job_attributes:embedding", "job_attributes:geo"], entity_rows=[{"job_id": j} for j in jobs]
+    ).to_dict()
     assert (got["embedding"], got["geo"]) == ([[], None], ["", None])
 
 
 def test_feast_serve_reads_pinot(store: FeatureStore) -> None:
     port = _free_port()
-    proc = subprocess.Popen([FEAST_CLI, "serve", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
-                            cwd=store.repo_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [FEAST_CLI, "serve", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
+        cwd=store.repo_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, proc)
         ts = now_ms()
-        body = {"feature_service": "job_ranking_v1", "entities": {"member_id": [MEMBER], "job_id": [7], "request_ts": [ts]}}
+        body = {
+            "feature_service": "job_ranking_v1",
+            "entities": {"member_id": [MEMBER], "job_id": [7], "request_ts": [ts]},
+        }
         got = _post(url + "/get-online-features", body)
         served = {n: r["values"][0] for n, r in zip(got["metadata"]["feature_names"], got["results"])}
-        sdk = store.get_online_features(features=store.get_feature_service("job_ranking_v1"),
-                                        entity_rows=[{"member_id": MEMBER, "job_id": 7, "request_ts": ts}]).to_dict()
+        sdk = store.get_online_features(
+            features=store.get_feature_service("job_ranking_v1"),
+            entity_rows=[{"member_id": MEMBER, "job_id": 7, "request_ts": ts}],
+        ).to_dict()
         assert served["job_apply_count_96h"] == sdk["job_apply_count_96h"][0] == 2
         assert served["job_apply_sim_24h"] == pytest.approx(sdk["job_apply_sim_24h"][0], abs=1e-12)
     finally:

@@ -93,11 +93,16 @@ def test_latest_values_holding_nul_are_refused_before_kafka(backend: PinotBacken
 def test_ids_and_actors_pinot_sql_cannot_match_are_refused(backend: PinotBackend,
                                                            pinot_endpoints: PinotEndpoints) -> None:
     """Pinot unescapes '' twice (Calcite, then RequestUtils): "it''s" would be looked up as "it's"."""
-    quoted = [Action("it''s", "m", "view", "job:1", 10, None, "{}"), Action("ok", "it''s", "view", "job:1", 10, None, "{}")]
+    quoted = [
+        Action("it''s", "m", "view", "job:1", 10, None, "{}"),
+        Action("ok", "it''s", "view", "job:1", 10, None, "{}"),
+    ]
     with pytest.raises(PinotActionError) as raised:
         backend.append_actions(ACTIONS.name, quoted, WIDE)
     assert [(i, reason.split(":")[0]) for i, reason in raised.value.problems] == [
-        (0, "column 'action_id'"), (1, "column 'actor'")]
+        (0, "column 'action_id'"),
+        (1, "column 'actor'"),
+    ]
     assert "holds two consecutive single quotes, which Pinot's SQL parser reads as one" in raised.value.problems[0][1]
     assert _messages(pinot_endpoints, backend._layout.table(ACTIONS.name)) == 0
     backend.append_actions(ACTIONS.name, [Action("a1", "it's", "view", "job:1", 10, None, "{}")], WIDE)
@@ -108,6 +113,8 @@ def test_ids_and_actors_pinot_sql_cannot_match_are_refused(backend: PinotBackend
 
 def test_strings_past_max_length_are_refused_per_action(backend: PinotBackend) -> None:
     long = Action("x" * 513, "m", "view", "job:1", 10, None, "{}")
-    with pytest.raises(PinotActionError, match="action 0: column 'action_id': a value of 513 characters exceeds "
-                                               "maxLength 512; Pinot would truncate it"):
+    with pytest.raises(
+        PinotActionError,
+        match="action 0: column 'action_id': a value of 513 characters exceeds maxLength 512; Pinot would truncate it",
+    ):
         backend.append_actions(ACTIONS.name, [long], WIDE)

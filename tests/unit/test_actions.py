@@ -56,7 +56,10 @@ def test_valid_action_is_normalised() -> None:
         ({"verb": "job-like"}, "unknown verb 'job-like'; log 'member_actions' declares ['job-apply', 'job-view']"),
         ({"object": ""}, "'object' must be a non-empty string, got ''"),
         ({"timestamp": "2026-01-01"}, "'timestamp' must be epoch milliseconds (int), got '2026-01-01'"),
-        ({"timestamp": NOW - 96 * 3_600_000}, f"timestamp {NOW - 96 * 3_600_000} is outside the 345600000 ms retention (now={NOW})"),
+        (
+            {"timestamp": NOW - 96 * 3_600_000},
+            f"timestamp {NOW - 96 * 3_600_000} is outside the 345600000 ms retention (now={NOW})",
+        ),
         ({"timestamp": NOW + 300_001}, f"timestamp {NOW + 300_001} is more than 300000 ms in the future"),
         ({"objectAttributes": {"embedding": [1.0]}}, "embedding must have 2 floats, got 1"),
         ({"objectAttributes": {"embedding": [1.0, "x"]}}, "embedding must contain only numbers, got str"),
@@ -104,12 +107,24 @@ def test_log_without_embeddings_rejects_one() -> None:
 def test_push_frame_has_exactly_the_source_columns() -> None:
     actions, _ = validate_actions([good(), good(action_id="a2", timestamp=NOW - 1)], SPEC, NOW)
     frame = actions_to_frame(actions, SPEC)
-    assert list(frame.columns) == ["member_id", "action_id", "verb", "object", "attributes",
-                                   "event_timestamp", "embedding"]
+    assert list(frame.columns) == [
+        "member_id",
+        "action_id",
+        "verb",
+        "object",
+        "attributes",
+        "event_timestamp",
+        "embedding",
+    ]
     assert frame["member_id"].dtype == "int64"
-    assert frame["event_timestamp"].tolist() == [pd.Timestamp(NOW - 1000, unit="ms", tz="UTC"),
-                                                 pd.Timestamp(NOW - 1, unit="ms", tz="UTC")]
-    assert json.loads(frame["attributes"][0]) == {"objectAttributes": {"geo": "eu"}, "verbAttributes": {"surface": "home"}}
+    assert frame["event_timestamp"].tolist() == [
+        pd.Timestamp(NOW - 1000, unit="ms", tz="UTC"),
+        pd.Timestamp(NOW - 1, unit="ms", tz="UTC"),
+    ]
+    assert json.loads(frame["attributes"][0]) == {
+        "objectAttributes": {"geo": "eu"},
+        "verbAttributes": {"surface": "home"},
+    }
 
 
 def test_offline_table_holds_what_the_push_frame_holds() -> None:
@@ -139,8 +154,7 @@ F32_RANGE = "embedding values must be within float32's range (|x| <= 3.402823e+3
     [
         ({"object": "job:\ud800"}, "'object' is not valid text (UTF-8 cannot encode it): 'job:\\ud800'"),
         ({"action_id": "a\udfff"}, "'action_id' is not valid text (UTF-8 cannot encode it): 'a\\udfff'"),
-        ({"verbAttributes": {"surface": "x\ud800"}},
-         "attributes contain text UTF-8 cannot encode (a lone surrogate)"),
+        ({"verbAttributes": {"surface": "x\ud800"}}, "attributes contain text UTF-8 cannot encode (a lone surrogate)"),
         ({"actor": 2**63}, "'actor' 9223372036854775808 is outside int64"),
         ({"actor": -(2**63) - 1}, "'actor' -9223372036854775809 is outside int64"),
         ({"objectAttributes": {"embedding": [1e39, 0.0]}}, F32_RANGE),
@@ -165,7 +179,8 @@ def test_values_the_stores_cannot_hold_are_refused(changes: dict[str, Any], reas
 def test_string_actor_must_be_utf8() -> None:
     by_name = SPEC.model_copy(update={"actor_is_int": False})
     assert validate_action(good(actor="m\ud800"), by_name, NOW) == (
-        "'actor' is not valid text (UTF-8 cannot encode it): 'm\\ud800'")
+        "'actor' is not valid text (UTF-8 cannot encode it): 'm\\ud800'"
+    )
     assert validate_action(good(actor="mé"), by_name, NOW).actor == "mé"
 
 
@@ -181,11 +196,19 @@ def test_edges_of_int64_and_float32_are_accepted() -> None:
 
 def test_numpy_values_are_accepted_as_plain_ones() -> None:
     plain = validate_action(good(action_id=None), SPEC, NOW)
-    numpy = validate_action(good(action_id=None, actor=np.int64(7), timestamp=np.int64(NOW - 1000),
-                                 objectAttributes={"embedding": np.array([0.5, 1.5], np.float32), "geo": "eu"}),
-                            SPEC, NOW)
-    listed = validate_action(good(action_id=None, objectAttributes={
-        "embedding": [np.float32(0.5), np.int32(1.5)], "geo": "eu"}), SPEC, NOW)
+    numpy = validate_action(
+        good(
+            action_id=None,
+            actor=np.int64(7),
+            timestamp=np.int64(NOW - 1000),
+            objectAttributes={"embedding": np.array([0.5, 1.5], np.float32), "geo": "eu"},
+        ),
+        SPEC,
+        NOW,
+    )
+    listed = validate_action(
+        good(action_id=None, objectAttributes={"embedding": [np.float32(0.5), np.int32(1.5)], "geo": "eu"}), SPEC, NOW
+    )
     assert numpy == plain
     assert type(numpy.actor) is int and type(numpy.ts_ms) is int
     assert listed.embedding == (0.5, 1.0)

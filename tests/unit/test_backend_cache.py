@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from feast.repo_config import RepoConfig
@@ -22,7 +22,7 @@ def _config(repo: Path, online_store: Any) -> RepoConfig:
 
 
 class _Closing(SqliteBackend):
-    closed: list[Path] = []
+    closed: ClassVar[list[Path]] = []
 
     def close(self) -> None:
         self.closed.append(self._path)
@@ -64,6 +64,10 @@ def test_close_closes_every_backend_and_the_next_use_builds_anew(tmp_path: Path)
 
 def test_a_config_of_another_store_is_refused(tmp_path: Path) -> None:
     config = _config(tmp_path, {"type": "sqlite", "path": "x.db"})
-    with pytest.raises(OnlineStoreError, match="^EmbeddedOnlineStore needs an online_store config of type EmbeddedOnlineStoreConfig, got SqliteOnlineStoreConfig$"):
+    with pytest.raises(
+        OnlineStoreError,
+        match="^EmbeddedOnlineStore needs an online_store config of type EmbeddedOnlineStoreConfig, "
+        "got SqliteOnlineStoreConfig$",
+    ):
         EmbeddedOnlineStore().backend(config)
     assert EmbeddedOnlineStore.config_type is EmbeddedOnlineStoreConfig

@@ -76,25 +76,49 @@ def test_windowed_features_schema() -> None:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: action_log("a", Entity(name="e", join_keys=["k"]), VERBS, "p"),
-         "entity 'e' needs value_type INT64 or STRING"),
+        (
+            lambda: action_log("a", Entity(name="e", join_keys=["k"]), VERBS, "p"),
+            "entity 'e' needs value_type INT64 or STRING",
+        ),
         (lambda: action_log("a", member, VERBS, "p", max_actions=0), "max_actions must be positive, got 0"),
         (lambda: action_log("a", member, VERBS, "p", retention=timedelta(0)), "retention must be positive"),
         (lambda: action_history("h", jobs), "'jobs' is not an action log"),
-        (lambda: action_history("h", action_log("a", member, VERBS, "p"), max_actions=500),
-         "max_actions=500 exceeds the log's cap 200"),
-        (lambda: action_history("h", action_log("a", member, VERBS, "p", embedding_dim=2),
-                                attribute=ObjectAttribute(jobs, "embedding", dim=2)),
-         "already stores embeddings"),
-        (lambda: action_history("h", action_log("a", member, VERBS, "p"),
-                                attribute=ObjectAttribute(jobs, "missing", dim=2)),
-         "'jobs' has no feature 'missing'"),
-        (lambda: windowed_action_features("w", action_history("h", action_log("a", member, VERBS, "p")),
-                                          {"1h": timedelta(hours=1)}, verbs=["like"]),
-         r"verbs \['like'\] are not declared by log 'a'"),
-        (lambda: windowed_action_features("w", action_history("h", action_log("a", member, VERBS, "p", embedding_dim=2)),
-                                          {"1h": timedelta(hours=1)}, candidate=jobs[["embedding", "geo"]]),
-         "candidate must project one embedding feature"),
+        (
+            lambda: action_history("h", action_log("a", member, VERBS, "p"), max_actions=500),
+            "max_actions=500 exceeds the log's cap 200",
+        ),
+        (
+            lambda: action_history(
+                "h",
+                action_log("a", member, VERBS, "p", embedding_dim=2),
+                attribute=ObjectAttribute(jobs, "embedding", dim=2),
+            ),
+            "already stores embeddings",
+        ),
+        (
+            lambda: action_history(
+                "h", action_log("a", member, VERBS, "p"), attribute=ObjectAttribute(jobs, "missing", dim=2)
+            ),
+            "'jobs' has no feature 'missing'",
+        ),
+        (
+            lambda: windowed_action_features(
+                "w",
+                action_history("h", action_log("a", member, VERBS, "p")),
+                {"1h": timedelta(hours=1)},
+                verbs=["like"],
+            ),
+            r"verbs \['like'\] are not declared by log 'a'",
+        ),
+        (
+            lambda: windowed_action_features(
+                "w",
+                action_history("h", action_log("a", member, VERBS, "p", embedding_dim=2)),
+                {"1h": timedelta(hours=1)},
+                candidate=jobs[["embedding", "geo"]],
+            ),
+            "candidate must project one embedding feature",
+        ),
         (lambda: windowed_action_features("w", jobs, {"1h": timedelta(hours=1)}), "'jobs' is not a history"),
     ],
 )
@@ -111,20 +135,31 @@ def _log(**kwargs):  # type: ignore[no-untyped-def]
     ("build", "message"),
     [
         (lambda: action_log("a", member, [], "p"), "action_log 'a': verbs must not be empty, got []"),
-        (lambda: action_history("h", _log(), max_actions=500),
-         "action_history 'h': max_actions=500 exceeds the log's cap 200: the log never keeps that many"),
-        (lambda: windowed_action_features("w", action_history("h", _log()), {}),
-         "windowed_action_features 'w': windows must not be empty, got {}"),
-        (lambda: windowed_action_features("w", action_history("h", _log()), []),
-         "windowed_action_features 'w': windows must not be empty, got []"),
-        (lambda: windowed_action_features("w", action_history("h", _log()), {"1h": timedelta(hours=1)}, verbs=[]),
-         "windowed_action_features 'w' (None: every verb of the log): verbs must not be empty, got []"),
-        (lambda: action_log("a", member, VERBS, 7),
-         "action_log 'a': path: Input should be a valid string (got 7)"),
-        (lambda: action_history("h", _log(), attribute=ObjectAttribute(jobs, "embedding", dim=2, object_prefix=7)),
-         "action_history 'h': attribute.object_prefix: Input should be a valid string (got 7)"),
-        (lambda: action_history("h", _log(), attribute=ObjectAttribute(jobs, "embedding", dim=-1)),
-         "action_history 'h': attribute.dim: Input should be greater than or equal to 0 (got -1)"),
+        (
+            lambda: action_history("h", _log(), max_actions=500),
+            "action_history 'h': max_actions=500 exceeds the log's cap 200: the log never keeps that many",
+        ),
+        (
+            lambda: windowed_action_features("w", action_history("h", _log()), {}),
+            "windowed_action_features 'w': windows must not be empty, got {}",
+        ),
+        (
+            lambda: windowed_action_features("w", action_history("h", _log()), []),
+            "windowed_action_features 'w': windows must not be empty, got []",
+        ),
+        (
+            lambda: windowed_action_features("w", action_history("h", _log()), {"1h": timedelta(hours=1)}, verbs=[]),
+            "windowed_action_features 'w' (None: every verb of the log): verbs must not be empty, got []",
+        ),
+        (lambda: action_log("a", member, VERBS, 7), "action_log 'a': path: Input should be a valid string (got 7)"),
+        (
+            lambda: action_history("h", _log(), attribute=ObjectAttribute(jobs, "embedding", dim=2, object_prefix=7)),
+            "action_history 'h': attribute.object_prefix: Input should be a valid string (got 7)",
+        ),
+        (
+            lambda: action_history("h", _log(), attribute=ObjectAttribute(jobs, "embedding", dim=-1)),
+            "action_history 'h': attribute.dim: Input should be greater than or equal to 0 (got -1)",
+        ),
     ],
 )
 def test_declaration_mistakes_raise_declaration_error_naming_the_argument(build, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -35,5 +35,7 @@ def test_an_id_of_thousands_of_digits_has_no_key() -> None:
     ("job:x", "job:", True, None), ("post:17", "job:", True, None), ("post:17", "job:", False, None),
     ("17", "", True, 17), ("job:", "job:", False, ""), ("job:", "job:", True, None),
 ])
-def test_an_object_names_the_key_after_its_prefix(text: str, prefix: str, key_is_int: bool, key: int | str | None) -> None:
+def test_an_object_names_the_key_after_its_prefix(
+    text: str, prefix: str, key_is_int: bool, key: int | str | None
+) -> None:
     assert object_key(text, prefix, key_is_int) == key

@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
+
 import pytest
 
 from stream_ingest import __main__ as cli

@@ -67,10 +67,9 @@ def test_the_session_is_utc_and_names_what_failed() -> None:
         assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
     with pytest.raises(duckdb.ConnectionException):  # closed on leaving
         con.execute("SELECT 1")
-    with pytest.raises(OfflineStoreError, match=r"^reading things failed: .*no_such_table") as info:
-        with session("reading things") as con:
-            con.execute("SELECT * FROM no_such_table")
+    with pytest.raises(OfflineStoreError, match=r"^reading things failed: .*no_such_table") as info, \
+            session("reading things") as con:
+        con.execute("SELECT * FROM no_such_table")
     assert isinstance(info.value.__cause__, duckdb.Error)
-    with pytest.raises(KeyError):  # not DuckDB's: passes through as it is
-        with session("reading things"):
-            raise KeyError("x")
+    with pytest.raises(KeyError), session("reading things"):  # not DuckDB's: passes through as it is
+        raise KeyError("x")

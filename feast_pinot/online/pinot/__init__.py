@@ -21,4 +21,4 @@ from __future__ import annotations
 from feast_pinot.online.pinot.settings import STORE_TYPE, PinotOnlineStoreConfig
 from feast_pinot.online.pinot.store import PinotOnlineStore
 
-__all__ = ["PinotOnlineStore", "PinotOnlineStoreConfig", "STORE_TYPE"]
+__all__ = ["STORE_TYPE", "PinotOnlineStore", "PinotOnlineStoreConfig"]

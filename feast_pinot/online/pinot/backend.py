@@ -22,12 +22,12 @@ from typing import Any, TypeVar
 from feast_pinot.actions import Action
 from feast_pinot.online.backend import History, HistoryWindow, LatestRow, TableSpec
 from feast_pinot.online.pinot.broker import BrokerClient, Result
-from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 from feast_pinot.online.pinot.controller import ControllerClient
 from feast_pinot.online.pinot.errors import PinotQueryError, PinotSchemaError, PinotWriteError
 from feast_pinot.online.pinot.kafka import KafkaWriter
 from feast_pinot.online.pinot.layout import ACTION_COLUMNS, EVENT_MS, KEY, WRITE_ID, Layout
 from feast_pinot.online.pinot.records import action_records, decode_history, decode_latest, latest_record
+from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 from feast_pinot.online.pinot.sql import MAX_LIMIT, Condition, Query, select
 
 __all__ = ["PinotBackend"]
@@ -187,7 +187,8 @@ class PinotBackend:
         found: set[str] = set()
         for chunk in _chunks(ids, _KEY_CHUNK):
             where = [Condition("action_id", "IN", chunk), Condition("timestamp", ">", since_ms)]
-            found |= {row["action_id"] for row in self._broker.execute(select(name, ["action_id"], where, len(chunk))).rows}
+            answer = self._broker.execute(select(name, ["action_id"], where, len(chunk)))
+            found |= {row["action_id"] for row in answer.rows}
         return found
 
     def read_histories(self, table: str, actors: Sequence[int | str], window: HistoryWindow) -> list[History]:
@@ -210,14 +211,14 @@ class PinotBackend:
             result = self._broker.execute(self._history_query(name, pending, window, limit))
             grouped = _group_by_actor(result)
             if len(result.rows) < limit:  # nothing was cut: every actor is complete
-                complete.update({a: grouped.get(a, [])[:window.limit] for a in pending})
+                complete.update({a: grouped.get(a, [])[: window.limit] for a in pending})
                 break
             # Ordered by actor: every actor seen before the last one came whole; the last
             # one is whole if it reached the cap. Unseen actors may have been cut: ask again.
             last = result.rows[-1]["actor"]
             for actor, actor_rows in grouped.items():
                 if actor != last or len(actor_rows) >= window.limit:
-                    complete[actor] = actor_rows[:window.limit]
+                    complete[actor] = actor_rows[: window.limit]
             pending = [a for a in pending if a not in complete]
         return complete
 
@@ -244,8 +245,10 @@ class PinotBackend:
         return True
 
     def _not_visible(self, what: str) -> PinotWriteError:
-        return PinotWriteError(f"{what} did not become queryable within {self._config.ingestion_timeout_s} s: "
-                               "Pinot may have rejected the records (see its servers' ingestion errors)")
+        return PinotWriteError(
+            f"{what} did not become queryable within {self._config.ingestion_timeout_s} s: "
+            "Pinot may have rejected the records (see its servers' ingestion errors)"
+        )
 
     def close(self) -> None:
         self._kafka.close()

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 from feast_pinot.online.pinot.errors import (
     PinotConnectionError,
     PinotPartialResultError,
@@ -23,6 +22,7 @@ from feast_pinot.online.pinot.errors import (
     PinotTableMissingError,
     PinotTimeoutError,
 )
+from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 from feast_pinot.online.pinot.sql import Query
 
 __all__ = ["BrokerClient", "Result"]

@@ -12,8 +12,8 @@ import logging
 import time
 from typing import Any, Literal
 
-from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 from feast_pinot.online.pinot.errors import PinotConnectionError, PinotSchemaError
+from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 
 __all__ = ["ControllerClient", "contains"]
 

@@ -21,16 +21,16 @@ from __future__ import annotations
 from feast_pinot.errors import ActionValidationError, OnlineStoreError
 
 __all__ = [
-    "PinotError",
+    "PinotActionError",
     "PinotConnectionError",
-    "PinotSchemaError",
-    "PinotValueError",
+    "PinotError",
+    "PinotPartialResultError",
     "PinotQueryError",
+    "PinotSchemaError",
     "PinotTableMissingError",
     "PinotTimeoutError",
-    "PinotPartialResultError",
+    "PinotValueError",
     "PinotWriteError",
-    "PinotActionError",
 ]
 
 

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from feast_pinot.kafka_produce import produce_all
-from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 from feast_pinot.online.pinot.errors import PinotConnectionError, PinotWriteError
+from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 
 __all__ = ["KafkaWriter"]
 
@@ -71,8 +71,10 @@ class KafkaWriter:
                 raise PinotConnectionError(f"cannot create Kafka topic '{topic}': {exc}") from exc
             self._wait_listed(admin, topic)
         except TimeoutError as exc:
-            raise PinotConnectionError(f"cannot create Kafka topic '{topic}': no answer from "
-                                       f"{self._config.kafka_bootstrap_servers} in {self._config.write_timeout_s} s") from exc
+            raise PinotConnectionError(
+                f"cannot create Kafka topic '{topic}': no answer from "
+                f"{self._config.kafka_bootstrap_servers} in {self._config.write_timeout_s} s"
+            ) from exc
 
     def _wait_listed(self, admin: Any, topic: str, listed: bool = True) -> None:
         # Pinot's controller reads the topic's partitions from metadata when the table is created;
@@ -81,8 +83,10 @@ class KafkaWriter:
         while (topic in admin.list_topics(timeout=self._config.write_timeout_s).topics) != listed:
             if time.monotonic() > deadline:
                 state = "not listed" if listed else "still listed"
-                raise PinotConnectionError(f"Kafka topic '{topic}' is {state} after "
-                                           f"{self._config.ingestion_timeout_s} s (being deleted or created?)")
+                raise PinotConnectionError(
+                    f"Kafka topic '{topic}' is {state} after "
+                    f"{self._config.ingestion_timeout_s} s (being deleted or created?)"
+                )
             time.sleep(0.2)
 
     def delete_topic(self, topic: str) -> None:
@@ -96,8 +100,10 @@ class KafkaWriter:
             if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise PinotConnectionError(f"cannot delete Kafka topic '{topic}': {exc}") from exc
         except TimeoutError as exc:
-            raise PinotConnectionError(f"cannot delete Kafka topic '{topic}': no answer from "
-                                       f"{self._config.kafka_bootstrap_servers} in {self._config.write_timeout_s} s") from exc
+            raise PinotConnectionError(
+                f"cannot delete Kafka topic '{topic}': no answer from "
+                f"{self._config.kafka_bootstrap_servers} in {self._config.write_timeout_s} s"
+            ) from exc
 
     def close(self) -> None:
         with self._lock:

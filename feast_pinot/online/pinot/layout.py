@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from feast_pinot.online.backend import TableSpec
-from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 from feast_pinot.online.pinot.errors import PinotSchemaError
+from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 
-__all__ = ["Layout", "KEY", "EVENT_MS", "WRITE_ID", "PRESENT", "EMPTY", "ACTION_COLUMNS", "EMBEDDING", "JSON_DECODER"]
+__all__ = ["ACTION_COLUMNS", "EMBEDDING", "EMPTY", "EVENT_MS", "JSON_DECODER", "KEY", "PRESENT", "WRITE_ID", "Layout"]
 
 KEY, EVENT_MS, WRITE_ID = "feast_entity_key", "feast_event_ms", "feast_write_id"
 PRESENT, EMPTY = "feast_present", "feast_empty"

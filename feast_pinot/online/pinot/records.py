@@ -36,7 +36,7 @@ from feast_pinot.online.pinot.errors import PinotActionError, PinotValueError, P
 from feast_pinot.online.pinot.layout import ATTRIBUTE_COLUMNS, EMBEDDING, EMPTY, EVENT_MS, KEY, PRESENT, WRITE_ID
 from feast_pinot.online.pinot.sql import matchable
 
-__all__ = ["latest_record", "action_records", "decode_latest", "decode_history", "java_length"]
+__all__ = ["action_records", "decode_history", "decode_latest", "java_length", "latest_record"]
 
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 

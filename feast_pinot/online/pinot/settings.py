@@ -11,7 +11,7 @@ from typing import Literal
 from feast.repo_config import FeastConfigBaseModel
 from pydantic import ConfigDict, Field, SecretStr, StrictBool, StrictStr, field_validator, model_validator
 
-__all__ = ["PinotOnlineStoreConfig", "STORE_TYPE"]
+__all__ = ["STORE_TYPE", "PinotOnlineStoreConfig"]
 
 STORE_TYPE: Literal["feast_pinot.online.pinot.PinotOnlineStore"] = "feast_pinot.online.pinot.PinotOnlineStore"
 _URL = re.compile(r"https?://[^\s/]+(/[^\s]*)?")
@@ -54,7 +54,8 @@ class PinotOnlineStoreConfig(FeastConfigBaseModel):
     """Pinot segment replicas per partition (``segmentsConfig.replication``)."""
 
     consumer_factory: StrictStr = "org.apache.pinot.plugin.stream.kafka20.KafkaConsumerFactory"
-    """Pinot's Kafka plugin: ``kafka20`` up to Pinot 1.2 (0.11 has no other); ``...kafka30.KafkaConsumerFactory`` from 1.3 on."""
+    """Pinot's Kafka plugin: ``kafka20`` up to Pinot 1.2 (0.11 has no other);
+    ``...kafka30.KafkaConsumerFactory`` from 1.3 on."""
 
     stream_properties: dict[StrictStr, StrictStr] = Field(default_factory=dict)
     """Extra stream config entries for Pinot's consumer, e.g. ``stream.kafka.consumer.prop.security.protocol``."""

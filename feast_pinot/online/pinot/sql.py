@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from feast_pinot.online.pinot.errors import PinotSchemaError, PinotValueError
 
-__all__ = ["Literal", "Query", "Condition", "literal", "matchable", "identifier", "select", "MAX_LIMIT"]
+__all__ = ["MAX_LIMIT", "Condition", "Literal", "Query", "identifier", "literal", "matchable", "select"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPERATORS = frozenset({"=", "<", "<=", ">", ">=", "IN"})
@@ -70,7 +70,9 @@ def literal(value: object) -> Literal:
         return Literal(repr(value))
     if isinstance(value, str):
         return Literal("'" + matchable(value).replace("'", "''") + "'")
-    raise PinotValueError(f"only int, finite float and str values go into Pinot SQL, got {type(value).__name__}: {value!r}")
+    raise PinotValueError(
+        f"only int, finite float and str values go into Pinot SQL, got {type(value).__name__}: {value!r}"
+    )
 
 
 def _literal_list(values: Iterable[object]) -> Literal:
