@@ -27,6 +27,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
 from bench.online import SERVICE
 from bench.repos import BENCH_MEMBER, HOUR, ours
 from bench.results import Metric, percentile, table
@@ -95,8 +97,10 @@ def _time(call: Callable[[], object], calls: int) -> list[float]:
     return samples
 
 
-def history_reads(cluster: Cluster, reads: int, members: int) -> list[float]:
-    """Milliseconds per history read of one random member (200 actions each, cap 200)."""
+@contextmanager
+def _history_table(cluster: Cluster, members: int) -> Iterator[tuple[PinotBackend, str, HistoryWindow, str]]:
+    """An action-log table of ``members`` x 200 actions: (backend, its backend name, the 96 h window,
+    its Pinot name: the name prefix + the backend name, as docs/pinot.md says)."""
     config = PinotOnlineStoreConfig(controller_url=cluster.controller_url, broker_url=cluster.broker_url,
                                     kafka_bootstrap_servers=cluster.kafka_bootstrap,
                                     name_prefix=f"bench{uuid.uuid4().hex[:6]}_", wait_for_ingestion=True,
@@ -109,9 +113,36 @@ def history_reads(cluster: Cluster, reads: int, members: int) -> list[float]:
         stack.callback(backend.drop_tables, [spec])
         now = now_ms()
         _load(backend, spec.name, members, 200, now)
-        window = HistoryWindow(now - 96 * HOUR, now, 200)
+        yield backend, spec.name, HistoryWindow(now - 96 * HOUR, now, 200), config.name_prefix + spec.name
+
+
+def history_reads(cluster: Cluster, reads: int, members: int) -> list[float]:
+    """Milliseconds per history read of one random member (200 actions each, cap 200)."""
+    with _history_table(cluster, members) as (backend, table, window, _):
         rng = random.Random(2)
-        return _time(lambda: backend.read_histories(spec.name, [rng.randint(1, members)], window), reads)
+        return _time(lambda: backend.read_histories(table, [rng.randint(1, members)], window), reads)
+
+
+def history_split(cluster: Cluster, reads: int, members: int = 200) -> dict[str, list[float]]:
+    """Where a history read's time goes: Pinot's own ``timeUsedMs`` against the whole HTTP round trip
+    (request, JSON answer, parsing), with and without the embedding column."""
+    columns = {"with embedding": '"actor", "action_id", "timestamp", "verb", "object", "objectEmbedding"',
+               "without embedding": '"actor", "action_id", "timestamp", "verb", "object"'}
+    out: dict[str, list[float]] = {}
+    with _history_table(cluster, members) as (_, _, window, name), httpx.Client() as http:
+        rng = random.Random(3)
+        for label, selected in columns.items():
+            used: list[float] = []
+
+            def query(selected: str = selected, used: list[float] = used) -> None:
+                sql = (f'SELECT {selected} FROM "{name}" WHERE "actor" IN ({rng.randint(1, members)}) '
+                       f'AND "timestamp" > {window.since_ms} AND "timestamp" <= {window.until_ms} '
+                       'ORDER BY "actor", "timestamp" DESC, "action_id" LIMIT 200')
+                used.append(float(http.post(f"{cluster.broker_url}/query/sql", json={"sql": sql}).json()["timeUsedMs"]))
+
+            out[f"round trip, {label}"] = _time(query, reads)
+            out[f"Pinot timeUsedMs, {label}"] = used[-reads:]
+    return out
 
 
 def online_and_freshness(cluster: Cluster, root: Path, calls: int, samples: int) -> tuple[list[float], list[float]]:
@@ -152,7 +183,14 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m bench.pinot", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--split", action="store_true",
+                        help="only where a history read's time goes: Pinot's timeUsedMs vs the round trip")
     args = parser.parse_args(argv)
+    if args.split:
+        with _cluster() as cluster:
+            for label, samples in history_split(cluster, reads=100 if args.quick else 300).items():
+                print(f"{label:<40} p50 {percentile(samples, 50):6.2f} ms   p99 {percentile(samples, 99):6.2f} ms")
+        return 0
     with tempfile.TemporaryDirectory(prefix="feast-pinot-bench-") as tmp:
         print(table(pinot_metrics(args.quick, Path(tmp))))
     return 0
