@@ -23,15 +23,25 @@ from tests.ingest.test_kafka_roundtrip import check_online, produce_actions
 from tests.integration.conftest import make_repo
 
 
-@pytest.mark.parametrize("write", ["direct", "push"])
-def test_ingester_fills_pinot(
-    tmp_path: Path, kafka_bootstrap: str, topic_factory: Callable[..., str], consumer_group: str,
-    pinot_endpoints: PinotEndpoints, pinot_prefix: str, write: str,
-) -> None:
+@pytest.fixture
+def pinot_repo(tmp_path: Path, pinot_endpoints: PinotEndpoints, pinot_prefix: str) -> Path:
+    """The example repo on this test's Pinot tables."""
     repo = tmp_path / "repo"
     make_repo(repo, scenario(members=50), pinot_settings(pinot_endpoints, pinot_prefix))
-    topics = Topics(topic_factory("applications", 2), topic_factory("interactions", 2),
-                    topic_factory("dead-letters", 1), consumer_group)
+    return repo
+
+
+def _topics(topic_factory: Callable[..., str], consumer_group: str, partitions: int) -> Topics:
+    return Topics(topic_factory("applications", partitions), topic_factory("interactions", partitions),
+                  topic_factory("dead-letters", 1), consumer_group)
+
+
+@pytest.mark.parametrize("write", ["direct", "push"])
+def test_ingester_fills_pinot(
+    pinot_repo: Path, kafka_bootstrap: str, topic_factory: Callable[..., str], consumer_group: str, write: str,
+) -> None:
+    repo = pinot_repo
+    topics = _topics(topic_factory, consumer_group, partitions=2)
     s = scenario(members=8)
     items = actions(s)
     produce_actions(kafka_bootstrap, topics, items)
@@ -46,13 +56,10 @@ def test_ingester_fills_pinot(
 
 @pytest.mark.parametrize("write", ["direct", "push"])
 def test_an_id_pinot_would_cut_is_dead_lettered_and_its_batch_stored(
-    tmp_path: Path, kafka_bootstrap: str, topic_factory: Callable[..., str], consumer_group: str,
-    pinot_endpoints: PinotEndpoints, pinot_prefix: str, write: str,
+    pinot_repo: Path, kafka_bootstrap: str, topic_factory: Callable[..., str], consumer_group: str, write: str,
 ) -> None:
-    repo = tmp_path / "repo"
-    make_repo(repo, scenario(members=50), pinot_settings(pinot_endpoints, pinot_prefix))
-    topics = Topics(topic_factory("applications", 1), topic_factory("interactions", 1),
-                    topic_factory("dead-letters", 1), consumer_group)
+    repo = pinot_repo
+    topics = _topics(topic_factory, consumer_group, partitions=1)
     now = now_ms()
     events = [application(f"ok-{i}", 1, i, now - 10_000 + i) for i in range(4)]
     events.insert(2, application("cut\x00here", 1, 9, now - 5_000))  # Pinot would store "cut"
