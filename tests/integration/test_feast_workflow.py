@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sqlite3
@@ -10,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -174,18 +176,28 @@ def _wait_healthy(url: str, proc: subprocess.Popen, deadline_s: float = 60) -> N
     raise AssertionError("feast serve did not become healthy in time")
 
 
-def test_feast_serve_answers_like_the_sdk(store: FeatureStore) -> None:
+@contextlib.contextmanager
+def _serving(store: FeatureStore, stderr: int = subprocess.PIPE) -> Iterator[str]:
+    """The real ``feast serve`` on the store's repo (one worker, a free port): its URL once healthy."""
     port = _free_port()
     proc = subprocess.Popen(
         [FEAST_CLI, "serve", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
         cwd=_repo(store),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
         text=True,
     )
     try:
         url = f"http://127.0.0.1:{port}"
         _wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_feast_serve_answers_like_the_sdk(store: FeatureStore) -> None:
+    with _serving(store) as url:
         ts = now_ms()
         body = {
             "feature_service": "job_ranking_v1",
@@ -205,9 +217,6 @@ def test_feast_serve_answers_like_the_sdk(store: FeatureStore) -> None:
         assert served["job_dismiss_sim_24h"] == pytest.approx(sdk["job_dismiss_sim_24h"], abs=1e-12)
         assert served["industry"] == sdk["industry"]
         assert sum(served["job_apply_count_96h"]) > 0
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 WRITER = """
@@ -275,17 +284,8 @@ def _post_status(url: str, body: dict) -> tuple[int, str]:
 
 
 def test_feast_serve_answers_4xx_naming_request_ts_for_client_mistakes(store: FeatureStore) -> None:
-    port = _free_port()
     # the server logs a traceback per error: an unread pipe would fill and block it
-    proc = subprocess.Popen(
-        [FEAST_CLI, "serve", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
-        cwd=_repo(store),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_healthy(url, proc)
+    with _serving(store, stderr=subprocess.DEVNULL) as url:
         ok, _ = _post_status(
             url + "/get-online-features",
             {"features": [COUNT_1H], "entities": {"member_id": [1], "job_id": [4], "request_ts": [now_ms()]}},
@@ -319,6 +319,3 @@ def test_feast_serve_answers_4xx_naming_request_ts_for_client_mistakes(store: Fe
             got_status, detail = _post_status(url + "/get-online-features", body)
             assert (name, got_status) == (name, status)
             assert message in json.loads(detail)["message"]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
