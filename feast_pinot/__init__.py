@@ -1,7 +1,7 @@
 """feast-pinot: near-real-time action-history features for Feast."""
 
 from feast_pinot.client import push_actions, with_request_ts
-from feast_pinot.declarations import ObjectAttribute, action_history, action_log, windowed_action_features
+from feast_pinot.declarations import Interests, ObjectAttribute, action_history, action_log, windowed_action_features
 from feast_pinot.errors import (
     ActionValidationError,
     DeclarationError,
@@ -14,6 +14,7 @@ __all__ = [
     "ActionValidationError",
     "DeclarationError",
     "FeastPinotError",
+    "Interests",
     "ObjectAttribute",
     "OfflineStoreError",
     "OnlineStoreError",

@@ -23,7 +23,10 @@ from feast_pinot.specs import (
     HISTORY_FEATURES,
     ActionLogSpec,
     AttributeJoinSpec,
+    DecaySpec,
     HistorySpec,
+    InterestsSpec,
+    SeenSpec,
     WindowedFeaturesSpec,
     WindowSpec,
     spec_of,
@@ -33,6 +36,7 @@ from feast_pinot.windows import output_names
 
 __all__ = [
     "DEFAULT_RETENTION",
+    "Interests",
     "ObjectAttribute",
     "action_history",
     "action_log",
@@ -86,6 +90,24 @@ class ObjectAttribute:
     feature: str
     dim: int
     object_prefix: str = ""
+
+
+@dataclass(frozen=True)
+class Interests:
+    """The multi-interest medoids of a windowed view (see :mod:`feast_pinot.interests`).
+
+    ``k`` medoid slots, the most important clusters first; ``half_life`` of the
+    decayed weights summed into a cluster's importance; ``verbs`` whose actions
+    are clustered (None: the view's verbs); ``distance_threshold`` cuts the Ward
+    tree at that merge height (None: into at most ``k`` clusters); outputs are
+    named ``{prefix}_...``.
+    """
+
+    k: int = 5
+    half_life: timedelta = timedelta(hours=24)
+    verbs: Sequence[str] | None = None
+    distance_threshold: float | None = None
+    prefix: str = "interest"
 
 
 def _ms(delta: timedelta, what: str) -> int:
@@ -257,11 +279,21 @@ def action_history(
     )
 
 
-def _windows(windows: Mapping[str, timedelta] | Sequence[timedelta], declaring: str) -> tuple[WindowSpec, ...]:
-    _some(windows, "windows", declaring)
-    items = list(windows.items()) if isinstance(windows, Mapping) else [(_label(w), w) for w in windows]
-    return tuple(_spec(WindowSpec, declaring, label=label, length_ms=_ms(w, f"window {label}"))
-                 for label, w in items)
+_Lengths = Mapping[str, timedelta] | Sequence[timedelta]
+
+
+def _labelled(lengths: _Lengths) -> list[tuple[str, timedelta]]:
+    return list(lengths.items()) if isinstance(lengths, Mapping) else [(_label(w), w) for w in lengths]
+
+
+def _windows(windows: _Lengths, declaring: str, argument: str) -> tuple[WindowSpec, ...]:
+    return tuple(_spec(WindowSpec, declaring, label=label, length_ms=_ms(w, f"{argument} {label}"))
+                 for label, w in _labelled(windows))
+
+
+def _decays(half_lives: _Lengths, declaring: str) -> tuple[DecaySpec, ...]:
+    return tuple(_spec(DecaySpec, declaring, label=label, half_life_ms=_ms(h, f"half_lives {label}"))
+                 for label, h in _labelled(half_lives))
 
 
 def _label(window: timedelta) -> str:
@@ -283,6 +315,62 @@ def _candidate_key(candidate: FeatureView | None) -> str | None:
     return f"{candidate.projection.name_to_use()}__{features[0].name}"
 
 
+def _seen(
+    seen_windows: _Lengths, candidate: FeatureView | None, history: HistorySpec, object_prefix: str | None,
+    declaring: str,
+) -> SeenSpec | None:
+    if not seen_windows:
+        return None
+    if candidate is None:
+        raise DeclarationError(f"{declaring}: seen_windows needs candidate (the view keyed by the acted-on object)")
+    columns = candidate.entity_columns
+    if len(columns) != 1:
+        raise DeclarationError(
+            f"{declaring}: candidate '{candidate.name}' must have one entity column for seen_windows, "
+            f"got {[c.name for c in columns]}"
+        )
+    if object_prefix is None:
+        if history.attribute is None:
+            raise DeclarationError(
+                f"{declaring}: seen_windows needs object_prefix, the part of an action's object before "
+                "the candidate's key (e.g. 'job:' for 'job:222')"
+            )
+        object_prefix = history.attribute.object_prefix
+    key = columns[0].name
+    return _spec(
+        SeenSpec, declaring, {"windows": "seen_windows", "candidate_key": "candidate"},
+        windows=_windows(seen_windows, declaring, "seen_windows"),
+        candidate_key=candidate.projection.join_key_map.get(key, key),
+        object_prefix=object_prefix,
+        key_is_int=columns[0].dtype == Int64,
+    )
+
+
+def _interests(interests: Interests | None, verbs: tuple[str, ...], history: HistorySpec,
+               declaring: str) -> InterestsSpec | None:
+    if interests is None:
+        return None
+    if not history.embedding_dim:
+        raise DeclarationError(f"{declaring}: interests need embeddings, and '{history.name}' has none")
+    if interests.verbs is not None:
+        _some(interests.verbs, "interests.verbs", declaring + " (None: the view's verbs)")
+    chosen = tuple(interests.verbs) if interests.verbs is not None else verbs
+    _known_verbs(chosen, history, "interests.verbs")
+    fields = {"k": "interests.k", "half_life_ms": "interests.half_life", "verbs": "interests.verbs",
+              "distance_threshold": "interests.distance_threshold", "prefix": "interests.prefix"}
+    return _spec(
+        InterestsSpec, declaring, fields,
+        verbs=chosen, k=interests.k, half_life_ms=_ms(interests.half_life, "interests.half_life"),
+        distance_threshold=interests.distance_threshold, prefix=interests.prefix,
+    )
+
+
+def _known_verbs(verbs: Sequence[str], history: HistorySpec, argument: str) -> None:
+    unknown = sorted(set(verbs) - set(history.log.verbs))
+    if unknown:
+        raise DeclarationError(f"{argument} {unknown} are not declared by log '{history.log.name}'")
+
+
 def _udf_source(function_name: str, spec: WindowedFeaturesSpec) -> str:
     # Feast re-executes this text with only np/pd in scope, so the import lives inside.
     return (
@@ -295,16 +383,27 @@ def _udf_source(function_name: str, spec: WindowedFeaturesSpec) -> str:
 def windowed_action_features(
     name: str,
     history: FeatureView,
-    windows: Mapping[str, timedelta] | Sequence[timedelta],
+    windows: _Lengths = (),
     *,
     verbs: Sequence[str] | None = None,
     candidate: FeatureView | None = None,
+    half_lives: _Lengths = (),
+    interests: Interests | None = None,
+    seen_windows: _Lengths = (),
+    object_prefix: str | None = None,
 ) -> OnDemandFeatureView:
-    """Per verb and window: action count, mean embedding, similarity to a candidate.
+    """Per verb and window: action count, mean embedding, similarity to a candidate; and optionally more.
+
+    ``half_lives`` adds time-decayed counts, means and similarities per verb;
+    ``interests`` the member's multi-interest medoids (:class:`Interests`);
+    ``seen_windows`` what the member already did to the row's candidate object
+    (its key from ``candidate``'s join key; ``object_prefix`` as in
+    :class:`ObjectAttribute`, by default the history's own).
 
     Needs the request field ``request_ts`` (epoch ms) in every entity row; see
-    :mod:`feast_pinot.windows` for the exact definitions and empty-window values.
-    ``candidate`` is a one-feature projection such as ``job_attributes[["embedding"]]``.
+    :mod:`feast_pinot.windows` and docs/configuration.md for the exact
+    definitions and empty-case values. ``candidate`` is a one-feature
+    projection such as ``job_attributes[["embedding"]]``.
     """
     hspec = spec_of(history, HistorySpec)
     if hspec is None:
@@ -313,30 +412,34 @@ def windowed_action_features(
     if verbs is not None:
         _some(verbs, "verbs", declaring + " (None: every verb of the log)")
     chosen = tuple(verbs) if verbs is not None else hspec.log.verbs
-    unknown = sorted(set(chosen) - set(hspec.log.verbs))
-    if unknown:
-        raise DeclarationError(f"verbs {unknown} are not declared by log '{hspec.log.name}'")
+    _known_verbs(chosen, hspec, "verbs")
+    if not (half_lives or interests or seen_windows):
+        _some(windows, "windows", declaring + " (or declare half_lives, interests or seen_windows)")
     spec = _spec(
         WindowedFeaturesSpec, declaring,
         view=name,
         history=history.name,
         verbs=chosen,
-        windows=_windows(windows, declaring),
+        windows=_windows(windows, declaring, "windows"),
         embedding_dim=hspec.embedding_dim,
         candidate=_candidate_key(candidate) if hspec.embedding_dim else None,
+        decays=_decays(half_lives, declaring),
+        interests=_interests(interests, chosen, hspec, declaring),
+        seen=_seen(seen_windows, candidate, hspec, object_prefix, declaring),
     )
     function_name = "windowed_" + "".join(c if c.isalnum() else "_" for c in name)
     source = _udf_source(function_name, spec)
     namespace: dict[str, object] = {}
     exec(source, namespace)
-    kinds: dict[str, FeastType] = {"count": Int64, "mean_emb": Array(Float32), "sim": Float64}
-    schema = [Field(name=n, dtype=kinds[kind]) for n, (kind, _, _) in output_names(spec).items()]
-    used = list(HISTORY_FEATURES[:2]) + (["action_embeddings"] if spec.embedding_dim else [])
+    dtypes: dict[str, FeastType] = {"int": Int64, "vector": Array(Float32), "float": Float64}
+    schema = [Field(name=n, dtype=dtypes[output.value]) for n, output in output_names(spec).items()]
+    used = list(HISTORY_FEATURES[:2]) + (["action_objects"] if spec.seen else [])
+    used += ["action_embeddings"] if spec.embedding_dim else []
     sources: list[Any] = [
         history[used],
         RequestSource(name=f"{name}_request", schema=[Field(name="request_ts", dtype=Int64)]),
     ]
-    if spec.candidate and candidate is not None:
+    if candidate is not None and (spec.candidate or spec.seen):
         sources.append(candidate)
     return OnDemandFeatureView(
         name=name,

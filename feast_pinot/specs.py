@@ -23,8 +23,11 @@ __all__ = [
     "ActionLogSpec",
     "AnySpec",
     "AttributeJoinSpec",
+    "DecaySpec",
     "HistorySpec",
     "HistoryWindow",
+    "InterestsSpec",
+    "SeenSpec",
     "WindowSpec",
     "WindowedFeaturesSpec",
     "spec_of",
@@ -123,6 +126,38 @@ class WindowSpec(_Spec):
     length_ms: int = Field(gt=0)
 
 
+class DecaySpec(_Spec):
+    """A half-life of the time-decayed features: weight ``2^(-(t - ts) / h)``."""
+
+    label: str
+    half_life_ms: int = Field(gt=0)
+
+
+class InterestsSpec(_Spec):
+    """Multi-interest medoids: Ward clusters of the embeddings of ``verbs``."""
+
+    verbs: tuple[str, ...] = Field(min_length=1)
+    k: int = Field(gt=0, description="medoid slots output, the most important clusters first")
+    half_life_ms: int = Field(gt=0, description="of the decayed weights summed into a cluster's importance")
+    distance_threshold: float | None = Field(
+        default=None, gt=0, description="cut the Ward tree at this merge height; None: into at most k clusters"
+    )
+    prefix: str = "interest"
+
+
+class SeenSpec(_Spec):
+    """What the member already did to the row's candidate object, per verb and window."""
+
+    windows: tuple[WindowSpec, ...] = Field(min_length=1)
+    candidate_key: str = Field(description="the entity-row column holding the candidate's join key")
+    object_prefix: str
+    key_is_int: bool
+
+    def object_key(self, obj: str) -> int | str | None:
+        """An action object's candidate key, parsed as the read-time attribute join parses it."""
+        return object_key(obj, self.object_prefix, self.key_is_int)
+
+
 class WindowedFeaturesSpec(_Spec):
     """Inputs and outputs of a windowed on-demand feature view."""
 
@@ -130,10 +165,25 @@ class WindowedFeaturesSpec(_Spec):
     view: str
     history: str
     verbs: tuple[str, ...] = Field(min_length=1)
-    windows: tuple[WindowSpec, ...] = Field(min_length=1)
+    windows: tuple[WindowSpec, ...] = ()
     embedding_dim: int = Field(ge=0)
     candidate: str | None = Field(default=None, description="'view__feature' input key")
     request_field: str = "request_ts"
+    decays: tuple[DecaySpec, ...] = ()
+    interests: InterestsSpec | None = None
+    seen: SeenSpec | None = None
+
+    @model_validator(mode="after")
+    def _declares_features(self) -> WindowedFeaturesSpec:
+        if not (self.windows or self.decays or self.interests or self.seen):
+            raise ValueError("declares no features: give windows, half_lives, interests or seen_windows")
+        return self
+
+    @property
+    def read_verbs(self) -> tuple[str, ...]:
+        """Every verb any output reads: the windowed verbs, then the interests' others."""
+        extra = self.interests.verbs if self.interests else ()
+        return self.verbs + tuple(v for v in dict.fromkeys(extra) if v not in self.verbs)
 
 
 AnySpec = ActionLogSpec | HistorySpec | WindowedFeaturesSpec

@@ -15,12 +15,14 @@ from datetime import timedelta
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.types import Array, Float32, Int64, String
 
-from feast_pinot import ObjectAttribute, action_history, action_log, windowed_action_features
+from feast_pinot import Interests, ObjectAttribute, action_history, action_log, windowed_action_features
 from feast_pinot.windows import verb_slug
 
 EMBEDDING_DIM = 64
 VERBS = ("job-apply", "job-save", "job-dismiss", "job-view")
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "96h": timedelta(hours=96)}
+HALF_LIVES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
+SEEN_WINDOWS = {"24h": timedelta(hours=24), "96h": timedelta(hours=96)}
 
 # -- entities -------------------------------------------------------------------
 
@@ -108,6 +110,24 @@ member_job_windows_joined = windowed_action_features(
     verbs=RANKING_VERBS, candidate=job_attributes[["embedding"]],
 )
 
+# Beyond the mean, from the same history: time-decayed counts/means/similarities per
+# half-life, the member's several interests (Ward clusters of what they applied to
+# or saved, their medoids ranked by decayed importance), and what the member already
+# did to the candidate job (applied to it? dismissed it? how long ago?).
+INTERESTS = Interests(k=5, half_life=timedelta(hours=24), verbs=("job-apply", "job-save"))
+
+member_job_interests = windowed_action_features(
+    "member_job_interests", member_recent_actions,
+    verbs=RANKING_VERBS, candidate=job_attributes[["embedding"]],
+    half_lives=HALF_LIVES, interests=INTERESTS, seen_windows=SEEN_WINDOWS, object_prefix="job:",
+)
+# The same from the light log: the embeddings of a read-time join (and its object prefix).
+member_job_interests_joined = windowed_action_features(
+    "member_job_interests_joined", member_recent_actions_joined,
+    verbs=RANKING_VERBS, candidate=job_attributes[["embedding"]],
+    half_lives=HALF_LIVES, interests=INTERESTS, seen_windows=SEEN_WINDOWS,
+)
+
 # -- what a ranker asks for -----------------------------------------------------------
 
 job_ranking_v1 = FeatureService(
@@ -117,6 +137,16 @@ job_ranking_v1 = FeatureService(
         member_job_windows,
     ],
     description="batch member features + fresh windowed action features",
+)
+
+job_ranking_v2 = FeatureService(
+    name="job_ranking_v2",
+    features=[
+        member_profile[["industry", "seniority", "years_experience"]],
+        member_job_windows,
+        member_job_interests,
+    ],
+    description="job_ranking_v1 + decayed, multi-interest and already-acted-on features",
 )
 
 # -- ranking: one member against N candidate jobs in one call ------------------------
@@ -145,4 +175,27 @@ member_context_v1 = FeatureService(
     name="member_context_v1",
     features=[member_windows[_window_features("mean_emb")]],
     description="per member: windowed mean embeddings (request with member_id and request_ts)",
+)
+
+
+
+def _per_candidate_interest_features() -> list[str]:
+    per_verb = [f"{verb_slug(v)}_{kind}_{label}" for v in RANKING_VERBS
+                for kind, labels in (("decayed_sim", HALF_LIVES), ("seen_count", SEEN_WINDOWS),
+                                     ("seen_age_ms", SEEN_WINDOWS))
+                for label in labels]
+    return [*per_verb, "interest_max_sim", "interest_weighted_sim"]
+
+
+# Per candidate, beyond the mean: decayed similarities, the best and the importance-weighted
+# similarity to the member's interests, and whether (and how long ago) the member already
+# applied to or dismissed this very job. The member's clustering is done once per call.
+job_candidates_v2 = FeatureService(
+    name="job_candidates_v2",
+    features=[
+        member_profile[["industry", "seniority", "years_experience"]],
+        member_job_windows[_window_features("sim") + _window_features("count")],
+        member_job_interests[_per_candidate_interest_features()],
+    ],
+    description="job_candidates_v1 + per-candidate decayed, multi-interest and already-acted-on features",
 )

@@ -24,8 +24,7 @@ This leans on Feast 0.67's request helpers in ``feast.utils``, as Feast's own
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,13 +45,15 @@ from feast_pinot.errors import OnlineStoreError
 from feast_pinot.online.backend import History
 from feast_pinot.specs import HistorySpec, WindowedFeaturesSpec, spec_of
 from feast_pinot.windows import (
+    KINDS,
     ActorHistory,
-    MemberWindows,
+    Output,
+    candidate_keys,
     candidate_matrix,
-    member_windows,
+    member_features,
     output_names,
+    python_value,
     request_time,
-    similarities,
 )
 
 if TYPE_CHECKING:
@@ -61,6 +62,9 @@ if TYPE_CHECKING:
 __all__ = ["WindowedResponse", "get_online_features", "requests_windowed"]
 
 _Features = list[str] | FeatureService
+# kinds that need the candidate's embedding, and its key
+_SCORED = frozenset(k for k, kind in KINDS.items() if kind.per_candidate and not k.startswith("seen_"))
+_SEEN = frozenset({"seen_count", "seen_age_ms"})
 _Rows = list[dict[str, Any]] | Mapping[str, Any]
 
 
@@ -206,18 +210,23 @@ def _add_windowed(
     """Appends the view's requested outputs to the response; returns them as plain columns."""
     view = odfv.projection.name_to_use()
     asked = {ref.split(":", 1)[1] for ref in request.feature_refs if ref.split(":", 1)[0] == view}
-    names = {name: kind for name, (kind, _) in _layout(spec).items() if name in asked}
+    outputs = {name: output for name, output in output_names(spec).items() if name in asked}
+    kinds = {output.kind for output in outputs.values()}
     histories, actor_of_row = _histories(store, config, request, spec)
     field = spec.request_field
     nows = [request_time(_plain(v), field, row) for row, v in enumerate(request.column(field))]
     candidates = None
-    if spec.candidate and any(kind == "sim" for kind in names.values()):
+    if spec.candidate and not kinds.isdisjoint(_SCORED):
         candidates = _candidates(store, config, request, spec)
-    groups = _groups(actor_of_row, nows)
-    windows = {key: member_windows(spec, histories[key[0]], key[1]) for key in groups}
-    columns = _Columns(spec, request.rows, names)
-    for key, rows in groups.items():
-        columns.fill(rows, windows[key], candidates)
+    keys = None
+    if spec.seen is not None and not kinds.isdisjoint(_SEEN):
+        keys = candidate_keys(spec.seen, [_plain(v) for v in request.column(spec.seen.candidate_key)])
+    columns = _Columns(request.rows, outputs)
+    for (actor, now), rows in _groups(actor_of_row, nows).items():
+        member = member_features(spec, histories[actor], now, kinds)
+        scored = member.candidate_arrays(
+            None if candidates is None else candidates[rows], None if keys is None else keys[rows])
+        columns.fill(rows, member.member_arrays(), scored)
     plain = {}
     for name, values in columns.protos().items():
         output = f"{view}__{name}" if request.full_names else name
@@ -237,7 +246,7 @@ def _histories(
     histories: list[History] = store._histories(config, hspec, keys)
     if hspec.attribute is not None:
         histories = store._join_attribute(config, hspec.attribute, hspec.embedding_dim, histories)
-    parsed = [ActorHistory.of(spec, h.ts_ms, h.verbs, h.embeddings) for h in histories]
+    parsed = [ActorHistory.of(spec, h.ts_ms, h.verbs, h.embeddings, h.objects) for h in histories]
     return parsed, actor_of_row
 
 
@@ -272,59 +281,54 @@ def _groups(actor_of_row: np.ndarray, nows: list[int]) -> dict[tuple[int, int], 
 
 
 class _Columns:
-    """The requested outputs of one windowed view for every row, filled group by group."""
+    """The requested outputs of one windowed view for every row, filled group by group.
 
-    def __init__(self, spec: WindowedFeaturesSpec, rows: int, names: dict[str, str]) -> None:
-        self._names = names
-        pairs = len(spec.verbs) * len(spec.windows)
-        self._index = {name: k for name, (_, k) in _layout(spec).items()}
-        self._counts = np.zeros((rows, pairs), dtype=np.int64)
-        self._sims = np.zeros((rows, pairs))
-        self._means: list[list[ValueProto]] = [[] for _ in range(pairs)]
-        self._mean_lists: list[list[list[float]]] = [[] for _ in range(pairs)]
-        self._mean_of_row = np.zeros(rows, dtype=np.int64)
+    Scalars are one array per output; a member-level vector (a mean, a medoid)
+    is built once per group, proto and list, and shared by the group's rows.
+    """
+
+    def __init__(self, rows: int, outputs: dict[str, Output]) -> None:
+        self._outputs = outputs
+        dtypes = {"int": np.int64, "float": np.float64}
+        self._scalars = {name: np.zeros(rows, dtype=dtypes[o.value]) for name, o in outputs.items()
+                         if o.value != "vector"}
+        self._vectors: dict[str, list[tuple[ValueProto, list[float]]]] = {
+            name: [] for name, o in outputs.items() if o.value == "vector"}
+        self._group_of_row = np.zeros(rows, dtype=np.int64)
         self._groups = 0
 
-    def fill(self, rows: list[int], windows: MemberWindows, candidates: np.ndarray | None) -> None:
-        self._counts[rows] = windows.counts
-        if candidates is not None:
-            sims = similarities(windows, candidates[rows])
-            if sims is not None:
-                self._sims[rows] = sims
-        if windows.means is not None and any(kind == "mean_emb" for kind in self._names.values()):
-            for k, mean in enumerate(windows.means):
-                values = mean.astype(np.float32).tolist()
-                self._means[k].append(ValueProto(float_list_val=FloatList(val=values)))
-                self._mean_lists[k].append(values)
-            self._mean_of_row[rows] = self._groups
-            self._groups += 1
+    def fill(self, rows: list[int], member: dict[str, np.ndarray], scored: dict[str, np.ndarray]) -> None:
+        for name, column in self._scalars.items():
+            output = self._outputs[name]
+            if output.per_candidate:
+                if output.kind in scored:  # absent: no candidate embedding declared, 0
+                    column[rows] = scored[output.kind][:, output.index]
+            else:
+                column[rows] = member[output.kind][output.index]
+        for name, vectors in self._vectors.items():
+            output = self._outputs[name]
+            values = python_value(output, member[output.kind][output.index])
+            vectors.append((ValueProto(float_list_val=FloatList(val=values)), values))
+        self._group_of_row[rows] = self._groups
+        self._groups += 1
 
     def protos(self) -> dict[str, list[ValueProto]]:
-        build: dict[str, Callable[[int], list[ValueProto]]] = {
-            "count": lambda k: [ValueProto(int64_val=v) for v in self._counts[:, k].tolist()],
-            "sim": lambda k: [ValueProto(double_val=v) for v in self._sims[:, k].tolist()],
-            "mean_emb": lambda k: [self._means[k][g] for g in self._mean_of_row.tolist()],
-        }
-        return {name: build[kind](self._index[name]) for name, kind in self._names.items()}
+        make = {"int": lambda v: ValueProto(int64_val=v), "float": lambda v: ValueProto(double_val=v)}
+        out: dict[str, list[ValueProto]] = {}
+        for name, output in self._outputs.items():
+            if output.value == "vector":
+                protos = [proto for proto, _ in self._vectors[name]]
+                out[name] = [protos[g] for g in self._group_of_row.tolist()]
+            else:
+                out[name] = [make[output.value](v) for v in self._scalars[name].tolist()]
+        return out
 
     def plain(self, name: str) -> list[Any]:
-        """The column as Python values (a mean list is shared by the rows of its group)."""
-        k = self._index[name]
-        kind = self._names[name]
-        if kind == "count":
-            return self._counts[:, k].tolist()
-        if kind == "sim":
-            return self._sims[:, k].tolist()
-        return [self._mean_lists[k][g] for g in self._mean_of_row.tolist()]
-
-
-@functools.lru_cache(maxsize=64)
-def _layout(spec: WindowedFeaturesSpec) -> dict[str, tuple[str, int]]:
-    """``{output name: (kind, row of its (verb, window) pair)}`` in declaration order (do not mutate)."""
-    pairs = {
-        (verb, window.label): k for k, (verb, window) in enumerate((v, w) for v in spec.verbs for w in spec.windows)
-    }
-    return {name: (kind, pairs[verb, label]) for name, (kind, verb, label) in output_names(spec).items()}
+        """The column as Python values (a vector's list is shared by the rows of its group)."""
+        if name in self._scalars:
+            return self._scalars[name].tolist()
+        lists = [values for _, values in self._vectors[name]]
+        return [lists[g] for g in self._group_of_row.tolist()]
 
 
 def _append(response: GetOnlineFeaturesResponse, name: str, values: list[ValueProto]) -> None:

@@ -141,11 +141,13 @@ def _log(**kwargs):  # type: ignore[no-untyped-def]
         ),
         (
             lambda: windowed_action_features("w", action_history("h", _log()), {}),
-            "windowed_action_features 'w': windows must not be empty, got {}",
+            "windowed_action_features 'w' (or declare half_lives, interests or seen_windows): "
+            "windows must not be empty, got {}",
         ),
         (
             lambda: windowed_action_features("w", action_history("h", _log()), []),
-            "windowed_action_features 'w': windows must not be empty, got []",
+            "windowed_action_features 'w' (or declare half_lives, interests or seen_windows): "
+            "windows must not be empty, got []",
         ),
         (
             lambda: windowed_action_features("w", action_history("h", _log()), {"1h": timedelta(hours=1)}, verbs=[]),
