@@ -5,7 +5,7 @@ import feast_pinot
 
 def test_exported_names() -> None:
     assert sorted(feast_pinot.__all__) == sorted([
-        "ObjectAttribute", "action_log", "action_history", "windowed_action_features",
+        "Interests", "ObjectAttribute", "action_log", "action_history", "windowed_action_features",
         "push_actions", "with_request_ts", "FeastPinotError", "DeclarationError",
         "ActionValidationError", "OnlineStoreError", "OfflineStoreError",
     ])
