@@ -7,13 +7,16 @@ each requested windowed view:
 
 * the history is read once per distinct actor and parsed once
   (:class:`~feast_pinot.windows.ActorHistory`);
-* counts and means are computed once per (actor, ``request_ts``)
-  (:func:`~feast_pinot.windows.member_windows`);
-* the candidates of all rows sharing them are scored in one product
-  (:func:`~feast_pinot.windows.similarities`);
-* outputs go straight to response protos, a mean embedding built once per
-  (actor, ``request_ts``), and ``to_dict`` returns them from the plain values
-  (:class:`WindowedResponse`).
+* member-level features (counts, means, decayed means, the interests'
+  clustering) are computed once per (actor, ``request_ts``)
+  (:func:`~feast_pinot.windows.member_features`), and only the families
+  the request asks for;
+* the candidates of all rows sharing them are scored at once, similarities
+  in one product and seen features in one comparison
+  (:meth:`~feast_pinot.windows.MemberFeatures.candidate_arrays`);
+* outputs go straight to response protos, a vector (mean, medoid) built once
+  per (actor, ``request_ts``), and ``to_dict`` returns them from the plain
+  values (:class:`WindowedResponse`).
 
 Everything else in the request (batch views, histories asked for by name,
 other on-demand views) takes Feast's own path, so the response is the one
