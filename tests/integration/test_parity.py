@@ -11,6 +11,7 @@ half the rows' candidates are jobs the member already acted on.
 
 from __future__ import annotations
 
+import importlib
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from feast import FeatureStore
 from demo.synthetic import Scenario, actions, job_embeddings
 from feast_pinot import push_actions
 from feast_pinot.clock import frozen
+from feast_pinot.specs import WindowedFeaturesSpec, spec_of
 from tests.integration.conftest import make_repo
 from tests.reference import Act, Declared, assert_matches, reference
 
@@ -280,3 +282,23 @@ def test_seen_features_were_checked_on_acted_on_and_other_jobs(replay: Replay) -
     ages = [r["member_job_interests__job_apply_seen_age_ms_96h"] for r in replay.online]
     assert sum(c > 0 for c in counts) >= 30 and sum(c == 0 for c in counts) >= 30
     assert sum(a > 0 for a in ages) >= 10 and -1 in ages
+
+
+def test_the_applied_registry_declares_what_the_reference_computes(replay: Replay) -> None:
+    """`feast apply` (the CLI) kept each spec; the reference's declarations are the example repo's."""
+    repo = importlib.import_module("feature_repo.features")
+    for view, declared in DECLARED.items():
+        spec = spec_of(replay.store.get_on_demand_feature_view(view), WindowedFeaturesSpec)
+        assert spec is not None and spec == spec_of(getattr(repo, view)), view
+        assert (spec.verbs, spec.embedding_dim) == (declared.verbs, declared.dim)
+        assert {w.label: w.length_ms for w in spec.windows} == declared.windows
+        assert {d.label: d.half_life_ms for d in spec.decays} == declared.half_lives
+        seen, interests = spec.seen, spec.interests
+        assert (seen is None) == (not declared.seen_windows)
+        assert (interests is None) == (declared.interest_verbs is None)
+        if seen is not None:
+            assert {w.label: w.length_ms for w in seen.windows} == declared.seen_windows
+            assert seen.object_prefix == declared.object_prefix and seen.candidate_key == "job_id"
+        if interests is not None:
+            assert (interests.verbs, interests.k, interests.half_life_ms, interests.distance_threshold) == (
+                declared.interest_verbs, declared.k, declared.interest_half_life_ms, declared.distance_threshold)
