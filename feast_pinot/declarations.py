@@ -113,7 +113,9 @@ class Interests:
 def _ms(delta: timedelta, what: str) -> int:
     ms = int(delta / timedelta(milliseconds=1))
     if ms <= 0:
-        raise DeclarationError(f"{what} must be positive, got {delta}")
+        # str(timedelta(hours=-1)) is "-1 day, 23:00:00": shown as "-1:00:00" instead
+        shown = f"-{-delta}" if delta < timedelta(0) else str(delta)
+        raise DeclarationError(f"{what} must be positive, got {shown}")
     return ms
 
 
@@ -287,12 +289,12 @@ def _labelled(lengths: _Lengths) -> list[tuple[str, timedelta]]:
 
 
 def _windows(windows: _Lengths, declaring: str, argument: str) -> tuple[WindowSpec, ...]:
-    return tuple(_spec(WindowSpec, declaring, label=label, length_ms=_ms(w, f"{argument} {label}"))
+    return tuple(_spec(WindowSpec, declaring, label=label, length_ms=_ms(w, f"{declaring}: {argument} {label}"))
                  for label, w in _labelled(windows))
 
 
 def _decays(half_lives: _Lengths, declaring: str) -> tuple[DecaySpec, ...]:
-    return tuple(_spec(DecaySpec, declaring, label=label, half_life_ms=_ms(h, f"half_lives {label}"))
+    return tuple(_spec(DecaySpec, declaring, label=label, half_life_ms=_ms(h, f"{declaring}: half_lives {label}"))
                  for label, h in _labelled(half_lives))
 
 
@@ -355,20 +357,20 @@ def _interests(interests: Interests | None, verbs: tuple[str, ...], history: His
     if interests.verbs is not None:
         _some(interests.verbs, "interests.verbs", declaring + " (None: the view's verbs)")
     chosen = tuple(interests.verbs) if interests.verbs is not None else verbs
-    _known_verbs(chosen, history, "interests.verbs")
+    _known_verbs(chosen, history, "interests.verbs", declaring)
     fields = {"k": "interests.k", "half_life_ms": "interests.half_life", "verbs": "interests.verbs",
               "distance_threshold": "interests.distance_threshold", "prefix": "interests.prefix"}
     return _spec(
         InterestsSpec, declaring, fields,
-        verbs=chosen, k=interests.k, half_life_ms=_ms(interests.half_life, "interests.half_life"),
+        verbs=chosen, k=interests.k, half_life_ms=_ms(interests.half_life, f"{declaring}: interests.half_life"),
         distance_threshold=interests.distance_threshold, prefix=interests.prefix,
     )
 
 
-def _known_verbs(verbs: Sequence[str], history: HistorySpec, argument: str) -> None:
+def _known_verbs(verbs: Sequence[str], history: HistorySpec, argument: str, declaring: str) -> None:
     unknown = sorted(set(verbs) - set(history.log.verbs))
     if unknown:
-        raise DeclarationError(f"{argument} {unknown} are not declared by log '{history.log.name}'")
+        raise DeclarationError(f"{declaring}: {argument} {unknown} are not declared by log '{history.log.name}'")
 
 
 def _udf_source(function_name: str, spec: WindowedFeaturesSpec) -> str:
@@ -412,7 +414,7 @@ def windowed_action_features(
     if verbs is not None:
         _some(verbs, "verbs", declaring + " (None: every verb of the log)")
     chosen = tuple(verbs) if verbs is not None else hspec.log.verbs
-    _known_verbs(chosen, hspec, "verbs")
+    _known_verbs(chosen, hspec, "verbs", declaring)
     if not (half_lives or interests or seen_windows):
         _some(windows, "windows", declaring + " (or declare half_lives, interests or seen_windows)")
     spec = _spec(

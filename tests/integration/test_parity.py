@@ -1,13 +1,17 @@
-"""Online == offline == an independent numpy computation, with time replayed.
+"""Online == offline == an independent numpy/scipy computation (tests/reference.py), with time replayed.
 
 Actions are pushed in event-time chunks (shuffled inside each chunk, some of
 them late, some twice) with the online clock pinned to the end of each chunk;
 at sample instants the online store is read with ``request_ts`` = that instant.
 The same (member, instant) rows are then rebuilt by ``get_historical_features``.
+Every view of the example repo is compared, the decayed, multi-interest and
+seen features of ``member_job_interests`` (and its read-time-join twin) too;
+half the rows' candidates are jobs the member already acted on.
 """
 
 from __future__ import annotations
 
+import importlib
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +24,9 @@ from feast import FeatureStore
 from demo.synthetic import Scenario, actions, job_embeddings
 from feast_pinot import push_actions
 from feast_pinot.clock import frozen
+from feast_pinot.specs import WindowedFeaturesSpec, spec_of
 from tests.integration.conftest import make_repo
+from tests.reference import Act, Declared, assert_matches, reference
 
 HOUR = 3_600_000
 WINDOWS = {"1h": HOUR, "24h": 24 * HOUR, "96h": 96 * HOUR}
@@ -31,8 +37,18 @@ START = 1_767_571_200_000  # 2026-01-05T00:00Z
 SCENARIO = Scenario(start_ms=START, hours=150, members=12, jobs=120, actions_per_member_hour=0.6)
 EDGE_T = START + 120 * HOUR  # the sample instant the boundary member is built around
 BOUNDARY_MEMBER, HEAVY_MEMBER, IDLE_MEMBER, UNKNOWN_MEMBER = 101, 102, 103, 999_999
-EDGE_MEMBERS = (BOUNDARY_MEMBER, HEAVY_MEMBER)
-VIEWS = ("member_job_windows", "member_job_windows_joined")
+SINGLE_MEMBER, TWIN_MEMBER = 104, 105  # one action; identical embeddings at tied times (k > actions)
+EDGE_MEMBERS = (BOUNDARY_MEMBER, HEAVY_MEMBER, SINGLE_MEMBER, TWIN_MEMBER)
+# What each view of feature_repo/features.py declares, for the reference computation.
+WINDOWED = Declared(verbs=VERBS, dim=SCENARIO.dim, windows=WINDOWS)
+BEYOND = Declared(
+    verbs=VERBS, dim=SCENARIO.dim, half_lives={"1h": HOUR, "24h": 24 * HOUR},
+    seen_windows={"24h": 24 * HOUR, "96h": 96 * HOUR}, object_prefix="job:",
+    interest_verbs=("job-apply", "job-save"), k=5, interest_half_life_ms=24 * HOUR,
+)
+DECLARED = {"member_job_windows": WINDOWED, "member_job_windows_joined": WINDOWED,
+            "member_job_interests": BEYOND, "member_job_interests_joined": BEYOND}
+VIEWS = tuple(DECLARED)
 HISTORY_REFS = ["member_recent_actions:action_ts", "member_recent_actions:action_objects"]
 
 
@@ -58,7 +74,11 @@ def edge_actions() -> list[dict[str, Any]]:
         _act(f"heavy-{i:03d}", HEAVY_MEMBER, VERBS[i % 2], i % 100, EDGE_T - (i // 3) * 18 * 60_000)
         for i in range(300)
     ]
-    return boundary + heavy
+    single = [_act("single-1", SINGLE_MEMBER, "job-apply", 9, EDGE_T - 5 * HOUR)]
+    twins = [  # the same job saved four times, two pairs at one instant each, and one apply
+        _act(f"twin-{i}", TWIN_MEMBER, "job-save", 7, EDGE_T - (1 + i // 2) * HOUR) for i in range(4)
+    ] + [_act("twin-apply", TWIN_MEMBER, "job-apply", 8, EDGE_T - 3 * HOUR)]
+    return boundary + heavy + single + twins
 
 
 @dataclass
@@ -83,21 +103,28 @@ def _sample_instants(rng: random.Random) -> list[int]:
     return sorted(picks | {EDGE_T, EDGE_T + 1, EDGE_T + 30 * 60_000})
 
 
-def _read_online(store: FeatureStore, instant: int, members: list[int], rng: random.Random) -> list[dict]:
+def _candidate(raw: list[dict[str, Any]], member: int, instant: int, rng: random.Random) -> int:
+    """Half the time a job the member already acted on (seen counts > 0), else any job."""
+    acted = sorted({int(a["object"].split(":")[1]) for a in expected_history(raw, member, instant)})
+    return rng.choice(acted) if acted and rng.random() < 0.5 else rng.randrange(SCENARIO.jobs)
+
+
+def _read_online(
+    store: FeatureStore, raw: list[dict[str, Any]], instant: int, members: list[int], rng: random.Random
+) -> list[dict]:
     # Mostly request_ts == now; some requests ask for windows ending 3 hours earlier.
-    rows = [{"member_id": m, "job_id": rng.randrange(SCENARIO.jobs),
+    rows = [{"member_id": m, "job_id": _candidate(raw, m, instant, rng),
              "request_ts": instant - (0 if m in EDGE_MEMBERS else rng.choice([0, 0, 3 * HOUR]))}
             for m in members]
-    features = [f"{v}:{n}" for v in VIEWS for n in _names()] + HISTORY_REFS
+    features = _features() + HISTORY_REFS
     with frozen(instant):
         got = store.get_online_features(features=features, entity_rows=rows, full_feature_names=True).to_dict()
     return [{**row, "instant": instant, **{k: got[k][i] for k in got if "__" in k}} for i, row in enumerate(rows)]
 
 
-def _names() -> list[str]:
-    return [
-        f"{v.replace('-', '_')}_{kind}_{w}" for v in VERBS for w in WINDOWS for kind in ("count", "mean_emb", "sim")
-    ]
+def _features() -> list[str]:
+    """Every feature of every view, as the reference names them."""
+    return [f"{view}:{name}" for view, declared in DECLARED.items() for name in reference(declared, [], 0)]
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +143,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory, parity_online_store: dict[s
     raw = actions(SCENARIO) + edge_actions()
     raw.sort(key=lambda a: a["timestamp"])
     instants = _sample_instants(rng)
-    members = [*list(range(1, SCENARIO.members + 1)), BOUNDARY_MEMBER, HEAVY_MEMBER, IDLE_MEMBER, UNKNOWN_MEMBER]
+    members = [*list(range(1, SCENARIO.members + 1)), *EDGE_MEMBERS, IDLE_MEMBER, UNKNOWN_MEMBER]
     online: list[dict[str, Any]] = []
     pending = list(raw)
     late: list[dict[str, Any]] = []
@@ -137,7 +164,7 @@ def replay(tmp_path_factory: pytest.TempPathFactory, parity_online_store: dict[s
         if late:
             _push_chunk(store, late, instant)
             late = []
-        online += _read_online(store, instant, [*rng.sample(members, k=8), BOUNDARY_MEMBER, HEAVY_MEMBER], rng)
+        online += _read_online(store, raw, instant, [*rng.sample(members, k=8), *EDGE_MEMBERS], rng)
     return Replay(store, raw, online)
 
 
@@ -147,42 +174,28 @@ def expected_history(raw: list[dict[str, Any]], member: int, instant: int) -> li
     return mine[:CAP]
 
 
-def expected(raw: list[dict[str, Any]], member: int, instant: int, request_ts: int, job: int) -> dict[str, Any]:
-    """Independent computation straight from the raw actions."""
+def expected(raw: list[dict[str, Any]], row: dict[str, Any], declared: Declared) -> dict[str, Any]:
+    """Independent computation (tests/reference.py) straight from the raw actions of the row's history."""
     _, job_emb = job_embeddings(SCENARIO)
-    mine = expected_history(raw, member, instant)
-    cand = job_emb[job].astype(np.float64)
-    out: dict[str, Any] = {}
-    for verb in VERBS:
-        slug = verb.replace("-", "_")
-        for label, length in WINDOWS.items():
-            hits = [a for a in mine if a["verb"] == verb and request_ts - length < a["timestamp"] <= request_ts]
-            vecs = np.array([np.float32(a["objectAttributes"]["embedding"]) for a in hits], dtype=np.float64)
-            mean = vecs.mean(axis=0) if len(hits) else np.zeros(SCENARIO.dim)
-            norm = np.linalg.norm(mean) * np.linalg.norm(cand)
-            out[f"{slug}_count_{label}"] = len(hits)
-            out[f"{slug}_mean_emb_{label}"] = mean
-            out[f"{slug}_sim_{label}"] = float(cand @ mean / norm) if norm else 0.0
-    return out
+    history = [
+        Act(a["action_id"], a["timestamp"], a["verb"], a["object"],
+            np.float32(a["objectAttributes"]["embedding"]).tolist())
+        for a in expected_history(raw, row["member_id"], row["instant"])
+    ]
+    candidate = job_emb[row["job_id"]].astype(np.float64).tolist()
+    return reference(declared, history, row["request_ts"], candidate, row["job_id"])
 
 
-def _assert_close(got: dict[str, Any], want: dict[str, Any], prefix: str, context: str) -> None:
-    for name, value in want.items():
-        actual = got[f"{prefix}__{name}"]
-        if "_count_" in name:
-            assert actual == value, f"{context} {name}: {actual} != {value}"
-        else:
-            diff = np.max(np.abs(np.asarray(actual, dtype=np.float64) - value))
-            assert diff <= 1e-6, f"{context} {name}: max abs diff {diff}"
+def _context(path: str, view: str, row: dict[str, Any]) -> str:
+    return f"{path} {view} member={row['member_id']} job={row['job_id']} t={row['request_ts']}"
 
 
 def test_online_matches_independent_computation(replay: Replay) -> None:
     assert len(replay.online) >= 300
     assert any(r["request_ts"] != r["instant"] for r in replay.online), "some windows end before now"
     for row in replay.online:
-        want = expected(replay.raw, row["member_id"], row["instant"], row["request_ts"], row["job_id"])
-        for view in VIEWS:
-            _assert_close(row, want, view, f"online {view} member={row['member_id']} t={row['request_ts']}")
+        for view, declared in DECLARED.items():
+            assert_matches(row, expected(replay.raw, row, declared), _context("online", view, row), f"{view}__")
         history = expected_history(replay.raw, row["member_id"], row["instant"])
         assert row["member_recent_actions__action_objects"] == [a["object"] for a in history]
         assert row["member_recent_actions__action_ts"] == [a["timestamp"] for a in history]
@@ -197,9 +210,8 @@ def test_offline_matches_online_row_for_row(replay: Replay) -> None:
             "request_ts": [r["request_ts"] for r in replay.online],
         }
     )
-    features = [f"{v}:{n}" for v in VIEWS for n in _names()]
     offline = replay.store.get_historical_features(
-        entity_df=entity_df, features=features, full_feature_names=True
+        entity_df=entity_df, features=_features(), full_feature_names=True
     ).to_df()
     assert not any("_actions__" in c for c in offline.columns), "lists feeding windows are not returned"
     lists = replay.store.get_historical_features(
@@ -213,18 +225,12 @@ def test_offline_matches_online_row_for_row(replay: Replay) -> None:
         for ref in HISTORY_REFS:  # the raw history, in order
             key = ref.replace(":", "__")
             assert list(off[key]) == list(row[key]), f"offline row {i} {key}"
-        for key in row:
-            if "__" in key and "_actions__" not in key and key != "instant":
-                _assert_close(
-                    {key: off[key]},
-                    {
-                        key.split("__", 1)[1]: np.asarray(row[key], dtype=np.float64)
-                        if not isinstance(row[key], int)
-                        else row[key]
-                    },
-                    key.split("__", 1)[0],
-                    f"offline row {i}",
-                )
+        for view, declared in DECLARED.items():
+            want = expected(replay.raw, row, declared)
+            assert_matches(off, want, _context("offline", view, row), f"{view}__")
+            # and the online value itself, within the same tolerance
+            online = {n: row[f"{view}__{n}"] for n in want}
+            assert_matches(off, online, _context("offline vs online", view, row), f"{view}__")
 
 
 def test_edges_behave_as_documented(replay: Replay) -> None:
@@ -246,3 +252,53 @@ def test_edges_behave_as_documented(replay: Replay) -> None:
         assert r["member_job_windows__job_apply_count_96h"] == 0
         assert r["member_job_windows__job_apply_sim_96h"] == 0.0
         assert r["member_job_windows__job_apply_mean_emb_96h"] == [0.0] * SCENARIO.dim
+
+
+def _at_edge(replay: Replay, member: int) -> dict[str, Any]:
+    return next(r for r in replay.online if r["member_id"] == member and r["request_ts"] == EDGE_T == r["instant"])
+
+
+def test_interest_edges_behave_as_documented(replay: Replay) -> None:
+    _, job_emb = job_embeddings(SCENARIO)
+    for view in ("member_job_interests", "member_job_interests_joined"):
+        single = _at_edge(replay, SINGLE_MEMBER)  # k = 5 > 1 action: one medoid, four zero slots
+        assert single[f"{view}__interest_clusters"] == 1
+        assert single[f"{view}__interest_importance_1"] == pytest.approx(2 ** (-5 / 24), abs=1e-12)
+        assert single[f"{view}__interest_medoid_emb_1"] == pytest.approx(job_emb[9].tolist(), abs=1e-7)
+        assert [single[f"{view}__interest_importance_{s}"] for s in range(2, 6)] == [0.0] * 4
+        assert single[f"{view}__interest_medoid_emb_5"] == [0.0] * SCENARIO.dim
+        # identical embeddings are not merged by Ward's cut at k = 5; equal importances tie by history order
+        twins = _at_edge(replay, TWIN_MEMBER)
+        assert twins[f"{view}__interest_clusters"] == 5
+        importances = [twins[f"{view}__interest_importance_{s}"] for s in range(1, 6)]
+        assert importances == pytest.approx([2 ** (-h / 24) for h in (1, 1, 2, 2, 3)], abs=1e-12)
+        assert twins[f"{view}__interest_medoid_emb_4"] == pytest.approx(job_emb[7].tolist(), abs=1e-7)
+        assert twins[f"{view}__interest_medoid_emb_5"] == pytest.approx(job_emb[8].tolist(), abs=1e-7)
+
+
+def test_seen_features_were_checked_on_acted_on_and_other_jobs(replay: Replay) -> None:
+    counts = [sum(r[f"member_job_interests__{v.replace('-', '_')}_seen_count_96h"] for v in VERBS)
+              for r in replay.online]
+    ages = [r["member_job_interests__job_apply_seen_age_ms_96h"] for r in replay.online]
+    assert sum(c > 0 for c in counts) >= 30 and sum(c == 0 for c in counts) >= 30
+    assert sum(a > 0 for a in ages) >= 10 and -1 in ages
+
+
+def test_the_applied_registry_declares_what_the_reference_computes(replay: Replay) -> None:
+    """`feast apply` (the CLI) kept each spec; the reference's declarations are the example repo's."""
+    repo = importlib.import_module("feature_repo.features")
+    for view, declared in DECLARED.items():
+        spec = spec_of(replay.store.get_on_demand_feature_view(view), WindowedFeaturesSpec)
+        assert spec is not None and spec == spec_of(getattr(repo, view)), view
+        assert (spec.verbs, spec.embedding_dim) == (declared.verbs, declared.dim)
+        assert {w.label: w.length_ms for w in spec.windows} == declared.windows
+        assert {d.label: d.half_life_ms for d in spec.decays} == declared.half_lives
+        seen, interests = spec.seen, spec.interests
+        assert (seen is None) == (not declared.seen_windows)
+        assert (interests is None) == (declared.interest_verbs is None)
+        if seen is not None:
+            assert {w.label: w.length_ms for w in seen.windows} == declared.seen_windows
+            assert seen.object_prefix == declared.object_prefix and seen.candidate_key == "job_id"
+        if interests is not None:
+            assert (interests.verbs, interests.k, interests.half_life_ms, interests.distance_threshold) == (
+                declared.interest_verbs, declared.k, declared.interest_half_life_ms, declared.distance_threshold)

@@ -1,7 +1,8 @@
 """The parity test of the embedded store, run unchanged with PinotOnlineStore as the online store.
 
 Same replay (pushes in shuffled, late and replayed chunks under a pinned clock),
-same assertions: online == offline == an independent numpy computation. Only
+same assertions: online == offline == an independent numpy/scipy computation,
+for every view (the decayed, multi-interest and seen features included). Only
 the repo's ``online_store`` block differs: it points at Pinot.
 """
 
@@ -16,8 +17,10 @@ from tests.integration.test_parity import (  # noqa: F401 - collected here, agai
     Replay,
     replay,
     test_edges_behave_as_documented,
+    test_interest_edges_behave_as_documented,
     test_offline_matches_online_row_for_row,
     test_online_matches_independent_computation,
+    test_seen_features_were_checked_on_acted_on_and_other_jobs,
 )
 
 

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pydantic
 import pytest
-from feast import Entity, FeatureView, Field, FileSource, ValueType
+from feast import Entity, FeatureView, Field, FileSource, OnDemandFeatureView, ValueType
 from feast.types import Array, Float32, Int64, String
 
-from feast_pinot import DeclarationError, ObjectAttribute, action_history, action_log, windowed_action_features
+from feast_pinot import (
+    DeclarationError,
+    Interests,
+    ObjectAttribute,
+    action_history,
+    action_log,
+    windowed_action_features,
+)
 from feast_pinot.specs import ActionLogSpec, HistorySpec, HistoryWindow, WindowedFeaturesSpec, spec_of
 
 member = Entity(name="member", join_keys=["member_id"], value_type=ValueType.INT64)
@@ -188,3 +196,101 @@ def test_the_window_of_a_read_at_now_is_retention_and_cap() -> None:
     assert log_spec.window(now) == HistoryWindow(now - 2 * 3_600_000, now, 50)
     assert log_spec.window(now, 7) == HistoryWindow(8 * 3_600_000, now, 7)
     assert history_spec.window(now) == HistoryWindow(8 * 3_600_000, now, 20)
+
+
+HOUR = timedelta(hours=1)
+_with_emb = action_history("h", action_log("a", member, VERBS, "p", embedding_dim=2))
+_without_emb = action_history("h", action_log("a", member, VERBS, "p"))
+_W = "windowed_action_features 'w'"
+
+
+def _beyond(history: FeatureView = _with_emb, **kwargs: Any) -> OnDemandFeatureView:
+    return windowed_action_features("w", history, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: _beyond(seen_windows={"1h": HOUR}, object_prefix="job:"),
+         f"{_W}: seen_windows needs candidate (the view keyed by the acted-on object)"),
+        (lambda: _beyond(seen_windows={"1h": HOUR}, candidate=jobs[["embedding"]]),
+         f"{_W}: seen_windows needs object_prefix, the part of an action's object before the candidate's key "
+         "(e.g. 'job:' for 'job:222')"),
+        (lambda: _beyond(seen_windows={"1h": HOUR}, candidate=jobs[["embedding"]], object_prefix=7),
+         f"{_W}: object_prefix: Input should be a valid string (got 7)"),
+        (lambda: _beyond(seen_windows=[timedelta(0)], candidate=jobs[["embedding"]], object_prefix="job:"),
+         f"{_W}: seen_windows 0h must be positive, got 0:00:00"),
+        (lambda: _beyond(_without_emb, interests=Interests()), f"{_W}: interests need embeddings, and 'h' has none"),
+        (lambda: _beyond(interests=Interests(verbs=["like", "apply"])),
+         f"{_W}: interests.verbs ['like'] are not declared by log 'a'"),
+        (lambda: _beyond(interests=Interests(verbs=[])),
+         f"{_W} (None: the view's verbs): interests.verbs must not be empty, got []"),
+        (lambda: _beyond(interests=Interests(k=0)), f"{_W}: interests.k: Input should be greater than 0 (got 0)"),
+        (lambda: _beyond(interests=Interests(k=-2)), f"{_W}: interests.k: Input should be greater than 0 (got -2)"),
+        (lambda: _beyond(interests=Interests(half_life=timedelta(0))),
+         f"{_W}: interests.half_life must be positive, got 0:00:00"),
+        (lambda: _beyond(interests=Interests(distance_threshold=0.0)),
+         f"{_W}: interests.distance_threshold: Input should be greater than 0 (got 0.0)"),
+        (lambda: _beyond(interests=Interests(distance_threshold=-1.5)),
+         f"{_W}: interests.distance_threshold: Input should be greater than 0 (got -1.5)"),
+        (lambda: _beyond(half_lives={"fast": timedelta(0)}), f"{_W}: half_lives fast must be positive, got 0:00:00"),
+        (lambda: _beyond(half_lives=[-HOUR]), f"{_W}: half_lives -1h must be positive, got -1:00:00"),
+        (lambda: _beyond(),
+         f"{_W} (or declare half_lives, interests or seen_windows): windows must not be empty, got ()"),
+        (lambda: _beyond(verbs=["like"], half_lives=[HOUR]), f"{_W}: verbs ['like'] are not declared by log 'a'"),
+    ],
+)
+def test_beyond_the_mean_mistakes_name_the_argument(build, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(DeclarationError) as err:
+        build()
+    assert str(err.value) == message
+
+
+def _full_beyond() -> OnDemandFeatureView:
+    return windowed_action_features(
+        "w", _with_emb, verbs=["apply"], candidate=jobs[["embedding"]],
+        half_lives={"1h": HOUR, "1d": timedelta(days=1)},
+        interests=Interests(k=2, half_life=timedelta(hours=6), verbs=["apply", "dismiss"], distance_threshold=0.7),
+        seen_windows=[timedelta(hours=24)], object_prefix="job:",
+    )
+
+
+def test_beyond_the_mean_spec_and_schema() -> None:
+    spec = spec_of(_full_beyond(), WindowedFeaturesSpec)
+    assert spec is not None and spec.interests is not None and spec.seen is not None
+    assert [(d.label, d.half_life_ms) for d in spec.decays] == [("1h", 3_600_000), ("1d", 86_400_000)]
+    assert (spec.interests.k, spec.interests.half_life_ms, spec.interests.verbs, spec.interests.distance_threshold) \
+        == (2, 6 * 3_600_000, ("apply", "dismiss"), 0.7)
+    assert (spec.seen.candidate_key, spec.seen.object_prefix, spec.seen.key_is_int) == ("job_id", "job:", True)
+    assert [w.label for w in spec.seen.windows] == ["24h"]
+    assert {f.name: str(f.dtype) for f in _full_beyond().features} == {
+        "apply_decayed_count_1h": "Float64", "apply_decayed_mean_emb_1h": "Array(Float32)",
+        "apply_decayed_sim_1h": "Float64", "apply_decayed_count_1d": "Float64",
+        "apply_decayed_mean_emb_1d": "Array(Float32)", "apply_decayed_sim_1d": "Float64",
+        "apply_seen_count_24h": "Int64", "apply_seen_age_ms_24h": "Int64",
+        "interest_medoid_emb_1": "Array(Float32)", "interest_medoid_emb_2": "Array(Float32)",
+        "interest_importance_1": "Float64", "interest_importance_2": "Float64",
+        "interest_clusters": "Int64", "interest_max_sim": "Float64", "interest_weighted_sim": "Float64",
+    }
+
+
+def test_seen_takes_the_object_prefix_of_the_read_time_join() -> None:
+    history = action_history("h", _log(), attribute=ObjectAttribute(jobs, "embedding", dim=2, object_prefix="j/"))
+    spec = spec_of(windowed_action_features("w", history, seen_windows=[HOUR], candidate=jobs[["embedding"]]),
+                   WindowedFeaturesSpec)
+    assert spec is not None and spec.seen is not None and spec.seen.object_prefix == "j/"
+
+
+def test_beyond_the_mean_survives_the_registry_round_trip() -> None:
+    view = _full_beyond()
+    back = OnDemandFeatureView.from_proto(view.to_proto())
+    assert spec_of(back) == spec_of(view)
+    assert [(f.name, f.dtype) for f in back.features] == [(f.name, f.dtype) for f in view.features]
+    inputs = {"request_ts": [7_200_000], "h__action_ts": [[3_600_000]], "h__action_verbs": [["apply"]],
+              "h__action_objects": [["job:4"]], "h__action_embeddings": [[0.6, 0.8]],
+              "jobs__embedding": [[1.0, 0.0]], "job_id": [4]}
+    got = back.feature_transformation.udf(inputs)
+    assert got == view.feature_transformation.udf(inputs)
+    seen = (got["apply_seen_count_24h"], got["apply_seen_age_ms_24h"], got["interest_clusters"])
+    assert seen == ([1], [3_600_000], [1])
+    assert got["apply_decayed_count_1h"] == [0.5] and got["interest_max_sim"] == pytest.approx([0.6])
