@@ -58,7 +58,7 @@ def run(sizes: Sizes, root: Path, plots: Path) -> list[Metric]:
     # plain Feast holds as many members as the largest ranking call has rows
     mine, plain = ours(root / "online"), plain_feast(root / "online", members=max(sizes.rank_sizes))
     found, samples = online.online_latency(mine, plain, sizes.online_calls)
-    metrics += found
+    metrics += [*found, online.multi_interest_latency(mine, sizes.online_calls)]
     latency_plot({"feast-pinot (3 batch + 18 windowed)": samples["ours"],
                   "plain Feast (5 scalars, SQLite)": samples["baseline"]},
                  "get_online_features, in process, 1 member", plots / "online_latency.png")
@@ -67,7 +67,7 @@ def run(sizes: Sizes, root: Path, plots: Path) -> list[Metric]:
     metrics += found
     say(f"ranking: one member, N = {list(sizes.rank_sizes)} candidates")
     found, by_size = rank.rank_latency(mine, plain, list(sizes.rank_sizes), sizes.rank_calls)
-    metrics += found
+    metrics += [*found, rank.multi_interest_rank_latency(mine, 100, sizes.rank_calls)]
     rank.rank_plot(by_size, plots / "rank_latency.png")
     metrics += rank.http_rank_latency(mine, 100, sizes.http_requests // 2)
     say("stream: freshness and ingest rate (ingester, local broker)")

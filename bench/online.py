@@ -12,15 +12,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from feast import FeatureStore
+from feast import FeatureService, FeatureStore
 
 from bench.repos import BENCH_MEMBER
 from bench.results import Metric, percentile
 from feast_pinot.clock import now_ms
 
-__all__ = ["PLAIN_FEATURES", "http_latency", "http_samples", "interleaved", "online_latency"]
+__all__ = ["PLAIN_FEATURES", "http_latency", "http_samples", "interleaved", "multi_interest_latency", "online_latency",
+           "services_ratio"]
 
 SERVICE = "job_ranking_v1"
+MULTI_INTEREST_SERVICE = "job_ranking_v2"  # job_ranking_v1 + decayed, multi-interest and seen features
 BLOCK = 100
 PLAIN_FEATURES = [f"member_stats:f{i}" for i in range(1, 6)]
 
@@ -65,6 +67,31 @@ def online_latency(ours: FeatureStore, plain: FeatureStore, calls: int) -> tuple
                note="ratio = ours / plain Feast at p99"),
     ]
     return metrics, {"ours": mine, "baseline": base}
+
+
+def services_ratio(store: FeatureStore, name: str, services: tuple[str, str],
+                   rows: Callable[[], list[dict[str, int]] | dict[str, list[int]]], calls: int, warmup: int) -> Metric:
+    """The p99 of reading ``services[0]`` against ``services[1]`` (the baseline), the same rows,
+    interleaved blocks of one run."""
+    called = [store.get_feature_service(s) for s in services]
+
+    def read(service: FeatureService) -> Callable[[], object]:
+        return lambda: store.get_online_features(features=service, entity_rows=rows()).to_dict()
+
+    mine, base = interleaved(read(called[0]), read(called[1]), calls, warmup)
+    return Metric(name, percentile(mine, 99), "ms", percentile(base, 99),
+                  note=f"{len(mine)} calls; ratio = {services[0]} / {services[1]} at p99 (target <= 2)")
+
+
+def multi_interest_latency(ours: FeatureStore, calls: int) -> Metric:
+    """One member with 200 actions: the decayed, multi-interest (k = 5) and seen features on top of
+    the windowed ones, against the same call without them."""
+
+    def rows() -> list[dict[str, int]]:
+        return [{"member_id": BENCH_MEMBER, "job_id": 7, "request_ts": now_ms()}]
+
+    return services_ratio(ours, "online_multi_interest_p99_ms", (MULTI_INTEREST_SERVICE, SERVICE), rows,
+                          calls, warmup=max(50, calls // 10))
 
 
 def _free_port() -> int:

@@ -16,15 +16,17 @@ from pathlib import Path
 from feast import FeatureStore
 from feast.infra.online_stores.online_store import OnlineStore
 
-from bench.online import BLOCK, PLAIN_FEATURES, http_samples, interleaved
+from bench.online import BLOCK, PLAIN_FEATURES, http_samples, interleaved, services_ratio
 from bench.plots import scaling_plot
 from bench.repos import BENCH_MEMBER, JOBS, ours, plain_feast
 from bench.results import Metric, percentile, table
 from feast_pinot.clock import now_ms
 
-__all__ = ["RANK_SERVICE", "http_rank_latency", "rank_latency", "rank_plot"]
+__all__ = ["RANK_SERVICE", "http_rank_latency", "multi_interest_rank_latency", "rank_latency", "rank_plot"]
 
 RANK_SERVICE = "job_candidates_v1"  # 3 batch features, 6 similarities, 6 counts
+# job_candidates_v1 + per candidate: 4 decayed similarities, 8 seen counts/ages, 2 interest similarities
+MULTI_INTEREST_RANK_SERVICE = "job_candidates_v2"
 
 
 def _rows(n: int) -> dict[str, list[int]]:
@@ -58,6 +60,13 @@ def rank_latency(ours: FeatureStore, plain: FeatureStore, sizes: list[int], call
             Metric(f"online_rank_{n}_p99_ms", percentile(mine, 99), "ms", percentile(base, 99), note=note),
         ]
     return metrics, samples
+
+
+def multi_interest_rank_latency(ours: FeatureStore, n: int, calls: int) -> Metric:
+    """The ranking call for ``n`` candidates with the per-candidate decayed, multi-interest and
+    seen features, against the same call without them (the member's clustering: once per call)."""
+    return services_ratio(ours, f"online_rank_{n}_multi_interest_p99_ms", (MULTI_INTEREST_RANK_SERVICE, RANK_SERVICE),
+                          lambda: _rows(n), calls, warmup=max(20, calls // 10))
 
 
 def rank_plot(by_size: dict[int, dict[str, list[float]]], path: Path) -> None:

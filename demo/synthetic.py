@@ -24,6 +24,7 @@ import pandas as pd
 
 __all__ = [
     "Scenario",
+    "TwoInterests",
     "actions",
     "application",
     "interaction",
@@ -32,6 +33,8 @@ __all__ = [
     "profiles_frame",
     "raw_by_kind",
     "raw_of",
+    "two_interest_actions",
+    "two_interests",
     "write_batch_sources",
 ]
 
@@ -124,6 +127,36 @@ def actions(s: Scenario, with_embeddings: bool = True) -> list[dict[str, Any]]:
             out.append(action)
     out.sort(key=lambda a: (a["timestamp"], a["action_id"]))
     return out
+
+
+@dataclass(frozen=True)
+class TwoInterests:
+    """A member with two distinct interests: jobs of two far-apart topics."""
+
+    topics: tuple[int, int]
+    applied: tuple[int, ...]  # alternately one of each topic, oldest first
+    candidates: tuple[int, int]  # one job of each topic the member did not apply to
+
+
+def two_interests(s: Scenario, per_interest: int = 6) -> TwoInterests:
+    """Topic 0 and the topic whose mean embedding is farthest from it (lowest cosine)."""
+    topic, emb = job_embeddings(s)
+    means = np.stack([emb[topic == t].mean(axis=0) for t in range(s.topics)])
+    means /= np.linalg.norm(means, axis=1, keepdims=True)
+    far = int(np.argmin(means @ means[0]))
+    jobs = [np.flatnonzero(topic == t)[:per_interest + 1] for t in (0, far)]
+    applied = tuple(int(job) for pair in zip(jobs[0][:-1], jobs[1][:-1]) for job in pair)
+    return TwoInterests((0, far), applied, (int(jobs[0][-1]), int(jobs[1][-1])))
+
+
+def two_interest_actions(s: Scenario, chosen: TwoInterests, member: int, end_ms: int) -> list[dict[str, Any]]:
+    """``member``'s applications to ``chosen.applied``, evenly spread over the 48 h before ``end_ms``."""
+    _, emb = job_embeddings(s)
+    step = 48 * 3_600_000 // len(chosen.applied)
+    return [{
+        "action_id": f"two-interests-{i}", "actor": member, "verb": "job-apply", "object": f"job:{job}",
+        "timestamp": end_ms - (len(chosen.applied) - i) * step, "objectAttributes": {"embedding": emb[job].tolist()},
+    } for i, job in enumerate(chosen.applied)]
 
 
 def write_batch_sources(repo: Path, s: Scenario) -> None:

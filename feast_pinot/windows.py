@@ -43,7 +43,7 @@ import numpy as np
 
 from feast_pinot.errors import FeastPinotError, RequestFieldError
 from feast_pinot.interests import MemberInterests, member_interests
-from feast_pinot.keys import is_int64
+from feast_pinot.keys import is_int64, object_key
 from feast_pinot.specs import SeenSpec, WindowedFeaturesSpec, WindowSpec
 from feast_pinot.vectors import cosines, decay_weights
 
@@ -242,9 +242,16 @@ def _object_keys(seen: SeenSpec, objects: Any, n: int) -> np.ndarray:
     if len(listed) != n:
         raise FeastPinotError(f"a history gave {len(listed)} objects for {n} actions")
     for i, obj in enumerate(listed):
-        key = seen.object_key(obj) if isinstance(obj, str) else None
+        key = _object_key(obj, seen.object_prefix, seen.key_is_int) if isinstance(obj, str) else None
         keys[i] = _NO_KEY if key is None else key
     return keys
+
+
+@functools.lru_cache(maxsize=65_536)
+def _object_key(obj: str, prefix: str, key_is_int: bool) -> int | str | None:
+    """An action object's candidate key, parsed as the read-time attribute join parses it."""
+    # cached: a member's history is parsed again on every request, its objects repeat from call to call
+    return object_key(obj, prefix, key_is_int)
 
 
 def candidate_keys(seen: SeenSpec | None, values: Sequence[Any]) -> np.ndarray | None:

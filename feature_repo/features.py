@@ -8,6 +8,11 @@ To rank, read ``job_candidates_v1`` with one row per candidate job (the same
 member and ``request_ts`` in each) and ``member_context_v1`` once per member:
 the mean embeddings are the same for every candidate, so they are not
 repeated N times.
+
+Beyond the mean (decayed features, the member's several interests, what the
+member already did to the candidate): ``job_ranking_v2`` and
+``job_candidates_v2`` are the v1 services plus ``member_job_interests``; the
+member's clustering is done once per (member, ``request_ts``) of a call.
 """
 
 from datetime import timedelta

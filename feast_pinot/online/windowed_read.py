@@ -28,7 +28,7 @@ This leans on Feast 0.67's request helpers in ``feast.utils``, as Feast's own
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -89,6 +89,10 @@ class _Request:
     feature_refs: list[str]
     response: GetOnlineFeaturesResponse
     full_names: bool
+    # what the call's windowed views read, by history / (candidate, dim): views of one
+    # history (member_job_windows and member_job_interests) share one backend read
+    histories: dict[str, tuple[list[History], np.ndarray]] = field(default_factory=dict)
+    candidates: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
 
     def table(self, name: str) -> FeatureView:
         for table, _ in self.grouped_refs:
@@ -220,7 +224,10 @@ def _add_windowed(
     nows = [request_time(_plain(v), field, row) for row, v in enumerate(request.column(field))]
     candidates = None
     if spec.candidate and not kinds.isdisjoint(_SCORED):
-        candidates = _candidates(store, config, request, spec)
+        read = (spec.candidate, spec.embedding_dim)
+        if read not in request.candidates:
+            request.candidates[read] = _candidates(store, config, request, spec)
+        candidates = request.candidates[read]
     keys = None
     if spec.seen is not None and not kinds.isdisjoint(_SEEN):
         keys = candidate_keys(spec.seen, [_plain(v) for v in request.column(spec.seen.candidate_key)])
@@ -241,6 +248,16 @@ def _add_windowed(
 def _histories(
     store: BackendOnlineStore[Any], config: RepoConfig, request: _Request, spec: WindowedFeaturesSpec
 ) -> tuple[list[ActorHistory], np.ndarray]:
+    if spec.history not in request.histories:
+        request.histories[spec.history] = _read_histories(store, config, request, spec)
+    histories, actor_of_row = request.histories[spec.history]
+    parsed = [ActorHistory.of(spec, h.ts_ms, h.verbs, h.embeddings, h.objects) for h in histories]
+    return parsed, actor_of_row
+
+
+def _read_histories(
+    store: BackendOnlineStore[Any], config: RepoConfig, request: _Request, spec: WindowedFeaturesSpec
+) -> tuple[list[History], np.ndarray]:
     table = request.table(spec.history)
     hspec = spec_of(table, HistorySpec)
     if hspec is None:
@@ -249,8 +266,7 @@ def _histories(
     histories: list[History] = store._histories(config, hspec, keys)
     if hspec.attribute is not None:
         histories = store._join_attribute(config, hspec.attribute, hspec.embedding_dim, histories)
-    parsed = [ActorHistory.of(spec, h.ts_ms, h.verbs, h.embeddings, h.objects) for h in histories]
-    return parsed, actor_of_row
+    return histories, actor_of_row
 
 
 def _candidates(

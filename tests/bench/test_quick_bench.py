@@ -19,6 +19,7 @@ METRICS = {
     "pinot_freshness_p50_ms", "pinot_freshness_p99_ms",
     "online_rank_1_p50_ms", "online_rank_1_p99_ms", "online_rank_10_p50_ms", "online_rank_10_p99_ms",
     "online_rank_100_p50_ms", "online_rank_100_p99_ms", "http_rank_100_p99_ms",
+    "online_multi_interest_p99_ms", "online_rank_100_multi_interest_p99_ms",
 }
 
 
