@@ -212,6 +212,15 @@ def test_a_table_the_broker_never_routes(make_backend: BackendFactory, proxied: 
         make_backend(ingestion_timeout_s=0.5)
 
 
+@pytest.mark.parametrize(("code", "name"), [(400, "BrokerTimeoutError"), (427, "ServerNotRespondingError")])
+def test_a_new_table_timing_out_at_first_is_probed_again(
+    make_backend: BackendFactory, proxied: Proxied, pinot_prefix: str, code: int, name: str
+) -> None:
+    proxied.broker.inject(pinot_prefix, times=2, edit=_with_exception(code, name))
+    backend = make_backend()  # what a loaded machine answers right after creation
+    assert backend.read_latest(PROFILE.name, ["k"]) == [None]
+
+
 def test_every_error_is_an_online_store_error() -> None:
     for error in (PinotConnectionError, PinotSchemaError, PinotQueryError, PinotTimeoutError, PinotWriteError):
         assert issubclass(error, OnlineStoreError)
