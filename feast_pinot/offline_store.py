@@ -293,11 +293,12 @@ def _add_windowed(
     wanted = [r.split(":", 1)[1] for r in req.feature_refs if r.startswith(f"{view}:")]
     candidates = frame[req.column(*spec.candidate.split("__", 1))] if spec.candidate else None
     request_ts = frame[spec.request_field].to_numpy()
-    if hspec.attribute is None and not (spec.decays or spec.interests or spec.seen):
+    if hspec.attribute is None:
         matrix = None if candidates is None else candidate_matrix(
             pa.array(candidates, type=pa.list_(pa.float32()), from_pandas=True), len(frame), spec.embedding_dim)
+        keys = None if spec.seen is None else _candidate_keys(req.rows, spec.seen.candidate_key)
         computed = prefix_windowed_columns(
-            req.config, hspec, spec, req.rows, req.ts_column, request_ts, matrix, wanted)
+            req.config, hspec, spec, req.rows, req.ts_column, request_ts, matrix, keys, wanted)
     else:  # attributes as of each row's time: run the view on the row's full history
         listed = None if candidates is None else candidates.tolist()
         computed = _windowed_from_histories(spec, history, frame, req, request_ts, listed, wanted)
@@ -316,15 +317,17 @@ def _windowed_from_histories(
     if spec.candidate:
         inputs[spec.candidate] = candidates or []
     if spec.seen is not None:
-        inputs[spec.seen.candidate_key] = _candidate_keys(frame, spec.seen.candidate_key)
+        inputs[spec.seen.candidate_key] = _candidate_keys(req.rows, spec.seen.candidate_key)
     computed = windowed_features(inputs, spec.model_dump_json())
     return {name: computed[name] for name in wanted}
 
 
-def _candidate_keys(frame: pd.DataFrame, column: str) -> list[Any]:
-    if column not in frame.columns:
+def _candidate_keys(rows: pd.DataFrame, column: str) -> list[Any]:
+    # From the entity rows as given: Feast's join turns a nullable Int64 column
+    # with a missing key into floats, which would match no integer key.
+    if column not in rows.columns:
         raise OfflineStoreError(f"the seen features need the entity_df column '{column}' (the candidate's key)")
-    return [None if pd.isna(v) else v for v in frame[column].tolist()]
+    return [None if pd.isna(v) else v for v in rows[column].tolist()]
 
 
 def _arrow_lists_frame(table: pa.Table) -> pd.DataFrame:
