@@ -13,6 +13,12 @@ windowed engine).
   of an ``action_id`` counted once - the same rule the online stores apply at
   ``now``, so the windowed on-demand features see identical inputs. The
   attribute of a read-time join is taken as of ``T``.
+* Windowed views: over a history with stored embeddings (or none), every
+  family (windows, decay, seen, interests) is computed from the sorted log by
+  :mod:`feast_pinot.offline.windows`; over a read-time-joined history, the
+  view's own function runs on each row's rebuilt history. Both equal the
+  online values. The seen features take the candidate key from the entity
+  rows as given.
 * Action logs: pushes with ``to=OFFLINE``/``ONLINE_AND_OFFLINE`` become Parquet
   part files under the log's path (:mod:`feast_pinot.offline.parts`).
 * Everything else is Feast's DuckDB point-in-time join, with relative

@@ -1,10 +1,11 @@
 """Windowed features for training frames without materializing histories.
 
 For a history whose log stores embeddings (or has none), every entity row's
-windows are index ranges in the actor's actions sorted by (ts, action_id
+history is an index range in the actor's actions sorted by (ts, action_id
 descending): ``hi`` = actions at or before ``T``, the cap and retention move
-the start to ``a = max(hi - cap, first after T - retention)``, and window
-``w`` is ``[max(a, first after request_ts - w), min(hi, last at request_ts))``.
+the start to ``start = max(hi - cap, first after T - retention)``, the range
+ends at ``end = min(hi, last at request_ts)`` (:class:`Bounds`), and window
+``w`` is ``[max(start, first after request_ts - w), end)``.
 Per-verb prefix sums of counts and embeddings then give each window's count
 and mean in O(log n) per row, in memory proportional to the log, not to
 rows x history length. The embedding sums restart at every actor, so no value
@@ -13,8 +14,15 @@ another actor's windows. Rows sharing (actor, time, ``request_ts``) - the
 candidates of one ranking instant - share their bounds, counts and means;
 each row adds only its candidate's similarity.
 
+The other families read the same ranges: decayed counts and means per group
+(:mod:`feast_pinot.offline.decay`), seen counts and ages per row for its
+candidate key over each seen window (:mod:`feast_pinot.offline.seen`), and the
+interests per group from the range's actions in history order, the sorted
+order reversed (:mod:`feast_pinot.offline.interests`).
+
 The result equals :func:`feast_pinot.windows.windowed_features` run on the
-row's history (up to float rounding far below 1e-6).
+row's history (up to float rounding far below 1e-9; counts, ages and clusters
+exactly).
 """
 
 from __future__ import annotations
