@@ -60,7 +60,7 @@ from feast_pinot.errors import ActionValidationError, OfflineStoreError
 from feast_pinot.offline.history import ROW_ID as _ROW
 from feast_pinot.offline.history import build_histories
 from feast_pinot.offline.parts import action_log_columns, resolve_path, write_action_parts
-from feast_pinot.offline.windows import candidate_matrix, prefix_windowed_columns
+from feast_pinot.offline.windows import SortedLogs, candidate_matrix, prefix_windowed_columns
 from feast_pinot.specs import HISTORY_FEATURES, ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
 from feast_pinot.windows import windowed_features
 
@@ -175,7 +175,10 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
                 if fv.name not in feeding:  # lists are returned only when asked for alone
                     built = build_histories(config, fv, feature_refs, rows, ts_column, full_feature_names)
                     frame = frame.merge(built, on=_ROW, how="left", sort=False)
-            req = _Request(config, rows, ts_column, feature_refs, full_feature_names)
+            # each history's log is read once for all its windowed views
+            with_objects = {spec.history for _, spec in windowed if spec.seen is not None}
+            req = _Request(config, rows, ts_column, feature_refs, full_feature_names,
+                           SortedLogs(config, with_objects))
             for odfv, spec in windowed:
                 frame = _add_windowed(frame, odfv, feeding[spec.history], req)
             return frame.drop(columns=[_ROW])
@@ -278,6 +281,7 @@ class _Request:
     ts_column: str
     feature_refs: list[str]
     full_names: bool
+    logs: SortedLogs
 
     def column(self, view: str, feature: str) -> str:
         return f"{view}__{feature}" if self.full_names else feature
@@ -304,7 +308,7 @@ def _add_windowed(
             pa.array(candidates, type=pa.list_(pa.float32()), from_pandas=True), len(frame), spec.embedding_dim)
         keys = None if spec.seen is None else _candidate_keys(req.rows, spec.seen.candidate_key)
         computed = prefix_windowed_columns(
-            req.config, hspec, spec, req.rows, req.ts_column, request_ts, matrix, keys, wanted)
+            req.logs, hspec, spec, req.rows, req.ts_column, request_ts, matrix, keys, wanted)
     else:  # attributes as of each row's time: run the view on the row's full history
         listed = None if candidates is None else candidates.tolist()
         computed = _windowed_from_histories(spec, history, frame, req, request_ts, listed, wanted)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -48,7 +48,8 @@ from feast_pinot.offline.seen import ObjectKeys, seen
 from feast_pinot.specs import HistorySpec, InterestsSpec, SeenSpec, WindowedFeaturesSpec
 from feast_pinot.windows import output_names, verb_slug
 
-__all__ = ["Bounds", "SharedRows", "SortedLog", "candidate_matrix", "load_sorted_log", "prefix_windowed_columns"]
+__all__ = ["Bounds", "SharedRows", "SortedLog", "SortedLogs", "candidate_matrix", "load_sorted_log",
+           "prefix_windowed_columns"]
 
 _TS_BITS = 42  # ~139 years of milliseconds per actor in one int64 sort key
 # Rows per block of the per-row arithmetic: temporaries of a few MB stay in
@@ -64,10 +65,38 @@ class SortedLog:
     actors: pd.Index  # actor value of each code
     code: np.ndarray  # dense actor code, ascending
     ts: np.ndarray
-    verb_no: np.ndarray  # 1-based position in the verbs read (windowed, then interests'), 0 for others
+    verb_no: np.ndarray  # 1-based position in ``verbs``, 0 for other verbs
     row: np.ndarray  # each action's row in ``stored``
     stored: np.ndarray | None  # (rows in the parts, dim) float32 embeddings, in file order
-    keys: ObjectKeys | None = None  # each action's object key: read for the seen features only
+    verbs: tuple[str, ...]
+    objects: pa.DictionaryArray | None = None  # each action's object, read for the seen features only
+    keys: ObjectKeys | None = None  # each action's object key (:meth:`for_view` with a seen spec)
+
+    def for_view(self, verbs: tuple[str, ...], seen_spec: SeenSpec | None) -> SortedLog:
+        """The same log with ``verb_no`` numbering ``verbs``, and with a seen spec its object keys."""
+        remap = np.array([0] + [verbs.index(v) + 1 if v in verbs else 0 for v in self.verbs], np.int64)
+        keys = None
+        if seen_spec is not None:
+            assert self.objects is not None, "a view with seen features reads the log with its objects"
+            keys = _object_keys(seen_spec, self.objects)
+        return replace(self, verb_no=remap[self.verb_no], verbs=verbs, keys=keys)
+
+
+class SortedLogs:
+    """Each history's sorted log, read once per training-data call for all its windowed views.
+
+    ``with_objects``: the histories some view of which declares seen features.
+    """
+
+    def __init__(self, config: RepoConfig, with_objects: set[str]) -> None:
+        self._config, self._with_objects = config, with_objects
+        self._found: dict[str, SortedLog] = {}
+
+    def of(self, spec: HistorySpec, actors: pd.DataFrame) -> SortedLog:
+        """The log of ``spec``'s actions by ``actors`` (the same entity rows in every call)."""
+        if spec.name not in self._found:
+            self._found[spec.name] = load_sorted_log(self._config, spec, actors, spec.name in self._with_objects)
+        return self._found[spec.name]
 
 
 def _narrow_sql(spec: HistorySpec, files: list[str], verbs: tuple[str, ...], objects: bool) -> str:
@@ -117,18 +146,18 @@ def _stored_embeddings(files: list[str], dim: int) -> tuple[np.ndarray, np.ndarr
     return out, offsets
 
 
-def load_sorted_log(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame,
-                    verbs: tuple[str, ...], seen_spec: SeenSpec | None = None) -> SortedLog:
-    """The actions of ``actors`` sorted; ``seen_spec``: with their object keys."""
+def load_sorted_log(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame, objects: bool) -> SortedLog:
+    """The actions of ``actors`` sorted, verbs numbered as the log declares them; ``objects``: with them."""
     files = log_files(config, spec)
+    verbs = spec.log.verbs
     if not files or actors.empty:
         empty = np.zeros(0, dtype=np.int64)
         emb = np.zeros((0, spec.log.embedding_dim), np.float32) if spec.log.embedding_dim else None
-        keys = None if seen_spec is None else ObjectKeys.of(seen_spec, empty, [])
-        return SortedLog(pd.Index([]), empty, empty, empty, empty, emb, keys)
+        none = pa.array([], pa.string()).dictionary_encode() if objects else None
+        return SortedLog(pd.Index([]), empty, empty, empty, empty, emb, verbs, none)
     with session(f"reading action log '{spec.log.name}'") as con:
         con.register("actors", actors)
-        table = con.sql(_narrow_sql(spec, files, verbs, seen_spec is not None)).to_arrow_table()
+        table = con.sql(_narrow_sql(spec, files, verbs, objects)).to_arrow_table()
     pos = table.column("pos").to_numpy()
     stored, row = None, np.zeros(len(pos), dtype=np.int64)
     if spec.log.embedding_dim:
@@ -137,14 +166,13 @@ def load_sorted_log(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame,
     return SortedLog(
         actors=pd.Index(table.column("actor").to_pandas()).unique(),
         code=table.column("code").to_numpy(), ts=table.column("ts").to_numpy(),
-        verb_no=table.column("verb_no").to_numpy(), row=row, stored=stored,
-        keys=None if seen_spec is None else _object_keys(seen_spec, table.column("object")),
+        verb_no=table.column("verb_no").to_numpy(), row=row, stored=stored, verbs=verbs,
+        objects=table.column("object").combine_chunks().dictionary_encode() if objects else None,
     )
 
 
-def _object_keys(spec: SeenSpec, objects: pa.ChunkedArray) -> ObjectKeys:
+def _object_keys(spec: SeenSpec, encoded: pa.DictionaryArray) -> ObjectKeys:
     # each distinct object is parsed once
-    encoded = objects.combine_chunks().dictionary_encode()
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     return ObjectKeys.of(spec, codes.astype(np.int64), encoded.dictionary.to_pylist())
 
@@ -206,7 +234,7 @@ def candidate_matrix(column: pa.ChunkedArray | pa.Array | None, n: int, dim: int
 
 
 def prefix_windowed_columns(
-    config: RepoConfig,
+    logs: SortedLogs,
     hspec: HistorySpec,
     wspec: WindowedFeaturesSpec,
     rows: pd.DataFrame,
@@ -224,7 +252,7 @@ def prefix_windowed_columns(
     dim = wspec.embedding_dim
     kinds = {output_names(wspec)[name].kind for name in wanted}
     seen_spec = wspec.seen if not kinds.isdisjoint(_SEEN_KINDS) else None
-    log = load_sorted_log(config, hspec, entities[["actor"]], wspec.read_verbs, seen_spec)
+    log = logs.of(hspec, entities[["actor"]]).for_view(wspec.read_verbs, seen_spec)
     request_ts = request_ts.astype(np.int64)
     shared = SharedRows.of(entities, request_ts)
     seen_windows = seen_spec.windows if seen_spec is not None else ()

@@ -95,13 +95,13 @@ def _repo(root: Path, actions: list[dict[str, Any]]) -> FeatureStore:
                      max_actions=50)
     history = action_history("acts_hist", log, max_actions=CAP)
     beyond = windowed_action_features(
-        "beyond", history, {"1h": timedelta(hours=1)}, verbs=("a", "b"), candidate=jobs[["embedding"]],
+        "beyond", history, {"1h": timedelta(hours=1)}, verbs=("b", "a"), candidate=jobs[["embedding"]],
         half_lives={"1h": timedelta(hours=1), "6h": timedelta(hours=6)},
         interests=Interests(k=3, half_life=timedelta(hours=2), verbs=("a", "c")),  # "c" is no windowed verb
         seen_windows={"2h": timedelta(hours=2), "48h": timedelta(hours=48)}, object_prefix="job:",
     )
     threshold = windowed_action_features(  # no candidate: every similarity is 0
-        "threshold", history, verbs=("a", "b", "c"), half_lives={"3h": timedelta(hours=3)},
+        "threshold", history, verbs=("c", "a"), half_lives={"3h": timedelta(hours=3)},
         interests=Interests(k=2, half_life=timedelta(hours=5), distance_threshold=0.5, prefix="thr"),
     )
     store = FeatureStore(repo_path=str(root))
@@ -146,8 +146,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[FeatureStore, pd.Da
 
 def _generic(store: FeatureStore, entities: pd.DataFrame, view: str) -> dict[str, list[Any]]:
     """The ODFV body on each row's rebuilt history, its candidate and its key."""
-    spec = spec_of(store.get_on_demand_feature_view(view), WindowedFeaturesSpec)
-    assert spec is not None
+    spec = _spec(store, view)
     refs = [f"acts_hist:{f}" for f in HISTORY_FEATURES] + ["job_attributes:embedding"]
     inputs = store.get_historical_features(entity_df=entities, features=refs, full_feature_names=True).to_df()
     columns = {c: inputs[c].tolist() for c in inputs.columns}
@@ -161,9 +160,7 @@ def _generic(store: FeatureStore, entities: pd.DataFrame, view: str) -> dict[str
 def test_fast_engine_equals_the_odfv_on_rebuilt_histories(built: tuple[FeatureStore, pd.DataFrame, Any],
                                                            view: str) -> None:
     store, entities, _ = built
-    spec = spec_of(store.get_on_demand_feature_view(view), WindowedFeaturesSpec)
-    assert spec is not None
-    names = output_names(spec)
+    names = output_names(_spec(store, view))
     fast = store.get_historical_features(entity_df=entities, features=[f"{view}:{n}" for n in names]).to_df()
     want = _generic(store, entities, view)
     assert len(fast) == len(entities)
@@ -176,6 +173,25 @@ def test_fast_engine_equals_the_odfv_on_rebuilt_histories(built: tuple[FeatureSt
             np.testing.assert_allclose(np.array(got, float), np.array(want[name]), rtol=0, atol=1e-9, err_msg=name)
         else:
             assert [int(v) for v in got] == want[name], name
+
+
+def test_views_of_one_history_in_one_call_equal_each_alone(built: tuple[FeatureStore, pd.DataFrame, Any]) -> None:
+    """One read of the log serves both views (other verbs, one with seen features): the same values."""
+    store, entities, _ = built
+    refs = {view: [f"{view}:{n}" for n in output_names(_spec(store, view))] for view in VIEWS}
+    both = store.get_historical_features(entity_df=entities, features=[r for v in VIEWS for r in refs[v]],
+                                         full_feature_names=True).to_df()
+    for view in VIEWS:
+        alone = store.get_historical_features(entity_df=entities, features=refs[view],
+                                              full_feature_names=True).to_df()
+        names = [r.replace(":", "__") for r in refs[view]]
+        pd.testing.assert_frame_equal(both[names], alone[names])
+
+
+def _spec(store: FeatureStore, view: str) -> WindowedFeaturesSpec:
+    spec = spec_of(store.get_on_demand_feature_view(view), WindowedFeaturesSpec)
+    assert spec is not None
+    return spec
 
 
 def test_the_edges_are_covered(built: tuple[FeatureStore, pd.DataFrame, list[dict[str, Any]]]) -> None:
