@@ -13,6 +13,12 @@ windowed engine).
   of an ``action_id`` counted once - the same rule the online stores apply at
   ``now``, so the windowed on-demand features see identical inputs. The
   attribute of a read-time join is taken as of ``T``.
+* Windowed views: over a history with stored embeddings (or none), every
+  family (windows, decay, seen, interests) is computed from the sorted log by
+  :mod:`feast_pinot.offline.windows`; over a read-time-joined history, the
+  view's own function runs on each row's rebuilt history. Both equal the
+  online values. The seen features take the candidate key from the entity
+  rows as given.
 * Action logs: pushes with ``to=OFFLINE``/``ONLINE_AND_OFFLINE`` become Parquet
   part files under the log's path (:mod:`feast_pinot.offline.parts`).
 * Everything else is Feast's DuckDB point-in-time join, with relative
@@ -54,7 +60,7 @@ from feast_pinot.errors import ActionValidationError, OfflineStoreError
 from feast_pinot.offline.history import ROW_ID as _ROW
 from feast_pinot.offline.history import build_histories
 from feast_pinot.offline.parts import action_log_columns, resolve_path, write_action_parts
-from feast_pinot.offline.windows import candidate_matrix, prefix_windowed_columns
+from feast_pinot.offline.windows import SortedLogs, candidate_matrix, prefix_windowed_columns
 from feast_pinot.specs import HISTORY_FEATURES, ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
 from feast_pinot.windows import windowed_features
 
@@ -169,7 +175,10 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
                 if fv.name not in feeding:  # lists are returned only when asked for alone
                     built = build_histories(config, fv, feature_refs, rows, ts_column, full_feature_names)
                     frame = frame.merge(built, on=_ROW, how="left", sort=False)
-            req = _Request(config, rows, ts_column, feature_refs, full_feature_names)
+            # each history's log is read once for all its windowed views
+            with_objects = {spec.history for _, spec in windowed if spec.seen is not None}
+            req = _Request(config, rows, ts_column, feature_refs, full_feature_names,
+                           SortedLogs(config, with_objects))
             for odfv, spec in windowed:
                 frame = _add_windowed(frame, odfv, feeding[spec.history], req)
             return frame.drop(columns=[_ROW])
@@ -272,6 +281,7 @@ class _Request:
     ts_column: str
     feature_refs: list[str]
     full_names: bool
+    logs: SortedLogs
 
     def column(self, view: str, feature: str) -> str:
         return f"{view}__{feature}" if self.full_names else feature
@@ -293,11 +303,12 @@ def _add_windowed(
     wanted = [r.split(":", 1)[1] for r in req.feature_refs if r.startswith(f"{view}:")]
     candidates = frame[req.column(*spec.candidate.split("__", 1))] if spec.candidate else None
     request_ts = frame[spec.request_field].to_numpy()
-    if hspec.attribute is None and not (spec.decays or spec.interests or spec.seen):
+    if hspec.attribute is None:
         matrix = None if candidates is None else candidate_matrix(
             pa.array(candidates, type=pa.list_(pa.float32()), from_pandas=True), len(frame), spec.embedding_dim)
+        keys = None if spec.seen is None else _candidate_keys(req.rows, spec.seen.candidate_key)
         computed = prefix_windowed_columns(
-            req.config, hspec, spec, req.rows, req.ts_column, request_ts, matrix, wanted)
+            req.logs, hspec, spec, req.rows, req.ts_column, request_ts, matrix, keys, wanted)
     else:  # attributes as of each row's time: run the view on the row's full history
         listed = None if candidates is None else candidates.tolist()
         computed = _windowed_from_histories(spec, history, frame, req, request_ts, listed, wanted)
@@ -316,15 +327,17 @@ def _windowed_from_histories(
     if spec.candidate:
         inputs[spec.candidate] = candidates or []
     if spec.seen is not None:
-        inputs[spec.seen.candidate_key] = _candidate_keys(frame, spec.seen.candidate_key)
+        inputs[spec.seen.candidate_key] = _candidate_keys(req.rows, spec.seen.candidate_key)
     computed = windowed_features(inputs, spec.model_dump_json())
     return {name: computed[name] for name in wanted}
 
 
-def _candidate_keys(frame: pd.DataFrame, column: str) -> list[Any]:
-    if column not in frame.columns:
+def _candidate_keys(rows: pd.DataFrame, column: str) -> list[Any]:
+    # From the entity rows as given: Feast's join turns a nullable Int64 column
+    # with a missing key into floats, which would match no integer key.
+    if column not in rows.columns:
         raise OfflineStoreError(f"the seen features need the entity_df column '{column}' (the candidate's key)")
-    return [None if pd.isna(v) else v for v in frame[column].tolist()]
+    return [None if pd.isna(v) else v for v in rows[column].tolist()]
 
 
 def _arrow_lists_frame(table: pa.Table) -> pd.DataFrame:

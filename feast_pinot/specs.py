@@ -153,6 +153,10 @@ class SeenSpec(_Spec):
     object_prefix: str
     key_is_int: bool
 
+    def object_key(self, obj: str) -> int | str | None:
+        """An action object's candidate key, parsed as the read-time attribute join parses it."""
+        return object_key(obj, self.object_prefix, self.key_is_int)
+
 
 class WindowedFeaturesSpec(_Spec):
     """Inputs and outputs of a windowed on-demand feature view."""

@@ -6,7 +6,10 @@
 * :mod:`feast_pinot.offline.history` - action histories as of each entity row's
   time, with one DuckDB range join.
 * :mod:`feast_pinot.offline.windows` - windowed features straight from the log
-  with per-actor prefix sums (the offline twin of :mod:`feast_pinot.windows`).
+  with per-actor prefix sums (the offline twin of :mod:`feast_pinot.windows`),
+  with :mod:`~feast_pinot.offline.decay`, :mod:`~feast_pinot.offline.seen` and
+  :mod:`~feast_pinot.offline.interests` for the decayed, already-acted-on and
+  multi-interest features over the same ranges.
 * :mod:`feast_pinot.offline.duckdb` - the one way both engines open DuckDB.
 
 :mod:`feast_pinot.offline_store` is the Feast adapter over these modules.

@@ -1,10 +1,11 @@
 """Windowed features for training frames without materializing histories.
 
 For a history whose log stores embeddings (or has none), every entity row's
-windows are index ranges in the actor's actions sorted by (ts, action_id
+history is an index range in the actor's actions sorted by (ts, action_id
 descending): ``hi`` = actions at or before ``T``, the cap and retention move
-the start to ``a = max(hi - cap, first after T - retention)``, and window
-``w`` is ``[max(a, first after request_ts - w), min(hi, last at request_ts))``.
+the start to ``start = max(hi - cap, first after T - retention)``, the range
+ends at ``end = min(hi, last at request_ts)`` (:class:`Bounds`), and window
+``w`` is ``[max(start, first after request_ts - w), end)``.
 Per-verb prefix sums of counts and embeddings then give each window's count
 and mean in O(log n) per row, in memory proportional to the log, not to
 rows x history length. The embedding sums restart at every actor, so no value
@@ -13,15 +14,22 @@ another actor's windows. Rows sharing (actor, time, ``request_ts``) - the
 candidates of one ranking instant - share their bounds, counts and means;
 each row adds only its candidate's similarity.
 
+The other families read the same ranges: decayed counts and means per group
+(:mod:`feast_pinot.offline.decay`), seen counts and ages per row for its
+candidate key over each seen window (:mod:`feast_pinot.offline.seen`), and the
+interests per group from the range's actions in history order, the sorted
+order reversed (:mod:`feast_pinot.offline.interests`).
+
 The result equals :func:`feast_pinot.windows.windowed_features` run on the
-row's history (up to float rounding far below 1e-6).
+row's history (up to float rounding far below 1e-9; counts, ages and clusters
+exactly).
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -32,12 +40,16 @@ import pyarrow.parquet as pq
 from feast.repo_config import RepoConfig
 
 from feast_pinot.errors import OfflineStoreError
+from feast_pinot.offline.decay import decayed
 from feast_pinot.offline.duckdb import epoch_ms_sql, session, sql_literal
 from feast_pinot.offline.history import entity_frame, log_files
-from feast_pinot.specs import HistorySpec, WindowedFeaturesSpec
-from feast_pinot.windows import verb_slug
+from feast_pinot.offline.interests import group_interests
+from feast_pinot.offline.seen import ObjectKeys, seen
+from feast_pinot.specs import HistorySpec, InterestsSpec, SeenSpec, WindowedFeaturesSpec
+from feast_pinot.windows import output_names, verb_slug
 
-__all__ = ["SharedRows", "SortedLog", "candidate_matrix", "load_sorted_log", "prefix_windowed_columns"]
+__all__ = ["Bounds", "SharedRows", "SortedLog", "SortedLogs", "candidate_matrix", "load_sorted_log",
+           "prefix_windowed_columns"]
 
 _TS_BITS = 42  # ~139 years of milliseconds per actor in one int64 sort key
 # Rows per block of the per-row arithmetic: temporaries of a few MB stay in
@@ -53,12 +65,41 @@ class SortedLog:
     actors: pd.Index  # actor value of each code
     code: np.ndarray  # dense actor code, ascending
     ts: np.ndarray
-    verb_no: np.ndarray  # 1-based position in the windowed verbs, 0 for other verbs
+    verb_no: np.ndarray  # 1-based position in ``verbs``, 0 for other verbs
     row: np.ndarray  # each action's row in ``stored``
     stored: np.ndarray | None  # (rows in the parts, dim) float32 embeddings, in file order
+    verbs: tuple[str, ...]
+    objects: pa.DictionaryArray | None = None  # each action's object, read for the seen features only
+    keys: ObjectKeys | None = None  # each action's object key (:meth:`for_view` with a seen spec)
+
+    def for_view(self, verbs: tuple[str, ...], seen_spec: SeenSpec | None) -> SortedLog:
+        """The same log with ``verb_no`` numbering ``verbs``, and with a seen spec its object keys."""
+        remap = np.array([0] + [verbs.index(v) + 1 if v in verbs else 0 for v in self.verbs], np.int64)
+        keys = None
+        if seen_spec is not None:
+            assert self.objects is not None, "a view with seen features reads the log with its objects"
+            keys = _object_keys(seen_spec, self.objects)
+        return replace(self, verb_no=remap[self.verb_no], verbs=verbs, keys=keys)
 
 
-def _narrow_sql(spec: HistorySpec, files: list[str], verbs: tuple[str, ...]) -> str:
+class SortedLogs:
+    """Each history's sorted log, read once per training-data call for all its windowed views.
+
+    ``with_objects``: the histories some view of which declares seen features.
+    """
+
+    def __init__(self, config: RepoConfig, with_objects: set[str]) -> None:
+        self._config, self._with_objects = config, with_objects
+        self._found: dict[str, SortedLog] = {}
+
+    def of(self, spec: HistorySpec, actors: pd.DataFrame) -> SortedLog:
+        """The log of ``spec``'s actions by ``actors`` (the same entity rows in every call)."""
+        if spec.name not in self._found:
+            self._found[spec.name] = load_sorted_log(self._config, spec, actors, spec.name in self._with_objects)
+        return self._found[spec.name]
+
+
+def _narrow_sql(spec: HistorySpec, files: list[str], verbs: tuple[str, ...], objects: bool) -> str:
     # Dedup keeps the earliest-written copy of an action_id in the whole log, as
     # offline.history and the online stores do (first writer wins, whoever the
     # actor): the smallest (file in write order, row in file), found before the
@@ -66,17 +107,18 @@ def _narrow_sql(spec: HistorySpec, files: list[str], verbs: tuple[str, ...]) -> 
     # Embeddings stay out of the sort and are gathered by that position afterwards.
     file_list = "[" + ", ".join(map(sql_literal, files)) + "]"
     verb_list = "[" + ", ".join(map(sql_literal, verbs)) + "]"
+    obj, arg_obj, out_obj = ("object, ", "arg_min(object, pos) AS object, ", ", object") if objects else ("", "", "")
     return f"""
         WITH raw AS (
-            SELECT "{spec.log.actor_join_key}" AS actor, action_id, {epoch_ms_sql("event_timestamp")} AS ts,
+            SELECT "{spec.log.actor_join_key}" AS actor, action_id, {obj}{epoch_ms_sql("event_timestamp")} AS ts,
                    coalesce(list_position({verb_list}, verb), 0) AS verb_no,
                    ((list_position({file_list}, filename) - 1)::BIGINT << 32) + file_row_number AS pos
             FROM read_parquet({file_list}, filename = true, file_row_number = true, union_by_name = true)),
         unique_actions AS (
-            SELECT action_id, arg_min(actor, pos) AS actor, arg_min(ts, pos) AS ts,
+            SELECT action_id, arg_min(actor, pos) AS actor, arg_min(ts, pos) AS ts, {arg_obj}
                    arg_min(verb_no, pos) AS verb_no, min(pos) AS pos
             FROM raw GROUP BY action_id)
-        SELECT dense_rank() OVER (ORDER BY actor) - 1 AS code, actor, ts, verb_no, pos
+        SELECT dense_rank() OVER (ORDER BY actor) - 1 AS code, actor, ts, verb_no, pos{out_obj}
         FROM unique_actions WHERE actor IN (SELECT DISTINCT actor FROM actors)
         ORDER BY actor, ts, action_id DESC
     """
@@ -104,16 +146,18 @@ def _stored_embeddings(files: list[str], dim: int) -> tuple[np.ndarray, np.ndarr
     return out, offsets
 
 
-def load_sorted_log(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame,
-                    verbs: tuple[str, ...]) -> SortedLog:
+def load_sorted_log(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame, objects: bool) -> SortedLog:
+    """The actions of ``actors`` sorted, verbs numbered as the log declares them; ``objects``: with them."""
     files = log_files(config, spec)
+    verbs = spec.log.verbs
     if not files or actors.empty:
         empty = np.zeros(0, dtype=np.int64)
         emb = np.zeros((0, spec.log.embedding_dim), np.float32) if spec.log.embedding_dim else None
-        return SortedLog(pd.Index([]), empty, empty, empty, empty, emb)
+        none = pa.array([], pa.string()).dictionary_encode() if objects else None
+        return SortedLog(pd.Index([]), empty, empty, empty, empty, emb, verbs, none)
     with session(f"reading action log '{spec.log.name}'") as con:
         con.register("actors", actors)
-        table = con.sql(_narrow_sql(spec, files, verbs)).to_arrow_table()
+        table = con.sql(_narrow_sql(spec, files, verbs, objects)).to_arrow_table()
     pos = table.column("pos").to_numpy()
     stored, row = None, np.zeros(len(pos), dtype=np.int64)
     if spec.log.embedding_dim:
@@ -122,26 +166,45 @@ def load_sorted_log(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame,
     return SortedLog(
         actors=pd.Index(table.column("actor").to_pandas()).unique(),
         code=table.column("code").to_numpy(), ts=table.column("ts").to_numpy(),
-        verb_no=table.column("verb_no").to_numpy(), row=row, stored=stored,
+        verb_no=table.column("verb_no").to_numpy(), row=row, stored=stored, verbs=verbs,
+        objects=table.column("object").combine_chunks().dictionary_encode() if objects else None,
     )
+
+
+def _object_keys(spec: SeenSpec, encoded: pa.DictionaryArray) -> ObjectKeys:
+    # each distinct object is parsed once
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return ObjectKeys.of(spec, codes.astype(np.int64), encoded.dictionary.to_pylist())
 
 
 def _keys(actor: np.ndarray, ts: np.ndarray, base: int) -> np.ndarray:
     return (actor.astype(np.int64) << _TS_BITS) | (ts - base)
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """Every group's actions as log index ranges: its history ``[start, end)`` and each window's first.
+
+    A range whose first is at or after its end is empty; groups of actors
+    without actions have ``start = end = 0``.
+    """
+
+    start: np.ndarray
+    end: np.ndarray
+    firsts: list[np.ndarray]  # one per window length asked, in order
+
+
 def _bounds(log: SortedLog, rows: pd.DataFrame, request_ts: np.ndarray,
-            hspec: HistorySpec, wspec: WindowedFeaturesSpec) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Every row's actions as index ranges: the end shared by all windows, each window's start.
+            hspec: HistorySpec, lengths: list[int]) -> Bounds:
+    """The ranges of ``rows``: windows of ``lengths`` ms.
 
-    A window whose start is at or after the end is empty.
-
-    The history is as of the row's time ``t`` (cap and retention); each window
-    ends at the row's ``request_ts``, exactly as the online path reads it.
+    The history is as of the row's time ``t`` (cap and retention) and ends at
+    the row's ``request_ts``, exactly as the online path reads it; a window
+    of length ``w`` keeps its actions with ``ts > request_ts - w``.
     """
     t = rows["t"].to_numpy()
     code = log.actors.get_indexer(rows["actor"])
-    longest = max([hspec.log.retention_ms] + [w.length_ms for w in wspec.windows])
+    longest = max([hspec.log.retention_ms, *lengths])
     low = min(int(t.min(initial=0)), int(request_ts.min(initial=0))) - longest
     base = min(int(log.ts.min(initial=0)), low) - 1
     keys = _keys(log.code, log.ts, base)
@@ -153,9 +216,8 @@ def _bounds(log: SortedLog, rows: pd.DataFrame, request_ts: np.ndarray,
     start = np.maximum(hi - hspec.max_actions, upto(t - hspec.log.retention_ms))
     end = np.minimum(hi, upto(request_ts))
     no_actions = code < 0
-    firsts = [np.where(no_actions, 0, np.maximum(start, upto(request_ts - window.length_ms)))
-              for window in wspec.windows]
-    return np.where(no_actions, 0, end), firsts
+    firsts = [np.where(no_actions, 0, np.maximum(start, upto(request_ts - length))) for length in lengths]
+    return Bounds(np.where(no_actions, 0, start), np.where(no_actions, 0, end), firsts)
 
 
 def candidate_matrix(column: pa.ChunkedArray | pa.Array | None, n: int, dim: int) -> np.ndarray | None:
@@ -172,42 +234,154 @@ def candidate_matrix(column: pa.ChunkedArray | pa.Array | None, n: int, dim: int
 
 
 def prefix_windowed_columns(
-    config: RepoConfig,
+    logs: SortedLogs,
     hspec: HistorySpec,
     wspec: WindowedFeaturesSpec,
     rows: pd.DataFrame,
     ts_column: str,
     request_ts: np.ndarray,
     candidates: np.ndarray | None,
+    seen_keys: list[Any] | None,
     wanted: list[str],
 ) -> dict[str, Any]:
-    """The ``wanted`` windowed features of every entity row, in row order."""
+    """The ``wanted`` windowed features of every entity row, in row order.
+
+    ``seen_keys``: each row's candidate key, for the seen features.
+    """
     entities = entity_frame(rows, hspec.log.actor_join_key, ts_column, hspec.log.actor_is_int)
     dim = wspec.embedding_dim
-    log = load_sorted_log(config, hspec, entities[["actor"]], wspec.verbs)
+    kinds = {output_names(wspec)[name].kind for name in wanted}
+    seen_spec = wspec.seen if not kinds.isdisjoint(_SEEN_KINDS) else None
+    log = logs.of(hspec, entities[["actor"]]).for_view(wspec.read_verbs, seen_spec)
     request_ts = request_ts.astype(np.int64)
     shared = SharedRows.of(entities, request_ts)
-    ranges = _bounds(log, entities.iloc[shared.first], request_ts[shared.first], hspec, wspec)
+    seen_windows = seen_spec.windows if seen_spec is not None else ()
+    bounds = _bounds(log, entities.iloc[shared.first], request_ts[shared.first], hspec,
+                     [w.length_ms for w in (*wspec.windows, *seen_windows)])
+    groups = _Groups(wspec, log, shared, bounds, request_ts[shared.first], candidates, set(wanted))
+    row_actor = log.actors.get_indexer(entities["actor"])
+    row_key = None
+    if seen_spec is not None and log.keys is not None:
+        row_key = log.keys.of_candidates(seen_spec, seen_keys or [None] * len(entities))
 
     # each group's actor: its slot in the per-actor prefix sums (groups without actions: 0)
-    slot = np.maximum(log.actors.get_indexer(entities["actor"].iloc[shared.first]), 0)
+    slot = np.maximum(row_actor[shared.first], 0)
 
     def verb_columns(number: int) -> dict[str, Any]:
         is_verb = log.verb_no == number
         # position of each log row among this verb's rows: prefix sums over the verb only
         ordinal = np.concatenate([[0], np.cumsum(is_verb)])
-        sums = None
-        if dim and log.stored is not None:
-            sums = _actor_prefix_sums(log.stored, log.row[is_verb], log.code[is_verb], len(log.actors))
-        return _verb_columns(wspec, wspec.verbs[number - 1], ordinal, sums, ranges, shared, slot, candidates,
-                             set(wanted))
+        columns: dict[str, Any] = {}
+        if wspec.windows:
+            sums = None
+            if dim and log.stored is not None:
+                sums = _actor_prefix_sums(log.stored, log.row[is_verb], log.code[is_verb], len(log.actors))
+            ranges = (bounds.end, bounds.firsts[:len(wspec.windows)])
+            columns |= _verb_columns(wspec, wspec.verbs[number - 1], ordinal, sums, ranges, shared, slot,
+                                     candidates, set(wanted))
+        if wspec.decays:
+            columns |= _decayed_columns(groups, number, is_verb, ordinal, kinds)
+        if row_key is not None:
+            columns |= _seen_columns(groups, number, is_verb, row_actor, row_key)
+        return columns
 
     out: dict[str, Any] = {}
     # numpy's gathers and arithmetic release the GIL: verbs run on all cores
     with ThreadPoolExecutor(max_workers=min(len(wspec.verbs), os.cpu_count() or 1)) as pool:
         for columns in pool.map(verb_columns, range(1, len(wspec.verbs) + 1)):
             out.update(columns)
+    if wspec.interests is not None and not kinds.isdisjoint(_INTEREST_KINDS):
+        out.update(_interest_columns(groups, wspec.interests))
     return {name: out[name] for name in wanted}
+
+
+_DECAY_MEAN_KINDS = frozenset({"decayed_mean_emb", "decayed_sim"})
+_SEEN_KINDS = frozenset({"seen_count", "seen_age_ms"})
+_INTEREST_KINDS = frozenset({"medoid_emb", "importance", "clusters", "max_sim", "weighted_sim"})
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """What the decayed, seen and interest columns read: the log, the groups and their ranges."""
+
+    wspec: WindowedFeaturesSpec
+    log: SortedLog
+    shared: SharedRows
+    bounds: Bounds
+    now: np.ndarray  # each group's request_ts
+    candidates: np.ndarray | None  # (rows, dim) float64
+    wanted: set[str]
+
+    def vectors(self, name: str, per_group: np.ndarray) -> dict[str, Any]:
+        """``{name: each row's vector}`` (float32 lists) if asked for: a per-row copy is costly."""
+        return {name: _list_column(per_group.astype(np.float32)[self.shared.group])} if name in self.wanted else {}
+
+    def similarities(self, per_group: np.ndarray) -> np.ndarray:
+        """Each row's cosine of its candidate and its group's vector; 0 without candidates."""
+        if self.candidates is None:
+            return np.zeros(len(self.shared.group))
+        norms = np.sqrt(np.einsum("ij,ij->i", self.candidates, self.candidates))
+        return _cosines(per_group[self.shared.group], self.candidates, norms)
+
+
+def _decayed_columns(groups: _Groups, number: int, is_verb: np.ndarray, ordinal: np.ndarray,
+                     kinds: set[str]) -> dict[str, Any]:
+    log, wspec = groups.log, groups.wspec
+    embeddings = None
+    if log.stored is not None and not kinds.isdisjoint(_DECAY_MEAN_KINDS):
+        embeddings = log.stored[log.row[is_verb]]
+    found = decayed(log.ts[is_verb], ordinal[groups.bounds.start], ordinal[groups.bounds.end], groups.now,
+                    [d.half_life_ms for d in wspec.decays], embeddings)
+    stem = verb_slug(wspec.verbs[number - 1])
+    out: dict[str, Any] = {}
+    for decay, result in zip(wspec.decays, found):
+        out[f"{stem}_decayed_count_{decay.label}"] = result.counts[groups.shared.group]
+        if result.means is not None:
+            out |= groups.vectors(f"{stem}_decayed_mean_emb_{decay.label}", result.means)
+            out[f"{stem}_decayed_sim_{decay.label}"] = groups.similarities(result.means)
+    return out
+
+
+def _seen_columns(groups: _Groups, number: int, is_verb: np.ndarray, row_actor: np.ndarray,
+                  row_key: np.ndarray) -> dict[str, Any]:
+    log, wspec, group = groups.log, groups.wspec, groups.shared.group
+    assert wspec.seen is not None and log.keys is not None
+    firsts = [first[group] for first in groups.bounds.firsts[len(wspec.windows):]]
+    found = seen(log.ts, log.code, log.keys.codes, np.flatnonzero(is_verb), row_actor, row_key, firsts,
+                 groups.bounds.end[group], groups.now[group])
+    stem = verb_slug(wspec.verbs[number - 1])
+    out: dict[str, Any] = {}
+    for window, result in zip(wspec.seen.windows, found):
+        out[f"{stem}_seen_count_{window.label}"] = result.counts
+        out[f"{stem}_seen_age_ms_{window.label}"] = result.ages
+    return out
+
+
+def _interest_columns(groups: _Groups, spec: InterestsSpec) -> dict[str, Any]:
+    log, shared = groups.log, groups.shared
+    assert log.stored is not None  # interests are declared on histories with embeddings only
+    numbers = [groups.wspec.read_verbs.index(verb) + 1 for verb in spec.verbs]
+    is_interest = np.isin(log.verb_no, numbers)
+    chosen = np.flatnonzero(is_interest)
+    ordinal = np.concatenate([[0], np.cumsum(is_interest)])
+    found = group_interests(spec, log.ts[chosen], log.stored[log.row[chosen]], ordinal[groups.bounds.start],
+                            ordinal[groups.bounds.end], groups.now)
+    medoids = np.zeros((len(found), spec.k, log.stored.shape[1]), np.float32)
+    for number, interest in enumerate(found):
+        medoids[number] = interest.medoids
+    importances = np.array([interest.importances for interest in found]).reshape(len(found), spec.k)
+    out: dict[str, Any] = {f"{spec.prefix}_clusters": np.array([i.clusters for i in found], np.int64)[shared.group]}
+    for slot in range(spec.k):
+        out |= groups.vectors(f"{spec.prefix}_medoid_emb_{slot + 1}", medoids[:, slot])
+        out[f"{spec.prefix}_importance_{slot + 1}"] = importances[:, slot][shared.group]
+    best, weighted = np.zeros(len(shared.group)), np.zeros(len(shared.group))
+    if groups.candidates is not None:
+        for number, interest in enumerate(found):
+            if interest.found:  # the others score 0
+                members = shared.order[shared.starts[number]:shared.starts[number + 1]]
+                best[members], weighted[members] = interest.similarities(groups.candidates[members])
+    out[f"{spec.prefix}_max_sim"], out[f"{spec.prefix}_weighted_sim"] = best, weighted
+    return out
 
 
 def _actor_prefix_sums(stored: np.ndarray, rows: np.ndarray, codes: np.ndarray, actors: int) -> np.ndarray:

@@ -14,7 +14,8 @@ from tests.fixtures.pinot import PinotEndpoints
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = {
     "freshness_p50_ms", "freshness_p99_ms", "online_p50_ms", "online_p99_ms", "http_p50_ms", "http_p99_ms",
-    "ingest_events_per_s", "historical_s", "peak_rss_mb",
+    "ingest_events_per_s", "historical_s", "historical_decayed_seen_s", "historical_multi_interest_rows_per_s",
+    "peak_rss_mb",
     "pinot_history_p50_ms", "pinot_history_p99_ms", "pinot_online_p50_ms", "pinot_online_p99_ms",
     "pinot_freshness_p50_ms", "pinot_freshness_p99_ms",
     "online_rank_1_p50_ms", "online_rank_1_p99_ms", "online_rank_10_p50_ms", "online_rank_10_p99_ms",
