@@ -25,11 +25,8 @@ HOUR = 3_600_000
 VERBS = ("a", "b")
 
 
-def make_mini_repo(root: Path, jobs: pd.DataFrame) -> FeatureStore:
-    """``acts`` stores 2-d embeddings; ``light`` joins them from ``jobs`` (written by pandas as given)."""
-    (root / "data").mkdir(parents=True)
-    (root / "feature_store.yaml").write_text(YAML)
-    jobs.to_parquet(root / "data" / "jobs.parquet", index=False)  # pandas: nanosecond timestamps
+def jobs_entities() -> tuple[Entity, Entity, FeatureView]:
+    """The member and job entities, and ``job_attributes`` (embeddings from ``data/jobs.parquet``)."""
     member = Entity(name="member", join_keys=["member_id"], value_type=ValueType.INT64)
     job = Entity(name="job", join_keys=["job_id"], value_type=ValueType.INT64)
     job_attributes = FeatureView(
@@ -37,6 +34,15 @@ def make_mini_repo(root: Path, jobs: pd.DataFrame) -> FeatureStore:
         schema=[Field(name="job_id", dtype=Int64), Field(name="embedding", dtype=Array(Float32))],
         source=FileSource(name="jobs_source", path="data/jobs.parquet", timestamp_field="event_timestamp"),
     )
+    return member, job, job_attributes
+
+
+def make_mini_repo(root: Path, jobs: pd.DataFrame) -> FeatureStore:
+    """``acts`` stores 2-d embeddings; ``light`` joins them from ``jobs`` (written by pandas as given)."""
+    (root / "data").mkdir(parents=True)
+    (root / "feature_store.yaml").write_text(YAML)
+    jobs.to_parquet(root / "data" / "jobs.parquet", index=False)  # pandas: nanosecond timestamps
+    member, job, job_attributes = jobs_entities()
     acts = action_log("acts", member, VERBS, "data/acts", embedding_dim=2, retention=timedelta(hours=96))
     light = action_log("light", member, VERBS, "data/light", retention=timedelta(hours=96))
     acts_hist = action_history("acts_hist", acts)

@@ -17,14 +17,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
-from feast.types import Array, Float32, Int64
+from feast import FeatureStore
 
 from feast_pinot import Interests, action_history, action_log, windowed_action_features
 from feast_pinot.offline.parts import resolve_path, write_action_parts
 from feast_pinot.specs import HISTORY_FEATURES, WindowedFeaturesSpec, spec_of
 from feast_pinot.windows import NO_SEEN_AGE, output_names, windowed_features
-from tests.integration.mini_repo import YAML
+from tests.integration.mini_repo import YAML, jobs_entities
 
 HOUR = 3_600_000
 START = 1_767_571_200_000  # 2026-01-05T00:00Z
@@ -84,13 +83,7 @@ def _repo(root: Path, actions: list[dict[str, Any]]) -> FeatureStore:
         "embedding": [rng.normal(size=DIM).astype(np.float32).tolist() for _ in range(JOBS)],
         "event_timestamp": pd.Timestamp(START - HOUR, unit="ms", tz="UTC"),
     }).to_parquet(root / "data" / "jobs.parquet", index=False)
-    member = Entity(name="member", join_keys=["member_id"], value_type=ValueType.INT64)
-    job = Entity(name="job", join_keys=["job_id"], value_type=ValueType.INT64)
-    jobs = FeatureView(
-        name="job_attributes", entities=[job], ttl=timedelta(days=3650),
-        schema=[Field(name="job_id", dtype=Int64), Field(name="embedding", dtype=Array(Float32))],
-        source=FileSource(name="jobs_source", path="data/jobs.parquet", timestamp_field="event_timestamp"),
-    )
+    member, job, jobs = jobs_entities()
     log = action_log("acts", member, VERBS, "data/acts", embedding_dim=DIM, retention=timedelta(hours=48),
                      max_actions=50)
     history = action_history("acts_hist", log, max_actions=CAP)
