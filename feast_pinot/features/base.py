@@ -179,13 +179,14 @@ class Rows:
 def bisect_right(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Per query, the first index in ``[lo, hi)`` whose value exceeds ``x`` (``values`` ascending there).
 
-    A vectorised binary search, one step for all queries at a time: each run
-    of ``values`` is searched on its own, so no combined (actor, ts) key has
-    to fit in 64 bits.
+    Each run of ``values`` is searched on its own, so no combined (actor, ts)
+    key has to fit in 64 bits: a few queries one by one, many in a vectorised
+    binary search (one step for all of them at a time).
     """
     lo, hi = lo.astype(np.int64), hi.astype(np.int64)
-    if not len(values):
-        return lo
+    if len(lo) <= _FEW_QUERIES:
+        return np.array([a + np.searchsorted(values[a:b], q, side="right") if b > a else a
+                         for a, b, q in zip(lo.tolist(), hi.tolist(), x.tolist())], np.int64)
     active = np.flatnonzero(lo < hi)
     while len(active):
         mid = (lo[active] + hi[active]) // 2
@@ -194,6 +195,9 @@ def bisect_right(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarr
         hi[active[~right]] = mid[~right]
         active = active[lo[active] < hi[active]]
     return lo
+
+
+_FEW_QUERIES = 16  # below this, one searchsorted per query costs less than the vectorised steps
 
 
 @dataclass
