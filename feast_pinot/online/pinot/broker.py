@@ -16,7 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from feast_pinot.online.pinot.errors import (
+    PinotAuthError,
     PinotConnectionError,
+    PinotError,
     PinotPartialResultError,
     PinotQueryError,
     PinotTableMissingError,
@@ -67,6 +69,7 @@ class BrokerClient:
             query_options=f"timeoutMs={config.query_timeout_ms}",
         )
         self._local = threading.local()
+        self._username = config.username
 
     def _cursor(self) -> Any:
         cursor = getattr(self._local, "cursor", None)
@@ -90,8 +93,10 @@ class BrokerClient:
             raise self._translate(query, cursor.raw_query_response, exc) from exc
         return self._result(query, cursor)
 
-    @staticmethod
-    def _translate(query: Query, raw: Mapping[str, Any] | None, exc: Exception) -> PinotQueryError:
+    def _translate(self, query: Query, raw: Mapping[str, Any] | None, exc: Exception) -> PinotError:
+        status = (raw or {}).get("status_code")
+        if status in (401, 403):
+            return PinotAuthError.http("broker", self._username, status, f"a query of table '{query.table}'")
         payload = (raw or {}).get("response")
         if not isinstance(payload, dict):
             return PinotQueryError(query.table, query.sql, f"the broker sent no JSON: {exc}")

@@ -32,6 +32,7 @@ import numpy as np
 
 from feast_pinot.actions import Action, datetime_to_ms
 from feast_pinot.online.backend import History, LatestRow
+from feast_pinot.online.json_values import from_json, to_json
 from feast_pinot.online.pinot.errors import PinotActionError, PinotValueError, PinotWriteError
 from feast_pinot.online.pinot.layout import ATTRIBUTE_COLUMNS, EMBEDDING, EMPTY, EVENT_MS, KEY, PRESENT, WRITE_ID
 from feast_pinot.online.pinot.sql import matchable
@@ -80,13 +81,25 @@ def _encode(column: str, value: Any, max_length: int) -> Any:
     return value
 
 
-def latest_record(row: LatestRow, write_id: str, max_length: int) -> dict[str, Any]:
-    record = {name: _encode(name, value, max_length) for name, value in row.values.items() if value is not None}
+def latest_record(row: LatestRow, write_id: str, max_length: int, json_columns: frozenset[str]) -> dict[str, Any]:
+    """The record of one row; features in ``json_columns`` go as ``{"v": value}`` (see :func:`_json_feature`)."""
+    record = {
+        name: _json_feature(name, value) if name in json_columns else _encode(name, value, max_length)
+        for name, value in row.values.items() if value is not None
+    }
     record.update({
         KEY: _checked(KEY, row.key, max_length), EVENT_MS: row.event_ms, WRITE_ID: write_id,
         PRESENT: list(record), EMPTY: [name for name, value in record.items() if value == []],
     })
     return record
+
+
+def _json_feature(column: str, value: Any) -> dict[str, Any]:
+    # Wrapped: Pinot 0.11 stores an empty JSON array as null, and takes a bare JSON string as JSON text.
+    try:
+        return {"v": to_json(value)}
+    except TypeError as exc:
+        raise PinotWriteError(f"column {column!r}: {exc}") from exc
 
 
 def action_records(actions: Sequence[Action], max_length: int) -> list[dict[str, Any]]:
@@ -125,6 +138,8 @@ def _decode(value: Any, pinot_type: str) -> Any:
         return [_decode(v, base) for v in value]
     if base in ("FLOAT", "DOUBLE") and isinstance(value, str):
         return _NON_FINITE[value]
+    if base == "JSON":  # a feature held as JSON: its wrapped value (pinotdb has parsed the text)
+        return from_json(value["v"])
     if base == "BYTES":
         return bytes.fromhex(value)
     if base == "TIMESTAMP" and isinstance(value, datetime) and value.tzinfo is None:
