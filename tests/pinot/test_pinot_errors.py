@@ -14,9 +14,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
-from confluent_kafka.admin import AdminClient
 
 from feast_pinot.actions import Action
 from feast_pinot.errors import OnlineStoreError
@@ -33,7 +31,7 @@ from feast_pinot.online.pinot.errors import (
     PinotWriteError,
 )
 from tests.fixtures.pinot import pinot_settings
-from tests.pinot.conftest import Proxied
+from tests.pinot.conftest import Proxied, named_with
 
 PROFILE = TableSpec("p_profile", "latest", columns=(("industry", "String"), ("score", "Int64")))
 ACTIONS = TableSpec("p_actions", "actions", actor_is_int=True)
@@ -57,15 +55,6 @@ def make_backend(proxied: Proxied, pinot_prefix: str) -> BackendFactory:
 
 def _table(backend: PinotBackend, spec: TableSpec) -> str:
     return backend._layout.table(spec.name)
-
-
-def _leftovers(proxied: Proxied, prefix: str) -> tuple[list[str], list[str], list[str]]:
-    """The tables, schemas and Kafka topics named with ``prefix``."""
-    with httpx.Client(base_url=proxied.endpoints.controller_url, timeout=30) as http:
-        tables = [t for t in http.get("/tables").json()["tables"] if t.startswith(prefix)]
-        schemas = [s for s in http.get("/schemas").json() if s.startswith(prefix)]
-    listed = AdminClient({"bootstrap.servers": proxied.endpoints.kafka_bootstrap}).list_topics(timeout=10).topics
-    return tables, schemas, [t for t in listed if t.startswith(prefix)]
 
 
 def _with_exception(code: int, message: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -222,7 +211,7 @@ def test_a_table_the_broker_never_routes(make_backend: BackendFactory, proxied: 
                        r"\(it was created\); Pinot's last answer: .*\(Pinot error 410\): 410: BrokerResourceMissingError"):
         make_backend(ingestion_timeout_s=0.5)
     proxied.broker.clear()
-    assert _leftovers(proxied, pinot_prefix) == ([], [], [])  # the apply took back what it created
+    assert named_with(proxied.endpoints, pinot_prefix) == ([], [], [])  # the apply took back what it created
 
 
 @pytest.mark.parametrize(("code", "name"), [(400, "BrokerTimeoutError"), (427, "ServerNotRespondingError")])

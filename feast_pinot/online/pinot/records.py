@@ -32,7 +32,7 @@ import numpy as np
 
 from feast_pinot.actions import Action, datetime_to_ms
 from feast_pinot.online.backend import History, LatestRow
-from feast_pinot.online.json_values import from_json, to_json
+from feast_pinot.online.json_values import dumps, loads
 from feast_pinot.online.pinot.errors import PinotActionError, PinotValueError, PinotWriteError
 from feast_pinot.online.pinot.layout import ATTRIBUTE_COLUMNS, EMBEDDING, EMPTY, EVENT_MS, KEY, PRESENT, WRITE_ID
 from feast_pinot.online.pinot.sql import matchable
@@ -94,11 +94,12 @@ def latest_record(row: LatestRow, write_id: str, max_length: int, json_columns: 
     return record
 
 
-def _json_feature(column: str, value: Any) -> dict[str, Any]:
-    # Wrapped: Pinot 0.11 stores an empty JSON array as null, and takes a bare JSON string as JSON text.
+def _json_feature(column: str, value: Any) -> dict[str, str]:
+    # As JSON text inside an object: Pinot 0.11's JSON decoder turns booleans nested in arrays into
+    # strings, stores an empty JSON array as null, and takes a bare string as JSON text.
     try:
-        return {"v": to_json(value)}
-    except TypeError as exc:
+        return {"v": dumps(value)}
+    except (TypeError, ValueError) as exc:
         raise PinotWriteError(f"column {column!r}: {exc}") from exc
 
 
@@ -138,8 +139,8 @@ def _decode(value: Any, pinot_type: str) -> Any:
         return [_decode(v, base) for v in value]
     if base in ("FLOAT", "DOUBLE") and isinstance(value, str):
         return _NON_FINITE[value]
-    if base == "JSON":  # a feature held as JSON: its wrapped value (pinotdb has parsed the text)
-        return from_json(value["v"])
+    if base == "JSON":  # a feature held as JSON: pinotdb has parsed the column, the value is its text
+        return loads(value["v"])
     if base == "BYTES":
         return bytes.fromhex(value)
     if base == "TIMESTAMP" and isinstance(value, datetime) and value.tzinfo is None:
