@@ -208,7 +208,7 @@ def test_recreation_right_after_a_drop_and_a_lingering_external_view(
 def test_a_table_the_broker_never_routes(make_backend: BackendFactory, proxied: Proxied, pinot_prefix: str) -> None:
     proxied.broker.inject(pinot_prefix, times=None, edit=_with_exception(410, "BrokerResourceMissingError"))
     with pytest.raises(PinotSchemaError, match=r"waited 0.5 s for table '.*_p_profile' to be routed by the broker "
-                       r"\(it was created\); Pinot's last answer: .*\(Pinot error 410\): 410: BrokerResourceMissingError"):
+                       r"\(it was created\); Pinot's last answer: .*\(Pinot error 410\): 410: BrokerResource"):
         make_backend(ingestion_timeout_s=0.5)
     proxied.broker.clear()
     assert named_with(proxied.endpoints, pinot_prefix) == ([], [], [])  # the apply took back what it created

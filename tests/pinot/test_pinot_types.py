@@ -96,7 +96,7 @@ def pinot_store_settings(pinot_endpoints: PinotEndpoints, pinot_prefix: str) -> 
 def test_every_type_round_trips_on_pinot_as_on_the_embedded_store(
     tmp_path: Path, pinot_store_settings: dict[str, Any]
 ) -> None:
-    pinot, view = _repo(tmp_path / "pinot", pinot_store_settings)
+    pinot, _ = _repo(tmp_path / "pinot", pinot_store_settings)
     embedded, _ = _repo(tmp_path / "embedded", {"type": "feast_pinot.online.embedded.EmbeddedOnlineStore",
                                                  "path": str(tmp_path / "online.db")})
     expected = _expected()
