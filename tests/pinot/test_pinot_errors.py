@@ -226,3 +226,25 @@ def test_a_new_table_timing_out_at_first_is_probed_again(
 def test_every_error_is_an_online_store_error() -> None:
     for error in (PinotConnectionError, PinotSchemaError, PinotQueryError, PinotTimeoutError, PinotWriteError):
         assert issubclass(error, OnlineStoreError)
+
+
+@pytest.mark.parametrize(("code", "name"), [(427, "ServerNotRespondingError"), (305, "SegmentUnavailable"),
+                                            (400, "BrokerTimeoutError")])
+def test_the_wait_for_ingestion_asks_again_on_a_busy_cluster(
+    make_backend: BackendFactory, proxied: Proxied, code: int, name: str
+) -> None:
+    """What ``scripts/demo.sh --pinot`` met on a loaded machine: 427 while waiting for a materialized row."""
+    backend = make_backend()
+    table = _table(backend, PROFILE)
+
+    def busy(answer: dict[str, Any]) -> dict[str, Any]:
+        return {**answer, "numServersResponded": 0, "exceptions": [{"errorCode": code, "message": name}]}
+
+    proxied.broker.inject(rf"feast_write_id\W+FROM\W+{table}\b", times=3, edit=busy)
+    backend.write_latest(PROFILE.name, [LatestRow("k", 1, {"industry": "x", "score": 1})])
+    assert backend.read_latest(PROFILE.name, ["k"]) == [LatestRow("k", 1, {"industry": "x", "score": 1})]
+    proxied.broker.inject(rf"feast_write_id\W+FROM\W+{table}\b", times=None, edit=busy)
+    other = make_backend(create=False, ingestion_timeout_s=0.5)
+    with pytest.raises(PinotWriteError, match=rf"waited 0.5 s for 1 keys written to '{table}' to become queryable; "
+                       rf"Pinot's last answer: .*\(Pinot error {code}\)"):
+        other.write_latest(PROFILE.name, [LatestRow("k2", 1, {"industry": "y", "score": 2})])
