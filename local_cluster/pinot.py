@@ -109,7 +109,8 @@ def _role_files(home: Path, ports: _Ports, credentials: Credentials | None) -> l
                        "controller.data.dir": home / "controller", "controller.zk.str": zk,
                        "controller.helix.cluster.name": _CLUSTER, "cluster.tenant.isolation.enable": "true"},
         "broker": {"pinot.service.role": "BROKER", "pinot.broker.hostname": HOST,
-                   **_listener("pinot.broker.client", ports.broker), "pinot.query.runner.port": ports.broker_query_runner,
+                   **_listener("pinot.broker.client", ports.broker),
+                   "pinot.query.runner.port": ports.broker_query_runner,
                    "pinot.broker.delayShutdownTimeMs": 0},  # 10 s by default: every stop would wait for it
         "server": {"pinot.service.role": "SERVER", "pinot.server.netty.host": HOST,
                    "pinot.server.netty.port": ports.server, **_listener("pinot.server.adminapi", ports.server_admin),
