@@ -31,6 +31,7 @@ __all__ = ["BrokerClient", "Result"]
 
 _TIMEOUT_CODES = {240, 250, 400}  # scheduling, execution, broker timeout
 _PARTIAL_CODES = {427, 305}  # servers not responding, segments unavailable
+_ACCESS_DENIED = 180
 _ERROR_TYPES: dict[int, type[PinotQueryError]] = {190: PinotTableMissingError}
 
 
@@ -96,12 +97,15 @@ class BrokerClient:
     def _translate(self, query: Query, raw: Mapping[str, Any] | None, exc: Exception) -> PinotError:
         status = (raw or {}).get("status_code")
         if status in (401, 403):
-            return PinotAuthError.http("broker", self._username, status, f"a query of table '{query.table}'")
+            return PinotAuthError.http("broker", self._username, f"HTTP {status}", f"a query of table '{query.table}'")
         payload = (raw or {}).get("response")
         if not isinstance(payload, dict):
             return PinotQueryError(query.table, query.sql, f"the broker sent no JSON: {exc}")
         exceptions = payload.get("exceptions") or []
         code = exceptions[0].get("errorCode") if exceptions else None
+        if code == _ACCESS_DENIED:  # Pinot 0.11 answers a refused login with HTTP 200 and this code
+            return PinotAuthError.http("broker", self._username, f"Pinot error {code}",
+                                       f"a query of table '{query.table}'")
         detail = "; ".join(f"{e.get('errorCode')}: {e.get('message')}" for e in exceptions) or str(exc)
         queried, responded = payload.get("numServersQueried", -1), payload.get("numServersResponded", -1)
         if queried < 0 or responded < 0 or responded < queried:

@@ -88,7 +88,8 @@ class ControllerClient:
         if missing_ok and response.status_code == 404:
             return None
         if response.status_code in (401, 403):
-            raise PinotAuthError.http("controller", self._config.username, response.status_code, f"{method} {path}")
+            raise PinotAuthError.http("controller", self._config.username, f"HTTP {response.status_code}",
+                                      f"{method} {path}")
         if response.status_code != 200:
             # Pinot quotes the config it refused, stream credentials included: masked.
             raise PinotSchemaError(self._config.redact(

@@ -51,10 +51,10 @@ class PinotAuthError(PinotError):
     """
 
     @classmethod
-    def http(cls, service: str, username: str | None, status: int, what: str) -> PinotAuthError:
-        """The error of a 401 or 403 from the Pinot ``service`` (controller or broker) on ``what``."""
+    def http(cls, service: str, username: str | None, answer: str, what: str) -> PinotAuthError:
+        """The error of a refusal (``answer``: "HTTP 403", "Pinot error 180") from the Pinot ``service``."""
         who = f"user {username!r}" if username is not None else "a request without credentials"
-        return cls(f"the Pinot {service} refused {who} (HTTP {status}) on {what}: check online_store.username "
+        return cls(f"the Pinot {service} refused {who} ({answer}) on {what}: check online_store.username "
                    "and password (a wrong password, a missing one, or no permission)")
 
 

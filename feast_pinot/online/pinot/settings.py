@@ -11,17 +11,16 @@ from typing import Any, Literal
 from feast.repo_config import FeastConfigBaseModel
 from pydantic import ConfigDict, Field, SecretStr, StrictBool, StrictStr, field_validator, model_validator
 
+from feast_pinot.credentials import MASK, is_secret_key, masked
+
 __all__ = ["STORE_TYPE", "PinotOnlineStoreConfig"]
 
 STORE_TYPE: Literal["feast_pinot.online.pinot.PinotOnlineStore"] = "feast_pinot.online.pinot.PinotOnlineStore"
 _URL = re.compile(r"https?://[^\s/]+(/[^\s]*)?")
 _PREFIX = re.compile(r"([A-Za-z][A-Za-z0-9_]*)?")
-# Keys of Kafka client settings whose values are credentials: never shown in a repr, a log or an error.
-_SECRET_KEY = re.compile(r"password|secret|jaas|token|credential", re.IGNORECASE)
 _JAAS_PASSWORD = re.compile(r'password\s*=\s*"([^"]*)"')
 # What Feast's ``os.path.expandvars`` leaves of a variable that is not set.
 _UNEXPANDED = re.compile(r"\$\{(\w+)\}")
-_MASK = "**********"
 
 
 class PinotOnlineStoreConfig(FeastConfigBaseModel):
@@ -133,7 +132,7 @@ class PinotOnlineStoreConfig(FeastConfigBaseModel):
     def __repr_args__(self) -> Any:
         for name, value in super().__repr_args__():
             if name in ("stream_properties", "kafka_producer_config") and isinstance(value, dict):
-                value = {k: _MASK if _SECRET_KEY.search(k) else v for k, v in value.items()}
+                value = masked(value)
             yield name, value
 
     @property
@@ -142,7 +141,7 @@ class PinotOnlineStoreConfig(FeastConfigBaseModel):
         found = {self.password.get_secret_value()} if self.password is not None else set()
         for block in (self.stream_properties, self.kafka_producer_config):
             for key, value in block.items():
-                if _SECRET_KEY.search(key):
+                if is_secret_key(key):
                     found.add(value)
                     found.update(_JAAS_PASSWORD.findall(value))
         return frozenset(s for s in found if s)
@@ -150,7 +149,7 @@ class PinotOnlineStoreConfig(FeastConfigBaseModel):
     def redact(self, text: str) -> str:
         """``text`` with every credential of these settings replaced by asterisks."""
         for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, _MASK)
+            text = text.replace(secret, MASK)
         return text
 
     @property
