@@ -192,7 +192,8 @@ def test_a_refused_login_or_permission_at_apply_names_the_system_and_creates_not
 
 
 @pytest.mark.parametrize(("change", "system"), [
-    ({"password": "wrong"}, r"the Pinot broker refused user 'feast' \((HTTP 40[13]|Pinot error 180)\) on a query of table"),
+    ({"password": "wrong"},
+     r"the Pinot broker refused user 'feast' \((HTTP 40[13]|Pinot error 180)\) on a query of table"),
     ({"kafka_producer_config": {**STORE_BLOCK["kafka_producer_config"], "sasl.password": "wrong"}},
      r"Kafka at .* refused user 'feast' writing to topic '.*_s_profile': .*SASL authentication"),
     ({"kafka_producer_config": {**STORE_BLOCK["kafka_producer_config"], "sasl.username": "nobody",
