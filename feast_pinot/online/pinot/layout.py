@@ -9,8 +9,9 @@ Two layouts (reference ``pinot.md`` §4):
   multi-value column, see :mod:`~feast_pinot.online.pinot.records`);
 * ``actions`` (action logs): an append table deduplicated on ``action_id``,
   ``timestamp`` (epoch ms) as time column with a retention, sorted and
-  bloom-filtered on the actor, attributes as JSON, the embedding as a
-  multi-value FLOAT column.
+  bloom-filtered on the actor, attributes as JSON, the embedding as BYTES
+  (float32 little-endian): a history read then parses one hex string per
+  action instead of ``dim`` JSON numbers.
 
 Upsert and dedup need the topic keyed by the primary key and strictReplicaGroup
 routing; action topics are keyed by actor, which keeps every copy of an
@@ -132,7 +133,7 @@ class Layout:
             actor = _field("actor", "LONG") if spec.actor_is_int else _field("actor", "STRING", max_length=length)
             dimensions = [_field("action_id", "STRING", max_length=length), actor,
                           _field("verb", "STRING", max_length=length), _field("object", "STRING", max_length=length)]
-            dimensions += [_field(c, "JSON") for c in ATTRIBUTE_COLUMNS] + [_field(EMBEDDING, "FLOAT", single=False)]
+            dimensions += [_field(c, "JSON") for c in ATTRIBUTE_COLUMNS] + [_field(EMBEDDING, "BYTES")]
             primary, time_column = ["action_id"], "timestamp"
         _distinct_ignoring_case(name, [*dimensions, {"name": time_column}])
         return {

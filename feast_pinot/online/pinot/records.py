@@ -127,7 +127,8 @@ def _action_record(action: Action, max_length: int) -> dict[str, Any]:
     }
     record.update({column: attributes[column] for column in ATTRIBUTE_COLUMNS if column in attributes})
     if action.embedding is not None:
-        record[EMBEDDING] = list(action.embedding)
+        # BYTES, float32 little-endian as hex: read back in one call (numpy), not as dim JSON numbers a row
+        record[EMBEDDING] = np.asarray(action.embedding, dtype="<f4").tobytes().hex()
     return record
 
 
@@ -164,19 +165,28 @@ def decode_latest(row: Mapping[str, Any], types: Mapping[str, str]) -> LatestRow
     return LatestRow(row[KEY], int(row[EVENT_MS]), values)
 
 
-def _embedding(value: Any) -> Any:
-    # A log without embeddings reads null, or [-Infinity] where Pinot fills null defaults.
-    if value is None or (len(value) == 1 and value[0] in ("-Infinity", -math.inf)):
+def _embeddings(rows: Sequence[Mapping[str, Any]]) -> np.ndarray | None:
+    """The rows' embeddings as one (n, dim) float32 array; None unless every row holds one of one size.
+
+    A BYTES column (hex) is decoded in one call. Action-log tables created
+    before embeddings were BYTES hold a multi-value FLOAT column, which reads
+    ``[-Infinity]`` (Pinot's null default) where a row has none.
+    """
+    values = [r[EMBEDDING] for r in rows]
+    if all(isinstance(v, str) for v in values):
+        if not values[0] or any(len(v) != len(values[0]) for v in values):
+            return None
+        return np.frombuffer(bytes.fromhex("".join(values)), dtype="<f4").reshape(len(values), -1).astype(np.float32)
+    if any(v is None or (len(v) == 1 and v[0] in ("-Infinity", -math.inf)) for v in values):
         return None
-    return value
+    return np.asarray(values, dtype=np.float32)
 
 
 def decode_history(rows: Sequence[Mapping[str, Any]]) -> History:
     """One actor's rows, already in history order."""
     if not rows:
         return History((), (), (), (), None)
-    vectors = [_embedding(r[EMBEDDING]) for r in rows]
-    embeddings = None if any(v is None for v in vectors) else np.asarray(vectors, dtype=np.float32)
+    embeddings = _embeddings(rows)
     return History(
         tuple(r["action_id"] for r in rows),
         tuple(int(r["timestamp"]) for r in rows),
