@@ -1,16 +1,20 @@
 """The pass/fail table of a universal-suite run: ``python report.py RESULTS_DIR`` (JUnit XML per store and run)."""
 
+import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 STORES = ("sqlite", "embedded", "pinot")
+# Feast names each parametrization after the environment, store included: one name for every store.
+_ENVIRONMENT = re.compile(r"ParameterSet\(values=\(LOCAL:[^)]*\),\s*marks=\[\], id=None\)-?|-?LOCAL:[^\]-]*")
 
 
 def _outcomes(path: Path) -> dict[str, str]:
     found = {}
     for case in ET.parse(path).iter("testcase"):
         name = f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}"
+        name = _ENVIRONMENT.sub("", name).replace("[]", "")
         kinds = {child.tag for child in case}
         found[name] = ("E" if "error" in kinds else "F" if "failure" in kinds else
                        "skip" if "skipped" in kinds else "P")
