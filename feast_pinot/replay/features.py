@@ -17,11 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
+from feast import Entity, FeatureStore, FeatureView, Field, FileSource, OnDemandFeatureView, ValueType
 from feast.types import Array, Float32, Int64
 
 from feast_pinot import Interests, action_history, action_log, windowed_action_features
@@ -56,7 +57,7 @@ class FeatureSettings:
         "1h": timedelta(hours=1), "1d": _DAY, "7d": 7 * _DAY, "30d": 30 * _DAY})
     half_lives: Mapping[str, timedelta] = field(default_factory=lambda: {
         "1h": timedelta(hours=1), "1d": _DAY, "7d": 7 * _DAY})
-    interests: Interests = Interests(k=3, half_life=7 * _DAY)
+    interests: Interests = field(default_factory=lambda: Interests(k=3, half_life=7 * _DAY))
     seen_windows: Mapping[str, timedelta] = field(default_factory=lambda: {"1d": _DAY, "30d": 30 * _DAY})
     retention: timedelta = 90 * _DAY
     max_actions: int = 200
@@ -117,7 +118,7 @@ def _object_view(object_entity: Entity) -> FeatureView:
     )
 
 
-def _declarations(data: ReplayData, settings: FeatureSettings) -> tuple[list[object], dict[str, object]]:
+def _declarations(data: ReplayData, settings: FeatureSettings) -> tuple[list[Any], dict[str, OnDemandFeatureView]]:
     actor = Entity(name="actor", join_keys=["actor_id"], value_type=ValueType.INT64)
     obj = Entity(name="object", join_keys=["object_id"], value_type=ValueType.INT64)
     objects = _object_view(obj)
@@ -138,11 +139,9 @@ def _declarations(data: ReplayData, settings: FeatureSettings) -> tuple[list[obj
     return [actor, obj, objects, log, history, *families.values()], families
 
 
-def _scalar_outputs(view: object) -> tuple[str, ...]:
+def _scalar_outputs(view: OnDemandFeatureView) -> tuple[str, ...]:
     """The view's outputs that are numbers (vectors are left to the similarities)."""
-    fields = view.features  # type: ignore[attr-defined]
-    return tuple(f"{view.name}__{f.name}" for f in fields  # type: ignore[attr-defined]
-                 if not str(f.dtype).startswith("Array"))
+    return tuple(f"{view.name}__{f.name}" for f in view.features if not str(f.dtype).startswith("Array"))
 
 
 def build_repo(root: Path, data: ReplayData, settings: FeatureSettings) -> ReplayRepo:

@@ -9,11 +9,12 @@ weight 1).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Bootstrap", "Estimate", "auc", "group_ndcg", "log_loss"]
+__all__ = ["Bootstrap", "Estimate", "auc", "group_ndcg", "log_loss", "replicated", "replicated_ndcg"]
 
 _EPS = 1e-15
 _CHUNK = 64  # replicates per block: B x rows weights stay a few tens of MB
@@ -88,7 +89,7 @@ def group_ndcg(scores: np.ndarray, labels: np.ndarray, groups: np.ndarray, k: in
     values, firsts = [], []
     order = np.argsort(groups, kind="stable")
     bounds = np.flatnonzero(np.r_[True, groups[order][1:] != groups[order][:-1], True])
-    for start, stop in zip(bounds[:-1], bounds[1:]):
+    for start, stop in itertools.pairwise(bounds):
         rows = order[start:stop]
         y = labels[rows]
         if y.min() == y.max():

@@ -69,7 +69,7 @@ def read_items(folder: Path) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for item, year, genres in zip(raw["item_id"], raw["release_year"], raw["class"]):
         one_hot = np.asarray([g in genres.split() for g in GENRES], dtype=np.float64)
-        genre_part = one_hot / max(np.linalg.norm(one_hot), 1.0)
+        genre_part = one_hot / max(float(np.linalg.norm(one_hot)), 1.0)
         decade = np.zeros(len(_DECADES) + 1)
         if year.isdigit():
             decade[int(np.searchsorted(_DECADES, int(year), side="right"))] = 0.5
