@@ -72,7 +72,7 @@ def _checked_interactions(raw: pd.DataFrame) -> pd.DataFrame:
     bad = frame["label"].notna() & ~labels.isin([0, 1])
     if bad.any():
         raise ReplayError(f"interactions: 'label' must be 0, 1 or missing; row {int(np.flatnonzero(bad)[0])} "
-                          f"has {frame['label'][bad].iloc[0]!r}")
+                          f"has {frame['label'][bad].tolist()[0]!r}")
     frame["label"] = labels.astype("float64")
     if frame["label"].notna().sum() == 0 or frame["label"].nunique() < 2:
         raise ReplayError("interactions: the labelled rows need both classes (some 1 and some 0)")

@@ -26,7 +26,8 @@ from feast_pinot.replay.data import ReplayData
 from feast_pinot.replay.features import FAMILIES, FeatureSettings, ReplayRepo, build_repo
 from feast_pinot.replay.metrics import Bootstrap, Estimate
 
-__all__ = ["DEFAULT_DELAYS_MS", "FEATURE_SETS", "Outcome", "ReplayConfig", "ReplayReport", "run_replay", "split"]
+__all__ = ["DEFAULT_DELAYS_MS", "FEATURE_SETS", "Evaluation", "Outcome", "ReplayConfig", "ReplayReport", "evaluation_of",
+           "feature_columns", "run_replay", "split"]
 
 _MINUTE, _HOUR, _DAY = 60_000, 3_600_000, 86_400_000
 DEFAULT_DELAYS_MS = (0, _MINUTE, 10 * _MINUTE, _HOUR, _DAY, 7 * _DAY)
@@ -108,13 +109,13 @@ def _fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, s
         return model.fit(x_train, y_train).predict_proba(x_test)[:, 1]
 
 
-def _columns(frame: pd.DataFrame, repo: ReplayRepo, families: tuple[str, ...]) -> list[str]:
+def feature_columns(frame: pd.DataFrame, repo: ReplayRepo, families: tuple[str, ...]) -> list[str]:
     return [c for c in frame.columns if c.startswith("object_emb_")] + [
         c for family in families for c in repo.features[family]]
 
 
 @dataclass(frozen=True)
-class _Evaluation:
+class Evaluation:
     labels: np.ndarray
     train: np.ndarray  # boolean masks over the labelled rows
     test: np.ndarray
@@ -142,7 +143,7 @@ class _Evaluation:
         return {"auc": float(metrics.auc(p, y, ones)[0]), "log_loss": float(metrics.log_loss(p, y, ones)[0])}
 
 
-def _outcome(ev: _Evaluation, name: str, delay: int, p: np.ndarray, reps: dict[str, np.ndarray],
+def _outcome(ev: Evaluation, name: str, delay: int, p: np.ndarray, reps: dict[str, np.ndarray],
              base: dict[str, np.ndarray], base_points: dict[str, float]) -> Outcome:
     points = ev.points(p)
     ndcg = ev.boot.estimate(reps["ndcg"], float(reps["ndcg_point"][0])) if "ndcg" in reps else None
@@ -157,7 +158,7 @@ def _outcome(ev: _Evaluation, name: str, delay: int, p: np.ndarray, reps: dict[s
     )
 
 
-def _evaluation(data: ReplayData, config: ReplayConfig) -> tuple[_Evaluation, int]:
+def evaluation_of(data: ReplayData, config: ReplayConfig) -> tuple[Evaluation, int]:
     labelled = data.labelled
     times = labelled["ts_ms"].to_numpy()
     cut = split(times, config.test_fraction)
@@ -169,7 +170,7 @@ def _evaluation(data: ReplayData, config: ReplayConfig) -> tuple[_Evaluation, in
     actors = labelled["actor"].to_numpy()[test]
     groups = labelled["group"].astype(str).to_numpy()[test] if data.has_groups else None
     boot = Bootstrap.over(actors, config.bootstrap, config.seed)
-    return _Evaluation(labels, train, test, boot, groups, config), cut
+    return Evaluation(labels, train, test, boot, groups, config), cut
 
 
 def run_replay(data: ReplayData, config: ReplayConfig, workdir: Path,
@@ -177,7 +178,7 @@ def run_replay(data: ReplayData, config: ReplayConfig, workdir: Path,
     """Build the repo in ``workdir``, evaluate every feature set at every delay."""
     started = time.perf_counter()
     say = progress or (lambda _message: None)
-    evaluation, cut = _evaluation(data, config)
+    evaluation, cut = evaluation_of(data, config)
     repo = build_repo(workdir, data, config.features)
     outcomes: list[Outcome] = []
     first: dict[str, tuple[dict[str, np.ndarray], dict[str, float]]] = {}
@@ -187,7 +188,7 @@ def run_replay(data: ReplayData, config: ReplayConfig, workdir: Path,
         say(f"delay {delay} ms: {len(frame)} rows of training data in {time.perf_counter() - built:.1f} s")
         sets = {**FEATURE_SETS, OBJECT_ONLY: ()} if delay == config.delays_ms[0] else FEATURE_SETS
         for name, families in sets.items():
-            p = evaluation.scores(frame, _columns(frame, repo, families))
+            p = evaluation.scores(frame, feature_columns(frame, repo, families))
             reps = evaluation.replicates(p)
             first.setdefault(name, (reps, evaluation.points(p)))
             outcomes.append(_outcome(evaluation, name, delay, p, reps, *first[name]))
