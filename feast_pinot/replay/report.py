@@ -78,7 +78,8 @@ def write_json(report: ReplayReport, path: Path) -> None:
 
 
 def plot(report: ReplayReport, path: Path) -> None:
-    """AUC and log loss against the delay: one line per feature set, the full set with its interval."""
+    """AUC, log loss (and NDCG@k with candidate groups) against the delay: one line per feature set,
+    the full set with its interval; the object-only floor is in each panel's title."""
     try:
         import matplotlib
 
@@ -88,20 +89,21 @@ def plot(report: ReplayReport, path: Path) -> None:
         raise ReplayError("the replay's plot needs matplotlib: pip install 'feast-pinot[replay]'") from None
     delays = report.config.delays_ms
     xs = list(range(len(delays)))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, metric, title in ((axes[0], "auc", "AUC (higher is better)"),
-                              (axes[1], "log_loss", "log loss (lower is better)")):
+    panels = [("auc", "AUC (higher is better)"), ("log_loss", "log loss (lower is better)")]
+    if report.outcomes[0].ndcg is not None:
+        panels.append(("ndcg", f"NDCG@{report.config.ndcg_k} within groups (higher is better)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.4))
+    for ax, (metric, title) in zip(axes, panels):
         for name in FEATURE_SETS:
             values = [getattr(report.outcome(name, d), metric) for d in delays]
-            ax.plot(xs, [v.value for v in values], marker="o", label=name, linewidth=2 if name == FULL else 1)
+            ax.plot(xs, [v.value for v in values], marker="o", label=name, linewidth=2.2 if name == FULL else 1)
             if name == FULL:
                 ax.fill_between(xs, [v.low for v in values], [v.high for v in values], alpha=0.2,
                                 label=f"{FULL}: 95% CI")
         floor = getattr(report.outcome(OBJECT_ONLY, delays[0]), metric)
-        ax.axhline(floor.value, color="grey", linestyle="--", label=OBJECT_ONLY)
         ax.set_xticks(xs, [delay_label(d) for d in delays])
         ax.set_xlabel("feature delay")
-        ax.set_title(title)
+        ax.set_title(f"{title}\n{OBJECT_ONLY}: {floor.value:.4f}", fontsize=10)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{report.name}: model quality against feature delay ({report.test_rows} test rows)")

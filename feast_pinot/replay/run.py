@@ -26,8 +26,8 @@ from feast_pinot.replay.data import ReplayData
 from feast_pinot.replay.features import FAMILIES, FeatureSettings, ReplayRepo, build_repo
 from feast_pinot.replay.metrics import Bootstrap, Estimate
 
-__all__ = ["DEFAULT_DELAYS_MS", "FEATURE_SETS", "Evaluation", "Outcome", "ReplayConfig", "ReplayReport", "evaluation_of",
-           "feature_columns", "run_replay", "split"]
+__all__ = ["DEFAULT_DELAYS_MS", "FEATURE_SETS", "Evaluation", "Outcome", "ReplayConfig", "ReplayReport",
+           "evaluation_of", "feature_columns", "run_replay", "split"]
 
 _MINUTE, _HOUR, _DAY = 60_000, 3_600_000, 86_400_000
 DEFAULT_DELAYS_MS = (0, _MINUTE, 10 * _MINUTE, _HOUR, _DAY, 7 * _DAY)
