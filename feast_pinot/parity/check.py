@@ -34,7 +34,7 @@ from feast_pinot import clock
 from feast_pinot.errors import ParityError
 from feast_pinot.offline.parts import log_parts
 from feast_pinot.parity.compare import FeatureParity, compare_feature
-from feast_pinot.parity.service import ServicePlan, feature_service, key_values, plan_service
+from feast_pinot.parity.service import ServicePlan, key_values, plan_service
 
 __all__ = ["LOG_TIMESTAMP", "ParityReport", "check_sample", "check_served", "served_log"]
 
@@ -83,7 +83,9 @@ def _candidates(acted: Sequence[str], values: list[Any], count: int, rng: random
     by_text = {str(v): v for v in values}
     known = sorted({by_text[o.rsplit(":", 1)[-1]] for o in acted if o.rsplit(":", 1)[-1] in by_text}, key=str)
     chosen = rng.sample(known, min(len(known), count // 2))
-    return chosen + [rng.choice(values) for _ in range(count - len(chosen))]
+    others = [v for v in values if v not in chosen]
+    chosen += rng.sample(others, min(len(others), count - len(chosen)))
+    return chosen + [rng.choice(values) for _ in range(count - len(chosen))]  # fewer values than rows
 
 
 def _sample_rows(store: FeatureStore, plan: ServicePlan, at_ms: int, actors: int, candidates: int,
@@ -148,11 +150,15 @@ def served_log(store: FeatureStore, service: str, entity_rows: Sequence[Mapping[
     ``response`` is ``get_online_features(..., full_feature_names=True).to_dict()``
     of those ``entity_rows``; ``served_at_ms`` the instant it was served. Write the
     table with ``store.write_logged_features(table, feature_service)`` (a service
-    with a ``logging_config``) or as Parquet, and check it with ``--mode served``.
+    with a ``logging_config``; a file destination's folder must exist) or as
+    Parquet, and check it with ``--mode served``. Join keys that Feast's logging
+    schema leaves out (those an on-demand view reads through its source views,
+    such as the candidate's ``job_id``) are appended as extra columns.
     """
     from feast.feature_logging import FeatureServiceLoggingSource
 
-    schema = FeatureServiceLoggingSource(feature_service(store, service), store.project).get_schema(store.registry)
+    plan = plan_service(store, service)
+    schema = FeatureServiceLoggingSource(plan.service, store.project).get_schema(store.registry)
     n = len(entity_rows)
     served_at = pd.Timestamp(served_at_ms, unit="ms", tz="UTC")
     columns: dict[str, Any] = {}
@@ -171,7 +177,13 @@ def served_log(store: FeatureStore, service: str, entity_rows: Sequence[Mapping[
             columns[name] = list(response[name])
         else:
             columns[name] = [row.get(name) for row in entity_rows]
-    return pa.table({f.name: pa.array(columns[f.name], f.type) for f in schema}, schema=schema)
+    table = pa.table({f.name: pa.array(columns[f.name], f.type) for f in schema}, schema=schema)
+    # Feast's schema keeps an on-demand view's request fields but not the join keys it reads
+    # through its source views (a candidate's job_id): without them no row can be rebuilt.
+    for key in [plan.log.actor_join_key, *plan.keyed_by]:
+        if key not in schema.names:
+            table = table.append_column(key, pa.array([row.get(key) for row in entity_rows]))
+    return table
 
 
 def _read_logs(path: str) -> pd.DataFrame:
