@@ -8,6 +8,7 @@ parts, ``get_historical_features`` per delay.
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -165,3 +166,25 @@ def test_bad_input_is_named() -> None:
         ReplayData.of("x", two.assign(label=[1, 2]), {"m": [1.0], "n": [2.0]})
     with pytest.raises(ReplayError, match="delays must be distinct and >= 0"):
         ReplayConfig(delays_ms=(0, -5))
+
+
+def test_the_command_on_your_own_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from feast_pinot.replay.__main__ import main
+
+    data = _random_data(seed=2, actors=15, per_actor=30)
+    data.interactions.to_parquet(tmp_path / "clicks.parquet")
+    objects = pd.DataFrame({"object": list(data.objects), "embedding": [list(map(float, e)) for e in data.embeddings]})
+    objects.to_parquet(tmp_path / "objects.parquet")
+    out = tmp_path / "out"
+    args = ["files", "--interactions", str(tmp_path / "clicks.parquet"), "--embeddings",
+            str(tmp_path / "objects.parquet"), "--delays", "0,1h", "--bootstrap", "10", "--out", str(out)]
+    assert main(args) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["name"] == "clicks"
+    assert report["train_rows"] + report["test_rows"] == len(data.labelled)
+    assert report["ndcg_groups"] == 0  # no group column: no ranking metric
+    assert main([*args[:-6], "--delays", "0,5x", "--out", str(out)]) == 2
+    assert "delay '5x': expected a whole number with a unit" in capsys.readouterr().err
+    objects.drop(columns="embedding").to_parquet(tmp_path / "objects.parquet")
+    assert main(args) == 2
+    assert "needs the columns 'object' and 'embedding'" in capsys.readouterr().err
