@@ -127,26 +127,31 @@ class Evaluation:
         x = frame[columns].to_numpy(dtype=np.float64)
         return _fit_predict(x[self.train], self.labels[self.train], x[self.test], self.config.seed)
 
-    def replicates(self, p: np.ndarray) -> dict[str, np.ndarray]:
-        y = self.labels[self.test]
-        out = {"auc": metrics.replicated(self.boot, "auc", p, y),
-               "log_loss": metrics.replicated(self.boot, "log_loss", p, y)}
-        if self.groups is not None:
-            per_group, first = metrics.group_ndcg(p, y, self.groups, self.config.ndcg_k)
-            out["ndcg"] = metrics.replicated_ndcg(self.boot, per_group, first)
-            out["ndcg_point"] = np.asarray([per_group.mean()])
-        return out
-
-    def points(self, p: np.ndarray) -> dict[str, float]:
+    def measure(self, p: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Every metric of the test predictions ``p``: its bootstrap replicates and its plain value."""
         y = self.labels[self.test]
         ones = np.ones((1, len(y)))
-        return {"auc": float(metrics.auc(p, y, ones)[0]), "log_loss": float(metrics.log_loss(p, y, ones)[0])}
+        replicates = {"auc": metrics.replicated(self.boot, "auc", p, y),
+                      "log_loss": metrics.replicated(self.boot, "log_loss", p, y)}
+        points = {"auc": float(metrics.auc(p, y, ones)[0]), "log_loss": float(metrics.log_loss(p, y, ones)[0])}
+        if self.groups is not None:
+            per_group, first = metrics.group_ndcg(p, y, self.groups, self.config.ndcg_k)
+            replicates["ndcg"] = metrics.replicated_ndcg(self.boot, per_group, first)
+            points["ndcg"] = float(per_group.mean())
+        return replicates, points
+
+    def mixed_groups(self) -> int:
+        """Candidate groups of the test rows holding both classes (the ones NDCG is computed on)."""
+        if self.groups is None:
+            return 0
+        frame = pd.DataFrame({"group": self.groups, "label": self.labels[self.test]})
+        return int((frame.groupby("group")["label"].nunique() == 2).sum())
 
 
-def _outcome(ev: Evaluation, name: str, delay: int, p: np.ndarray, reps: dict[str, np.ndarray],
-             base: dict[str, np.ndarray], base_points: dict[str, float]) -> Outcome:
-    points = ev.points(p)
-    ndcg = ev.boot.estimate(reps["ndcg"], float(reps["ndcg_point"][0])) if "ndcg" in reps else None
+def _outcome(ev: Evaluation, name: str, delay: int, measured: tuple[dict[str, np.ndarray], dict[str, float]],
+             first: tuple[dict[str, np.ndarray], dict[str, float]]) -> Outcome:
+    (reps, points), (base, base_points) = measured, first
+    ndcg = ev.boot.estimate(reps["ndcg"], points["ndcg"]) if "ndcg" in reps else None
     return Outcome(
         feature_set=name, delay_ms=delay,
         auc=ev.boot.estimate(reps["auc"], points["auc"]),
@@ -181,22 +186,19 @@ def run_replay(data: ReplayData, config: ReplayConfig, workdir: Path,
     evaluation, cut = evaluation_of(data, config)
     repo = build_repo(workdir, data, config.features)
     outcomes: list[Outcome] = []
-    first: dict[str, tuple[dict[str, np.ndarray], dict[str, float]]] = {}
+    first: dict[str, tuple[dict[str, np.ndarray], dict[str, float]]] = {}  # per set: its first delay's
     for delay in config.delays_ms:
         built = time.perf_counter()
         frame = repo.frame_at(delay)
         say(f"delay {delay} ms: {len(frame)} rows of training data in {time.perf_counter() - built:.1f} s")
         sets = {**FEATURE_SETS, OBJECT_ONLY: ()} if delay == config.delays_ms[0] else FEATURE_SETS
         for name, families in sets.items():
-            p = evaluation.scores(frame, feature_columns(frame, repo, families))
-            reps = evaluation.replicates(p)
-            first.setdefault(name, (reps, evaluation.points(p)))
-            outcomes.append(_outcome(evaluation, name, delay, p, reps, *first[name]))
-    groups = 0 if evaluation.groups is None else len(metrics.group_ndcg(
-        np.zeros(int(evaluation.test.sum())), evaluation.labels[evaluation.test], evaluation.groups, 1)[0])
+            measured = evaluation.measure(evaluation.scores(frame, feature_columns(frame, repo, families)))
+            first.setdefault(name, measured)
+            outcomes.append(_outcome(evaluation, name, delay, measured, first[name]))
     return ReplayReport(
         name=data.name, train_rows=int(evaluation.train.sum()), test_rows=int(evaluation.test.sum()),
-        test_actors=int(evaluation.boot.counts.shape[1]), ndcg_groups=groups, split_ms=cut,
+        test_actors=int(evaluation.boot.counts.shape[1]), ndcg_groups=evaluation.mixed_groups(), split_ms=cut,
         positive_share=float(evaluation.labels.mean()), outcomes=tuple(outcomes),
         seconds=time.perf_counter() - started, config=config,
     )

@@ -101,7 +101,7 @@ def _full_set_auc(data: ReplayData, root: Path, delay_ms: int) -> float:
     repo = build_repo(root, data, SETTINGS)
     frame = repo.frame_at(delay_ms)
     scores = evaluation.scores(frame, feature_columns(frame, repo, ("windows", "decay", "interests", "seen")))
-    return evaluation.points(scores)["auc"]
+    return evaluation.measure(scores)[1]["auc"]
 
 
 def test_a_future_only_signal_gives_no_lift_and_would_if_the_cut_off_leaked(tmp_path: Path) -> None:
