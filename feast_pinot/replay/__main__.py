@@ -87,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--bootstrap", type=int, default=500, help="bootstrap replicates over test actors")
         sub.add_argument("--test-fraction", type=float, default=0.2, help="the latest share of labelled rows")
         sub.add_argument("--seed", type=int, default=0)
+        sub.add_argument("--no-ablation", action="store_true", help="fit only the full feature set (faster)")
         sub.add_argument("--out", default=None, help="output folder (default: replay-output/<source>)")
     return parser
 
@@ -98,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         data, settings = args.load(args)
         config = ReplayConfig(delays_ms=tuple(parse_delay(d) for d in args.delays.split(",")),
                               test_fraction=args.test_fraction, bootstrap=args.bootstrap, seed=args.seed,
-                              features=settings)
+                              features=settings, ablation=not args.no_ablation)
         with tempfile.TemporaryDirectory(prefix="feast-pinot-replay-") as workdir:
             report = run_replay(data, config, Path(workdir), progress=lambda m: print(f"[replay] {m}", flush=True))
     except ReplayError as exc:

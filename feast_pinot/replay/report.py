@@ -58,8 +58,10 @@ def table(report: ReplayReport) -> str:
                  _cell(o, "log_loss_change")] + ([_cell(o, "ndcg")] if has_ndcg else [])
         lines.append("| " + " | ".join(cells) + " |")
     floor = report.outcome(OBJECT_ONLY, delays[0])
-    lines += ["", "Ablation: AUC [95% CI] per feature set (each adds one family to the row above) and delay; "
-              f"with the object's embedding alone (no history at all): {floor.auc.as_text()}.", "",
+    lines += ["", f"The object's embedding alone (no history at all): AUC {floor.auc.as_text()}."]
+    if not report.config.ablation:
+        return "\n".join(lines) + "\n"
+    lines += ["", "Ablation: AUC [95% CI] per feature set (each adds one family to the row above) and delay.", "",
               "| feature set | " + " | ".join(delay_label(d) for d in delays) + " |",
               "|---|" + "---|" * len(delays)]
     for name in FEATURE_SETS:
@@ -94,7 +96,7 @@ def plot(report: ReplayReport, path: Path) -> None:
         panels.append(("ndcg", f"NDCG@{report.config.ndcg_k} within groups (higher is better)"))
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.4))
     for ax, (metric, title) in zip(axes, panels):
-        for name in FEATURE_SETS:
+        for name in report.config.feature_sets:
             values = [getattr(report.outcome(name, d), metric) for d in delays]
             ax.plot(xs, [v.value for v in values], marker="o", label=name, linewidth=2.2 if name == FULL else 1)
             if name == FULL:

@@ -46,6 +46,11 @@ class ReplayConfig:
     seed: int = 0
     ndcg_k: int = 10
     features: FeatureSettings = field(default_factory=FeatureSettings)
+    ablation: bool = True  # False: only the full set (and the object-only floor), a fifth of the fits
+
+    @property
+    def feature_sets(self) -> Mapping[str, tuple[str, ...]]:
+        return FEATURE_SETS if self.ablation else {FULL: FEATURE_SETS[FULL]}
 
     def __post_init__(self) -> None:
         if not self.delays_ms or any(d < 0 for d in self.delays_ms) or len(set(self.delays_ms)) != len(self.delays_ms):
@@ -191,7 +196,7 @@ def run_replay(data: ReplayData, config: ReplayConfig, workdir: Path,
         built = time.perf_counter()
         frame = repo.frame_at(delay)
         say(f"delay {delay} ms: {len(frame)} rows of training data in {time.perf_counter() - built:.1f} s")
-        sets = {**FEATURE_SETS, OBJECT_ONLY: ()} if delay == config.delays_ms[0] else FEATURE_SETS
+        sets = {**config.feature_sets, OBJECT_ONLY: ()} if delay == config.delays_ms[0] else config.feature_sets
         for name, families in sets.items():
             measured = evaluation.measure(evaluation.scores(frame, feature_columns(frame, repo, families)))
             first.setdefault(name, measured)

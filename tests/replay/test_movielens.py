@@ -68,7 +68,8 @@ def test_missing_files_name_the_install_step(tmp_path: Path) -> None:
 
 def test_the_command_on_a_reduced_movielens_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    assert main(["movielens", "--users", "25", "--delays", "0,1d", "--bootstrap", "50", "--out", str(out)]) == 0
+    assert main(["movielens", "--users", "25", "--delays", "0,1d", "--bootstrap", "50", "--no-ablation",
+                 "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "| 1d |" in printed and "NDCG@10" in printed
     assert {p.name for p in out.iterdir()} == {"table.md", "report.json", "freshness.png"}

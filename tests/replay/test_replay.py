@@ -125,7 +125,7 @@ def drifting(tmp_path_factory: pytest.TempPathFactory) -> tuple[ReplayData, Repl
         windows={"1h": timedelta(hours=1), "1d": timedelta(days=1)}, half_lives={"1d": timedelta(days=1)},
         interests=Interests(k=3, half_life=timedelta(days=1), verbs=POSITIVE),
         seen_windows={"1d": timedelta(days=1)}, retention=timedelta(days=10))
-    return data, ReplayConfig(delays_ms=(0, 2 * DAY), bootstrap=200, seed=0, features=settings)
+    return data, ReplayConfig(delays_ms=(0, 2 * DAY), bootstrap=200, seed=0, features=settings, ablation=False)
 
 
 def test_the_replay_sees_the_planted_drift(drifting: tuple[ReplayData, ReplayConfig], tmp_path: Path) -> None:
@@ -139,11 +139,12 @@ def test_the_replay_sees_the_planted_drift(drifting: tuple[ReplayData, ReplayCon
     floor = report.outcome("object only", 0)
     assert abs(floor.auc.value - 0.5) < 0.1  # a job alone says nothing: interests differ per member
     assert report.train_rows + report.test_rows == len(data.labelled)
-    assert "| 2d |" in table(report)
+    assert "| 2d |" in table(report) and "Ablation" not in table(report)
+    assert {o.feature_set for o in report.outcomes} == {FULL, "object only"}
 
 
 def test_a_rerun_gives_the_same_numbers(tmp_path: Path) -> None:
-    data = synthetic_data(members=20, hours=120, seed=3)
+    data = synthetic_data(members=12, hours=96, seed=3)
     config = ReplayConfig(delays_ms=(0, HOUR), bootstrap=30, seed=4, features=dataclasses.replace(
         SETTINGS, interests=Interests(k=2, half_life=timedelta(days=1), verbs=POSITIVE)))
     first = to_json(run_replay(data, config, tmp_path / "one"))
