@@ -8,7 +8,9 @@
     ├── OnlineStoreError       the online store could not read or write
     │   └── PinotError         PinotOnlineStore: connection, schema, query, write
     │                          (the full tree is in feast_pinot.online.pinot.errors)
-    └── OfflineStoreError      the offline store could not build or write data
+    ├── OfflineStoreError      the offline store could not build or write data
+    ├── ReplayError            the freshness replay got data or settings it cannot use
+    └── ParityError            the parity check got a repo, service or log it cannot use
 
 Driver errors (sqlite3, duckdb, ...) are translated at the boundary and chained
 with ``raise ... from exc`` so the original stays visible.
@@ -24,6 +26,8 @@ __all__ = [
     "FeastPinotError",
     "OfflineStoreError",
     "OnlineStoreError",
+    "ParityError",
+    "ReplayError",
     "RequestFieldError",
 ]
 
@@ -72,3 +76,11 @@ class OnlineStoreError(FeastPinotError):
 
 class OfflineStoreError(FeastPinotError):
     """The offline store could not build or write data."""
+
+
+class ReplayError(FeastPinotError, ValueError):
+    """The freshness replay (``python -m feast_pinot.replay``) got input it cannot use."""
+
+
+class ParityError(FeastPinotError, ValueError):
+    """The parity check (``python -m feast_pinot.parity``) got a repo, service or log it cannot use."""
