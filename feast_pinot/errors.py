@@ -8,7 +8,11 @@
     ├── OnlineStoreError       the online store could not read or write
     │   └── PinotError         PinotOnlineStore: connection, schema, query, write
     │                          (the full tree is in feast_pinot.online.pinot.errors)
-    └── OfflineStoreError      the offline store could not build or write data
+    ├── OfflineStoreError      the offline store could not build or write data
+    │   └── OfflineWriteError  an action log's parts could not be written (also an
+    │                          OSError: a transient I/O failure to whoever retries)
+    └── PushError              a push reached the offline log but not the online store;
+                               pushing the same actions again is harmless
 
 Driver errors (sqlite3, duckdb, ...) are translated at the boundary and chained
 with ``raise ... from exc`` so the original stays visible.
@@ -23,7 +27,9 @@ __all__ = [
     "DeclarationError",
     "FeastPinotError",
     "OfflineStoreError",
+    "OfflineWriteError",
     "OnlineStoreError",
+    "PushError",
     "RequestFieldError",
 ]
 
@@ -72,3 +78,23 @@ class OnlineStoreError(FeastPinotError):
 
 class OfflineStoreError(FeastPinotError):
     """The offline store could not build or write data."""
+
+
+class OfflineWriteError(OfflineStoreError, OSError):
+    """An action log's Parquet parts could not be written.
+
+    ``written`` lists the parts written before the failure (a push spanning
+    several dates writes one part per date): readers already see those.
+    """
+
+    def __init__(self, message: str, written: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.written = written
+
+
+class PushError(FeastPinotError):
+    """The actions are in the offline log but the online store did not take them.
+
+    The message names where they were written. Pushing the same actions again
+    is harmless: their ``action_id`` makes both stores keep each action once.
+    """
