@@ -50,7 +50,7 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from feast import FeatureView, OnDemandFeatureView
+from feast import FeatureView, FileSource, OnDemandFeatureView
 from feast.data_source import DataSource
 from feast.feature_logging import LoggingConfig, LoggingSource
 from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
@@ -127,16 +127,36 @@ class ActionLogOfflineStoreConfig(FeastConfigBaseModel):
 
 
 @dataclass(frozen=True)
-class _Delegate:
-    """The delegate store, and the repo config it is called with (its own ``offline_store``)."""
+class _Store:
+    """A Feast offline store, and the repo config it is called with (its own ``offline_store``)."""
 
     store: OfflineStore
     config: RepoConfig
 
+
+@dataclass(frozen=True)
+class _Stores:
+    """Who reads what: Parquet files (``FileSource``) this project's DuckDB, every other source the delegate.
+
+    Warehouse stores refuse a ``FileSource``; DuckDB reads one wherever the
+    delegate keeps the other views, so a repo can keep Parquet views (an
+    attribute view of a read-time join, a saved dataset) beside them.
+    """
+
+    delegate: _Store
+    files: _Store
+
     @classmethod
-    def of(cls, config: RepoConfig) -> _Delegate:
+    def of(cls, config: RepoConfig) -> _Stores:
         offline = _store_config(config).delegate
-        return cls(delegate_store(offline), delegate_repo_config(config, offline))
+        delegate = _Store(delegate_store(offline), delegate_repo_config(config, offline))
+        if isinstance(offline, DuckDBOfflineStoreConfig):
+            return cls(delegate, delegate)
+        duckdb = DuckDBOfflineStoreConfig()
+        return cls(delegate, _Store(delegate_store(duckdb), delegate_repo_config(config, duckdb)))
+
+    def reading(self, source: DataSource | None) -> _Store:
+        return self.files if isinstance(source, FileSource) else self.delegate
 
 
 def _store_config(config: RepoConfig) -> ActionLogOfflineStoreConfig:
@@ -231,10 +251,17 @@ class _Call:
     def has_action_views(self) -> bool:
         return bool(self.histories or self.windowed)
 
-    @property
-    def other_refs(self) -> list[str]:
-        """The refs of the ordinary views: the delegate's job must not see (or apply) any other."""
-        names = {fv.projection.name_to_use() for fv in self.others}
+    def groups(self, stores: _Stores) -> list[tuple[_Store, list[FeatureView]]]:
+        """The ordinary views by the store that joins them (the delegate; DuckDB for Parquet views)."""
+        found: dict[int, tuple[_Store, list[FeatureView]]] = {}
+        for view in self.others:
+            store = stores.reading(view.batch_source)
+            found.setdefault(id(store), (store, []))[1].append(view)
+        return list(found.values())
+
+    def refs_of(self, views: list[FeatureView]) -> list[str]:
+        """The refs of ``views``: a store's job must not see (or apply) any other."""
+        names = {fv.projection.name_to_use() for fv in views}
         return [ref for ref in self.feature_refs if ref.split(":", 1)[0] in names]
 
     def history(self, name: str) -> FeatureView:
@@ -297,18 +324,23 @@ class ActionLogOfflineStore(OfflineStore):
         full_feature_names: bool = False,
         filter_by_created_timestamp: bool = False,
     ) -> RetrievalJob:
-        delegate = _Delegate.of(config)
-        if filter_by_created_timestamp:
-            delegate.store.ensure_filter_by_created_timestamp_supported()
+        stores = _Stores.of(config)
         call = _Call.of(config, feature_views, feature_refs, registry, project, full_feature_names,
                         filter_by_created_timestamp)
-        native = functools.partial(delegate.store.get_historical_features, delegate.config, feature_views,
-                                   feature_refs, entity_df, registry, project, full_feature_names,
-                                   **_created_flag(filter_by_created_timestamp))
+        groups = call.groups(stores)
+        if filter_by_created_timestamp:
+            for store, _ in groups:
+                store.store.ensure_filter_by_created_timestamp_supported()
+        native = None  # a call of one store's ordinary views only is that store's own job
+        if not call.has_action_views and len(groups) <= 1:
+            store = groups[0][0] if groups else stores.delegate
+            native = functools.partial(store.store.get_historical_features, store.config, feature_views,
+                                       feature_refs, entity_df, registry, project, full_feature_names,
+                                       **_created_flag(filter_by_created_timestamp))
         if not isinstance(entity_df, pd.DataFrame):
-            if call.has_action_views:
-                raise OfflineStoreError("action-log features need entity_df as a pandas DataFrame "
-                                        "(a SQL entity_df goes to the delegate with ordinary views only)")
+            if native is None:
+                raise OfflineStoreError("entity_df must be a pandas DataFrame here: a SQL entity_df works for "
+                                        "ordinary views of one store only, not with action-log features")
             return native()
         plan = EntityPlan.of(entity_df)
         times = pd.to_datetime(plan.rows[plan.ts_column], utc=True) if len(plan) else None
@@ -319,9 +351,8 @@ class ActionLogOfflineStore(OfflineStore):
             max_event_timestamp=None if times is None else times.max().to_pydatetime(),
         )
         engine = engine_named(_store_config(config).engine)
-        build = functools.partial(_build, call, plan, delegate, engine)
-        return _FrameJob(build, call.odfvs, full_feature_names, metadata,
-                         None if call.has_action_views else native)
+        build = functools.partial(_build, call, plan, groups, engine)
+        return _FrameJob(build, call.odfvs, full_feature_names, metadata, native)
 
     @staticmethod
     def pull_latest_from_table_or_query(
@@ -336,9 +367,9 @@ class ActionLogOfflineStore(OfflineStore):
     ) -> RetrievalJob:
         if isinstance(spec_of(data_source), ActionLogSpec):
             return _empty_job(join_key_columns + feature_name_columns + [timestamp_field])
-        delegate = _Delegate.of(config)
-        return delegate.store.pull_latest_from_table_or_query(
-            delegate.config, data_source, join_key_columns, feature_name_columns, timestamp_field,
+        store = _Stores.of(config).reading(data_source)
+        return store.store.pull_latest_from_table_or_query(
+            store.config, data_source, join_key_columns, feature_name_columns, timestamp_field,
             created_timestamp_column, start_date, end_date)
 
     @staticmethod
@@ -354,9 +385,9 @@ class ActionLogOfflineStore(OfflineStore):
     ) -> RetrievalJob:
         if isinstance(spec_of(data_source), ActionLogSpec):
             return _empty_job(join_key_columns + feature_name_columns + [timestamp_field])
-        delegate = _Delegate.of(config)
-        return delegate.store.pull_all_from_table_or_query(
-            delegate.config, data_source, join_key_columns, feature_name_columns, timestamp_field,
+        store = _Stores.of(config).reading(data_source)
+        return store.store.pull_all_from_table_or_query(
+            store.config, data_source, join_key_columns, feature_name_columns, timestamp_field,
             created_timestamp_column, start_date, end_date)
 
     @staticmethod
@@ -368,8 +399,8 @@ class ActionLogOfflineStore(OfflineStore):
     ) -> None:
         spec = spec_of(feature_view)
         if not isinstance(spec, ActionLogSpec):
-            delegate = _Delegate.of(config)
-            delegate.store.offline_write_batch(delegate.config, feature_view, table, progress)
+            store = _Stores.of(config).reading(feature_view.batch_source)
+            store.store.offline_write_batch(store.config, feature_view, table, progress)
             return
         _write_actions(config, spec, table)
         if progress:
@@ -383,8 +414,8 @@ class ActionLogOfflineStore(OfflineStore):
         logging_config: LoggingConfig,
         registry: BaseRegistry,
     ) -> None:
-        delegate = _Delegate.of(config)
-        delegate.store.write_logged_features(delegate.config, data, source, logging_config, registry)
+        store = _Stores.of(config).reading(logging_config.destination.to_data_source())
+        store.store.write_logged_features(store.config, data, source, logging_config, registry)
 
     def validate_data_source(self, config: RepoConfig, data_source: DataSource) -> None:
         spec = spec_of(data_source)
@@ -392,8 +423,8 @@ class ActionLogOfflineStore(OfflineStore):
             # An action log starts empty: its folder is made, not required.
             Path(resolve_path(config.repo_path, spec.path)).mkdir(parents=True, exist_ok=True)
             return
-        delegate = _Delegate.of(config)
-        delegate.store.validate_data_source(delegate.config, data_source)
+        store = _Stores.of(config).reading(data_source)
+        store.store.validate_data_source(store.config, data_source)
 
     def get_table_column_names_and_types_from_data_source(
         self, config: RepoConfig, data_source: DataSource
@@ -401,23 +432,25 @@ class ActionLogOfflineStore(OfflineStore):
         spec = spec_of(data_source)
         if isinstance(spec, ActionLogSpec):
             return list(action_log_columns(spec).items())
-        delegate = _Delegate.of(config)
-        return delegate.store.get_table_column_names_and_types_from_data_source(delegate.config, data_source)
+        store = _Stores.of(config).reading(data_source)
+        return store.store.get_table_column_names_and_types_from_data_source(store.config, data_source)
 
 
-def _build(call: _Call, plan: EntityPlan, delegate: _Delegate, engine: ActionEngine) -> pd.DataFrame:
-    """The training frame: the delegate's join of the ordinary views, then the engine's action-log columns."""
-    frame = _delegate_join(call, plan, delegate) if call.others else plan.rows
+def _build(call: _Call, plan: EntityPlan, groups: list[tuple[_Store, list[FeatureView]]],
+           engine: ActionEngine) -> pd.DataFrame:
+    """The training frame: each store's join of its ordinary views, then the engine's action-log columns."""
+    joined = [aligned(plan, _join(call, plan, store, views)) for store, views in groups]
+    frame = pd.concat([plan.rows, *joined], axis=1)
     if call.has_action_views:
         frame = frame.assign(**engine.columns(call.request(plan, frame)))
     return frame.drop(columns=[ROW_ID])
 
 
-def _delegate_join(call: _Call, plan: EntityPlan, delegate: _Delegate) -> pd.DataFrame:
-    job = delegate.store.get_historical_features(
-        delegate.config, call.others, call.other_refs, plan.rows, call.registry, call.project, call.full_names,
+def _join(call: _Call, plan: EntityPlan, store: _Store, views: list[FeatureView]) -> pa.Table:
+    job = store.store.get_historical_features(
+        store.config, views, call.refs_of(views), plan.rows, call.registry, call.project, call.full_names,
         **_created_flag(call.filter_by_created_timestamp))
-    return aligned(plan, job.to_arrow())
+    return job.to_arrow()
 
 
 def _created_flag(flag: bool) -> dict[str, bool]:
@@ -426,29 +459,29 @@ def _created_flag(flag: bool) -> dict[str, bool]:
 
 
 def aligned(plan: EntityPlan, table: pa.Table) -> pd.DataFrame:
-    """The entity rows as given, each with the delegate's feature values of its row number.
+    """A store's feature columns, one row per entity row in the plan's order (matched by row number).
 
-    A delegate's join may return rows in any order and, in principle, leave
-    some out: each row is matched by its number, and a row left out gets no
+    A store's join may return rows in any order and, in principle, leave some
+    out: each row is matched by its number, and a row left out gets no
     feature values (nulls). A row number returned twice is an error: the
-    delegate's join fanned out, and which values belong to the row is unknown.
-    Column names are matched without case (some warehouses upper-case them).
+    join fanned out, and which values belong to the row is unknown. The
+    entity columns are the plan's (as given), not the store's copy. Column
+    names are matched without case (some warehouses upper-case them).
     """
     entity = {c.lower() for c in plan.rows.columns if c != ROW_ID}
     row_id = next((c for c in table.column_names if c.lower() == ROW_ID), None)
     if row_id is None:
-        raise OfflineStoreError(f"the delegate store's result has no column '{ROW_ID}' (the row number this "
+        raise OfflineStoreError(f"the offline store's result has no column '{ROW_ID}' (the row number this "
                                 f"store adds to entity_df); got {table.column_names}")
     features = _arrow_lists_frame(table.drop_columns([c for c in table.column_names if c.lower() in entity]))
     ids = features.pop(row_id).astype("int64").to_numpy()
     counts = pd.Series(ids).value_counts()
     if (counts > 1).any():
         twice = counts[counts > 1]
-        raise OfflineStoreError(f"the delegate store returned entity row {int(twice.index[0])} "
+        raise OfflineStoreError(f"the offline store returned entity row {int(twice.index[0])} "
                                 f"{int(twice.iloc[0])} times ({len(twice)} row(s) repeated): its join fanned out")
     features.index = ids
-    found = features.reindex(plan.rows[ROW_ID].to_numpy()).reset_index(drop=True)
-    return pd.concat([plan.rows, found], axis=1)
+    return features.reindex(plan.rows[ROW_ID].to_numpy()).reset_index(drop=True)
 
 
 def _arrow_lists_frame(table: pa.Table) -> pd.DataFrame:
