@@ -264,6 +264,17 @@ class _Call:
         names = {fv.projection.name_to_use() for fv in views}
         return [ref for ref in self.feature_refs if ref.split(":", 1)[0] in names]
 
+    @property
+    def feeding(self) -> set[str]:
+        """Histories that feed a windowed view: their windows come from the log, never from lists."""
+        return {spec.history for _, spec in self.windowed}
+
+    @property
+    def returned_refs(self) -> list[str]:
+        """The refs whose columns the result has (not the lists of a history feeding a windowed view)."""
+        hidden = {fv.projection.name_to_use() for fv in self.histories if fv.name in self.feeding}
+        return [ref for ref in self.feature_refs if ref.split(":", 1)[0] not in hidden]
+
     def history(self, name: str) -> FeatureView:
         for view in self.histories:
             if view.name == name:
@@ -278,10 +289,9 @@ class _Call:
 
     def request(self, plan: EntityPlan, frame: pd.DataFrame) -> ActionRequest:
         """The engine's question: the histories asked for by name, the windowed views (candidates from ``frame``)."""
-        feeding = {spec.history for _, spec in self.windowed}  # their windows come from the log, never from lists
         histories = []
         for view in self.histories:
-            if view.name not in feeding:
+            if view.name not in self.feeding:
                 spec = spec_of(view, HistorySpec)
                 assert spec is not None, "histories are the views with a HistorySpec"
                 name = view.projection.name_to_use()
@@ -345,7 +355,7 @@ class ActionLogOfflineStore(OfflineStore):
         plan = EntityPlan.of(entity_df)
         times = pd.to_datetime(plan.rows[plan.ts_column], utc=True) if len(plan) else None
         metadata = RetrievalMetadata(
-            features=feature_refs,
+            features=call.returned_refs,
             keys=[c for c in entity_df.columns if c != plan.ts_column],
             min_event_timestamp=None if times is None else times.min().to_pydatetime(),
             max_event_timestamp=None if times is None else times.max().to_pydatetime(),

@@ -109,7 +109,7 @@ def test_ordinary_views_alone_are_the_delegates_job_with_its_saved_datasets(
     rows = job.to_df()
     assert rows["member_id"].tolist() == entity_df["member_id"].tolist()  # the order kept here too
     store.create_saved_dataset(from_=job, name="profiles", storage=SavedDatasetPostgreSQLStorage(
-        table_ref='"delegated"."saved_profiles"'))
+        table_ref="saved_profiles"))  # in the delegate's db_schema
     with _pg_connect(postgres_server) as conn:  # the delegate wrote its own table
         count = conn.execute('SELECT count(*) FROM "delegated"."saved_profiles"').fetchone()
     assert count == (len(entity_df),)
