@@ -2,6 +2,7 @@
 # The test suite. pytest's exit code 5 ("no tests collected") is a failure here.
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 source scripts/_jvm.sh   # (cwd is the repo root now) Java + Maven: the tests fetch and start real Pinot and Kafka
+source scripts/_postgres.sh   # PostgreSQL's server programs: the offline-store delegate tests start one
 set +e
 .venv/bin/python -m pytest "$@"
 rc=$?
