@@ -32,8 +32,8 @@ __all__ = [
     "OfflineWriteError",
     "OnlineStoreError",
     "ParityError",
-    "ReplayError",
     "PushError",
+    "ReplayError",
     "RequestFieldError",
 ]
 
