@@ -68,13 +68,25 @@ def verb_slug(verb: str) -> str:
 class Kind:
     """One kind of output: how it is valued, and whether it is computed per candidate row.
 
-    ``embedding``: declared only over histories with embeddings.
+    ``embedding``: declared only over histories with embeddings. A
+    per-candidate kind scores the row's candidate embedding if it is an
+    embedding kind, else the row's candidate key.
     """
 
     name: KindName
     value: ValueType
     per_candidate: bool
     embedding: bool = False
+
+    @property
+    def scores_embedding(self) -> bool:
+        """Whether each row's candidate embedding is read for it."""
+        return self.per_candidate and self.embedding
+
+    @property
+    def scores_key(self) -> bool:
+        """Whether each row's candidate key is read for it."""
+        return self.per_candidate and not self.embedding
 
 
 @dataclass(frozen=True)
