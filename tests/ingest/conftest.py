@@ -14,8 +14,8 @@ from feast import FeatureStore
 
 from demo.synthetic import Scenario
 from feast_pinot.clock import now_ms
+from local_cluster.polling import eventually
 from stream_ingest.config import IngestConfig
-from stream_ingest.local import eventually
 from stream_ingest.runner import KafkaRunner, build_runner
 from tests.ingest.support import ingest_config
 from tests.integration.conftest import make_repo

@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 
 from demo.synthetic import actions
 from feast_pinot.clock import now_ms
-from stream_ingest.local import create_topics, produce
+from local_cluster.topics import create_topics, produce
 from stream_ingest.sinks import MAX_COPY_BYTES
 from tests.fixtures.kafka import read_topic
 from tests.ingest.conftest import Topics, eventually, running, scenario, store_of

@@ -14,9 +14,12 @@ import pytest
 
 from demo.synthetic import actions
 from feast_pinot.clock import now_ms
+from local_cluster.ingester import IngesterProcess
+from local_cluster.ports import free_ports
+from local_cluster.tansu import LocalBroker
+from local_cluster.topics import create_topics, produce
 from stream_ingest.__main__ import main
 from stream_ingest.errors import SinkError
-from stream_ingest.local import IngesterProcess, LocalBroker, create_topics, free_port, produce
 from tests.fixtures.kafka import TcpProxy
 from tests.ingest.conftest import Topics, eventually, running, scenario, start_runner
 from tests.ingest.support import EXAMPLE_CONFIG, application, ingest_config, read_offline_log, write_config
@@ -26,7 +29,7 @@ from tests.ingest.test_kafka_processes import committed, expected_online, split_
 @pytest.fixture
 def proxied_broker(tmp_path: Path) -> Iterator[tuple[str, TcpProxy]]:
     """A broker of its own, reachable only through a proxy that can cut the connections."""
-    port = free_port()
+    port = free_ports(1)[0]
     broker = LocalBroker.start(log_path=tmp_path / "broker.log", advertised_port=port)
     try:
         yield f"127.0.0.1:{port}", TcpProxy(int(broker.bootstrap.rsplit(":", 1)[1]), port=port)
@@ -76,7 +79,7 @@ def test_broker_outage_is_survived_without_loss(
 def test_no_broker_at_all_exits_3_after_the_configured_time(
     repo: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = ingest_config(repo, f"127.0.0.1:{free_port()}", "a", "b", "dead", "g",
+    config = ingest_config(repo, f"127.0.0.1:{free_ports(1)[0]}", "a", "b", "dead", "g",
                            kafka={"unavailable_timeout_s": 2})
     started = time.monotonic()
     assert main(["--config", str(write_config(config, tmp_path / "ingest.yaml"))]) == 3

@@ -12,7 +12,8 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from demo.synthetic import actions, raw_by_kind
-from stream_ingest.local import IngesterProcess, produce
+from local_cluster.ingester import IngesterProcess
+from local_cluster.topics import produce
 from tests.ingest.conftest import Topics, eventually, scenario, store_of
 from tests.ingest.support import read_offline_log, write_config
 

@@ -13,7 +13,7 @@ import pandas as pd
 from demo.synthetic import Scenario, actions, job_embeddings, jobs_frame
 from feast_pinot.actions import datetime_to_ms
 from feast_pinot.clock import now_ms
-from stream_ingest.local import produce
+from local_cluster.topics import produce
 from stream_ingest.sinks import decode_dead_letter
 from tests.fixtures.kafka import read_topic
 from tests.ingest.conftest import HOUR, Topics, eventually, running, scenario, store_of

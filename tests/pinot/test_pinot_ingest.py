@@ -14,7 +14,7 @@ from feast import FeatureStore
 
 from demo.synthetic import actions, application
 from feast_pinot.clock import now_ms
-from stream_ingest.local import produce, read_topic
+from local_cluster.topics import produce, read_topic
 from stream_ingest.sinks import decode_dead_letter
 from tests.fixtures.pinot import PinotEndpoints, pinot_settings
 from tests.ingest.conftest import Topics, eventually, running, scenario
