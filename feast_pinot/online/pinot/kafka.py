@@ -43,7 +43,12 @@ class KafkaWriter:
     def produce(self, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> None:
         """Produce and wait for every acknowledgement; raise if any message failed."""
         remaining, failures = produce_all(self._get_producer(), topic, messages, self._config.write_timeout_s)
-        if remaining or failures:
+        if remaining and not failures:  # nothing refused, Kafka unreachable or slow: transient
+            raise PinotConnectionError(
+                f"writing {len(messages)} rows to Kafka topic '{topic}': {remaining} unacknowledged after "
+                f"{self._config.write_timeout_s} s (is Kafka at {self._config.kafka_bootstrap_servers} reachable?)"
+            )
+        if failures:
             raise PinotWriteError(
                 f"writing {len(messages)} rows to Kafka topic '{topic}' failed: {len(failures)} rejected "
                 f"{failures[:3]}, {remaining} unacknowledged after {self._config.write_timeout_s} s"
