@@ -91,7 +91,7 @@ def start_runner(config: IngestConfig) -> Background:
 
     thread = threading.Thread(target=target, name="ingester", daemon=True)
     thread.start()
-    eventually(lambda: bool(runner.assigned) or bool(failures), 60, "partition assignment")
+    eventually(lambda: bool(runner.assigned) or bool(failures), 120, "partition assignment")
     if failures:
         raise failures[0]
     return Background(runner, thread, failures)
@@ -105,7 +105,7 @@ def running(config: IngestConfig) -> Iterator[KafkaRunner]:
         yield background.runner
     finally:
         background.runner.stop()
-        background.thread.join(60)
+        background.thread.join(120)
     if background.failures:  # a failure while the test body ran
         raise background.failures[0]
     assert not background.thread.is_alive(), "the runner did not stop"

@@ -62,7 +62,7 @@ def test_a_mixed_stream_of_poison_and_good_events_loses_nothing(
     dead = len(poison) + len(bad_interactions)
 
     with running(make_config()) as runner:
-        eventually(lambda: runner.stats.snapshot().events_in == produced, 90, "every event handled")
+        eventually(lambda: runner.stats.snapshot().events_in == produced, 120, "every event handled")
     snap = runner.stats.snapshot()
     assert (snap.events_in, snap.stored, snap.dead_lettered, snap.skipped) == (produced, len(items), dead, 3)
 

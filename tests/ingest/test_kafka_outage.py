@@ -59,15 +59,15 @@ def test_broker_outage_is_survived_without_loss(
 
     with running(config) as runner:
         send(thirds[0])
-        eventually(lambda: runner.stats.snapshot().stored == len(thirds[0]), 30, "the first third")
+        eventually(lambda: runner.stats.snapshot().stored == len(thirds[0]), 120, "the first third")
         send(thirds[1])
-        eventually(lambda: runner.stats.snapshot().stored == len(thirds[0]) + len(thirds[1]), 30, "the second third")
+        eventually(lambda: runner.stats.snapshot().stored == len(thirds[0]) + len(thirds[1]), 120, "the second third")
         proxy.cut()  # handled, not yet committed: the checkpoint falls into the outage
         eventually(lambda: "broker unreachable" in caplog.text, 120, "the runner to notice the outage")
         time.sleep(9)  # the outage goes on: longer than a sync commit waits for the coordinator (~6 s)
         proxy.restore()
         send(thirds[2])
-        eventually(lambda: sum(stored_online(repo, members).values()) == len(items), 60, "every action online")
+        eventually(lambda: sum(stored_online(repo, members).values()) == len(items), 120, "every action online")
     assert stored_online(repo, members) == expected_online(items)
     offline_ids = read_offline_log(repo / "data" / "member_actions").column("action_id").to_pylist()
     assert len(offline_ids) == len(set(offline_ids)) == len(items)
@@ -109,11 +109,11 @@ def test_a_store_that_keeps_failing_stops_the_runner_without_committing(
     background = start_runner(config)
     runner = background.runner
     produce(kafka_bootstrap, topics.applications, [(b"1", application("first", 1, 5, now_ms()))])
-    eventually(lambda: runner.stats.snapshot().stored == 1, 30, "the first action")  # handled, not committed
+    eventually(lambda: runner.stats.snapshot().stored == 1, 120, "the first action")  # handled, not committed
     with sqlite3.connect(repo / "data" / "online_store.db") as db:
         db.execute("DROP TABLE jobs_member_actions")  # the online store breaks
     produce(kafka_bootstrap, topics.applications, [(b"1", application("second", 1, 6, now_ms()))])
-    background.thread.join(60)
+    background.thread.join(120)
     assert not background.thread.is_alive()
     assert len(background.failures) == 1 and isinstance(background.failures[0], SinkError)
     # the store is broken, not the event: given up at once (no retry can help), nothing dead-lettered

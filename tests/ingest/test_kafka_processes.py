@@ -122,12 +122,12 @@ def test_two_processes_in_one_group_split_the_partitions_and_store_each_action_o
         a.wait_assigned()
         eventually(
             lambda: _owned(a) | _owned(b) == _all(topics) and not _owned(a) & _owned(b),
-            60,
+            120,
             "the group to settle on a split",
         )
         for topic, messages in split_by_topic(items, topics).items():
             produce(kafka_bootstrap, topic, messages)
-        eventually(lambda: sum(stored_online(repo, members).values()) >= len(items), 60, "every action online")
+        eventually(lambda: sum(stored_online(repo, members).values()) >= len(items), 120, "every action online")
         a.request_stop()  # both at once
         b.request_stop()
         assert (a.stop(), b.stop()) == (0, 0)
