@@ -92,6 +92,9 @@ class Checkpoints:
             done = self._consumer.commit(offsets=offsets, asynchronous=False) or []
         except KafkaException as exc:
             err = exc.args[0]
+            if isinstance(err, KafkaError) and err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                self._commit_where_known(offsets)
+                return
             if not isinstance(err, KafkaError) or err.code() not in _MEMBERSHIP_LOST:
                 raise
             # What was handled is durable in both sinks; the partitions' next owner
@@ -104,3 +107,16 @@ class Checkpoints:
         if failed:
             log.warning("commit refused for %s", ", ".join(f"{tp.topic}[{tp.partition}]: {tp.error}" for tp in failed))
             raise KafkaException(failed[0].error)  # its code decides whether a retry can help
+
+    def _commit_where_known(self, offsets: list[TopicPartition]) -> None:
+        """The broker refused the commit for a topic it does not know: one deleted under the
+        consumer. Kafka drops a deleted topic's committed offsets, and what was read of it is
+        durable, so its positions are given up (a recreated topic is found by its new id and
+        read as a new incarnation); the other partitions' are committed one by one."""
+        if len(offsets) > 1:
+            for one in offsets:
+                self._commit([one])
+            return
+        tp = offsets[0]
+        log.warning("%s[%d]: offset %d not committed: the broker does not know the topic (deleted while "
+                    "being read?); what was read of it is durable", tp.topic, tp.partition, tp.offset)

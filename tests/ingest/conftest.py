@@ -106,6 +106,6 @@ def running(config: IngestConfig) -> Iterator[KafkaRunner]:
     finally:
         background.runner.stop()
         background.thread.join(120)
-    if background.failures:  # a failure while the test body ran
-        raise background.failures[0]
+        if background.failures:  # what the runner raised explains a failure of the body (its context)
+            raise background.failures[0]
     assert not background.thread.is_alive(), "the runner did not stop"

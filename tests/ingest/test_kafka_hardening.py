@@ -92,14 +92,23 @@ def _original(letter: dict[str, Any], originals: list[bytes]) -> bytes:
     return next(v for v in originals if len(v) == cut["value_bytes"] and v.startswith(value))
 
 
-def recreate(bootstrap: str, names: list[str], partitions: int) -> None:
+def delete(bootstrap: str, names: list[str]) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for future in admin.delete_topics(names).values():
         future.result(60)
     eventually(lambda: not set(names) & set(admin.list_topics(timeout=10).topics), 120, "the topics deleted")
+
+
+def create(bootstrap: str, names: list[str], partitions: int) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
     create_topics(bootstrap, names, partitions)
     eventually(lambda: all(len(admin.list_topics(n, timeout=10).topics[n].partitions) == partitions for n in names),
                120, "the new topics' partitions in the broker's metadata")
+
+
+def recreate(bootstrap: str, names: list[str], partitions: int) -> None:
+    delete(bootstrap, names)
+    create(bootstrap, names, partitions)
 
 
 def fresh(seed: int, per_hour: float = 10) -> list[dict[str, Any]]:
@@ -221,3 +230,32 @@ def test_rows_read_before_a_recreation_is_noticed_are_kept(
     online = assert_kept_everywhere(repo, before + after)
     assert online == expected_online(before + after)
     assert committed_generations(kafka_bootstrap, topics.group, topics) == [1, 1, 1, 1]
+
+
+def test_a_checkpoint_while_the_topics_are_deleted_does_not_stop_the_ingester(
+    repo: Path, kafka_bootstrap: str, topics: Topics, make_config: Any
+) -> None:
+    """Kafka refuses to commit offsets of a topic it does not know (UNKNOWN_TOPIC_OR_PART, not
+    retriable): those positions are given up, the ingester goes on and reads the recreated topics."""
+    before, after = fresh(7, per_hour=3), fresh(8, per_hour=2)
+    raw_topics = [topics.applications, topics.interactions]
+    runner = build_runner(make_config(offline={"flush_interval_ms": 3_600_000}))  # checkpoints only when asked
+    with runner.connect() as loop:
+        eventually(lambda: loop.step() or len(loop.assigned) == 4, 120, "the partitions assigned")
+        send(kafka_bootstrap, before, topics)
+        eventually(lambda: loop.step() or runner.stats.snapshot().stored == len(before), 120, "the first stored")
+        delete(kafka_bootstrap, raw_topics)
+        loop.checkpoint()  # durable; the commit refused for every partition
+        assert offline_as_served(repo) == expected_online(before)
+        create(kafka_bootstrap, raw_topics, 2)
+        send(kafka_bootstrap, after, topics)
+        members = sorted({a["actor"] for a in before + after})
+
+        def all_read() -> bool:
+            loop.step()
+            renewed = runner.stats.snapshot().offsets_went_back == 4
+            return renewed and set(stored_online(repo, members)) == set(expected_online(before + after))
+
+        eventually(all_read, 120, "the recreated topics read", interval_s=0.2)
+        loop.final_checkpoint()
+    assert_kept_everywhere(repo, before + after)
