@@ -29,8 +29,11 @@ from bench.results import Metric, percentile
 from demo.stream import ingest_config, produced_to_visible, write_config
 from demo.synthetic import Scenario, actions, application, raw_by_kind
 from feast_pinot.clock import now_ms
+from local_cluster.ingester import IngesterProcess
+from local_cluster.polling import eventually
+from local_cluster.tansu import kafka_broker
+from local_cluster.topics import create_topics, produce
 from stream_ingest.__main__ import gc_frozen
-from stream_ingest.local import IngesterProcess, create_topics, eventually, kafka_broker, produce
 from stream_ingest.runner import KafkaRunner, build_runner
 
 __all__ = ["freshness", "ingest_rate", "stream_metrics"]

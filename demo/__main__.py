@@ -52,7 +52,9 @@ from feast_pinot import push_actions, with_request_ts
 from feast_pinot.clock import now_ms
 from local_cluster import ClusterEndpoints, local_cluster
 from local_cluster.cluster import DEFAULT_CACHE
-from stream_ingest.local import IngesterProcess, create_topics, kafka_broker, produce, read_topic
+from local_cluster.ingester import IngesterProcess
+from local_cluster.tansu import kafka_broker
+from local_cluster.topics import create_topics, produce, read_topic
 from stream_ingest.sinks import decode_dead_letter
 
 REPO_SOURCE = Path(__file__).resolve().parents[1] / "feature_repo"

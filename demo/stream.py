@@ -17,9 +17,9 @@ from confluent_kafka import Producer
 from feast import FeatureStore
 
 from feast_pinot.clock import now_ms
+from local_cluster.topics import FAST_GROUP_SETTINGS
 from stream_ingest.config import IngestConfig, parse_config
 from stream_ingest.errors import IngestError
-from stream_ingest.local import FAST_GROUP_SETTINGS
 
 __all__ = [
     "EXAMPLE_CONFIG",

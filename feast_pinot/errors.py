@@ -6,6 +6,8 @@
     ├── RequestFieldError      a request field (request_ts) is missing or malformed;
     │                          also a Feast FeastError, so `feast serve` answers 422
     ├── OnlineStoreError       the online store could not read or write
+    │   ├── OnlineStoreUnavailableError  busy, locked or unreachable for now: the same call may pass later
+    │   ├── OnlineStoreValueError        the store cannot hold a value it was given (also a ValueError)
     │   └── PinotError         PinotOnlineStore: connection, schema, query, write
     │                          (the full tree is in feast_pinot.online.pinot.errors)
     ├── OfflineStoreError      the offline store could not build or write data
@@ -17,7 +19,10 @@
     └── ParityError            the parity check got a repo, service or log it cannot use
 
 Driver errors (sqlite3, duckdb, ...) are translated at the boundary and chained
-with ``raise ... from exc`` so the original stays visible.
+with ``raise ... from exc`` so the original stays visible. Each backend decides
+which of its failures are transient (:class:`OnlineStoreUnavailableError`) and
+which are about the data (a ``ValueError``): callers that retry, such as the
+stream ingester, go by these types and know no driver.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ __all__ = [
     "OfflineStoreError",
     "OfflineWriteError",
     "OnlineStoreError",
+    "OnlineStoreUnavailableError",
+    "OnlineStoreValueError",
     "ParityError",
     "PushError",
     "ReplayError",
@@ -78,6 +85,18 @@ class RequestFieldError(FeastPinotError, FeastError, ValueError):
 
 class OnlineStoreError(FeastPinotError):
     """An online store read or write failed."""
+
+
+class OnlineStoreUnavailableError(OnlineStoreError):
+    """The store could not be used just now (locked by another writer, unreachable, timed out).
+
+    Nothing about the call itself is wrong: the same call may pass later, so a
+    caller may retry it. Each backend raises it for its own transient failures.
+    """
+
+
+class OnlineStoreValueError(OnlineStoreError, ValueError):
+    """The store refused a value it was given: retrying cannot help, leaving the value out can."""
 
 
 class OfflineStoreError(FeastPinotError):

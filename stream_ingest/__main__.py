@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with gc_frozen(args.gc_freeze):
             runner.run()
+    except ConfigError as exc:  # kafka.properties librdkafka refuses: found when run() opens the clients
+        print(f"stream-ingest: {exc}", file=sys.stderr)
+        return 2
     except IngestError as exc:
         log.error("giving up (a restart replays from the last commit): %s", exc)
         return 3

@@ -190,6 +190,7 @@ class Ingester:
         self._dead_letters.send(letters)
         stored = [i for i in range(len(result.actions)) if i not in refused]
         self._offline.add([result.actions[i] for i in stored], [result.sources[i] for i in stored])
+        self._offline.passed(events)
         self.stats.record(
             events_in=len(events), stored=len(stored), dead_lettered=len(letters), skipped=len(result.skipped),
             produced_ms=[result.sources[i].timestamp_ms for i in stored], stored_at_ms=clock.now_ms(),

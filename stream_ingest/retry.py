@@ -1,21 +1,28 @@
 """Retries around I/O: declared transient errors only, with exponential backoff, one log line per failure.
 
-Every failure of an I/O call is put in one of three classes (:func:`classify`):
+Every failure of an I/O call is put in one of three classes (:func:`classify`)
+by the types the stores and Kafka declare; the ingester knows no store driver:
 
-* ``TRANSIENT``: may pass on its own (a socket error, SQLite's "database is
-  locked", a retriable Kafka error, a Pinot timeout): retried.
-* ``BROKEN``: the store or broker itself refuses to work (SQLite "no such
-  table", a non-retriable Kafka error): not retried; the caller gives up.
-* ``DATA``: anything else, i.e. something in what was written or asked for
-  (an integer SQLite cannot bind, a string UTF-8 cannot encode). Not retried,
-  and raised unchanged so the caller can find the offending events.
+* ``TRANSIENT``: may pass on its own. An
+  :class:`~feast_pinot.errors.OnlineStoreUnavailableError`, which each backend
+  raises for its own transient failures (SQLite: the file locked by another
+  writer; Pinot: controller, broker or Kafka unreachable, a query timeout); an
+  ``OSError`` (the ingester's own files and sockets); a Kafka error librdkafka
+  marks retriable or that passes once the broker is back. Retried.
+* ``BROKEN``: the store or broker itself refuses to work (any other online or
+  offline store error, such as SQLite's "no such table"; a non-retriable Kafka
+  error): not retried; the caller gives up.
+* ``DATA``: something in what was written or asked for: a store error that is
+  also a ``ValueError`` (:class:`~feast_pinot.errors.OnlineStoreValueError`),
+  or anything that is no store's or broker's error (an integer SQLite cannot
+  bind, a string UTF-8 cannot encode). Not retried, and raised unchanged so
+  the caller can find the offending events.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,8 +30,7 @@ from typing import TypeVar
 
 from confluent_kafka import KafkaError, KafkaException
 
-from feast_pinot.errors import OfflineStoreError, OnlineStoreError
-from feast_pinot.online.pinot.errors import PinotConnectionError, PinotTimeoutError, PinotValueError
+from feast_pinot.errors import OfflineStoreError, OnlineStoreError, OnlineStoreUnavailableError
 from stream_ingest.config import RetryConfig
 from stream_ingest.errors import IngestError
 
@@ -40,8 +46,7 @@ _KAFKA_TRANSIENT = frozenset({
     KafkaError.REQUEST_TIMED_OUT, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR,
     KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._WAIT_COORD,
 })
-_DATA = (sqlite3.DataError, sqlite3.IntegrityError, sqlite3.InterfaceError, PinotValueError)
-_BROKEN = (sqlite3.Error, OnlineStoreError, OfflineStoreError, KafkaException)
+_BROKEN = (OnlineStoreError, OfflineStoreError, KafkaException)
 _MAX_REASON = 500
 
 
@@ -61,11 +66,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 
 def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, (OSError, PinotConnectionError, PinotTimeoutError)):
+    if isinstance(exc, (OnlineStoreUnavailableError, OSError)):
         return True
-    if isinstance(exc, sqlite3.OperationalError):
-        text = str(exc).lower()
-        return "locked" in text or "busy" in text
     if isinstance(exc, KafkaException) and isinstance(exc.args[0] if exc.args else None, KafkaError):
         err: KafkaError = exc.args[0]
         return bool(err.retriable()) or err.code() in _KAFKA_TRANSIENT
@@ -77,10 +79,9 @@ def classify(exc: BaseException) -> Failure:
     chain = list(_chain(exc))
     if any(map(_transient, chain)):
         return Failure.TRANSIENT
-    if any(isinstance(e, _DATA) for e in chain):
-        return Failure.DATA
-    if any(isinstance(e, _BROKEN) for e in chain):
-        return Failure.BROKEN
+    for error in chain:  # the outermost store or broker error says whose fault it is
+        if isinstance(error, _BROKEN):
+            return Failure.DATA if isinstance(error, ValueError) else Failure.BROKEN
     return Failure.DATA
 
 
@@ -95,19 +96,14 @@ class RetryPolicy:
     attempts: int
     initial_backoff_s: float
     max_backoff_s: float
+    sleep: Callable[[float], None] = time.sleep  # how a backoff waits (a test may act in it instead)
 
     @classmethod
     def from_config(cls, config: RetryConfig) -> RetryPolicy:
         return cls(config.attempts, config.initial_backoff_ms / 1000, config.max_backoff_ms / 1000)
 
 
-def with_retries(
-    fn: Callable[[], T],
-    what: str,
-    policy: RetryPolicy,
-    give_up: type[IngestError],
-    sleep: Callable[[float], None] = time.sleep,
-) -> T:
+def with_retries(fn: Callable[[], T], what: str, policy: RetryPolicy, give_up: type[IngestError]) -> T:
     """``fn()``, tried again after a ``TRANSIENT`` failure, at most ``policy.attempts`` times.
 
     A ``BROKEN`` failure, or a transient one on the last attempt, raises
@@ -128,7 +124,7 @@ def with_retries(
                 raise give_up(f"{what} failed {attempt} time(s); last error: {describe(exc)}") from exc
             log.warning("%s failed (attempt %d/%d): %s; retrying in %.1f s",
                         what, attempt, policy.attempts, describe(exc), delay)
-            sleep(delay)
+            policy.sleep(delay)
             delay = min(delay * 2, policy.max_backoff_s)
     raise AssertionError("unreachable: policy.attempts >= 1")
 

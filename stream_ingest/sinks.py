@@ -6,9 +6,9 @@
   are harmless.
 * Offline: actions are buffered per source partition and written as Parquet
   parts (:func:`feast_pinot.offline.parts.write_action_parts`) at each
-  checkpoint. After the parts, a small mark file per partition records the
-  offset written through; a replay after a crash skips what the parts already
-  hold, so the offline log gets no duplicates from replays.
+  checkpoint. After the parts, each partition's mark (:mod:`stream_ingest.marks`)
+  records the offset handled through; a replay after a crash skips what the
+  parts already hold, so the offline log gets no duplicates from replays.
 * Dead letters: JSON on a Kafka topic with the original bytes (base64; cut
   at MAX_COPY_BYTES and flagged ``payload_truncated``), the origin, the
   failing step and the reason, keyed by a deterministic id.
@@ -19,10 +19,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -40,6 +38,7 @@ from feast_pinot.online.adapter import BackendOnlineStore, table_name
 from feast_pinot.online.backend import OnlineBackend
 from feast_pinot.specs import ActionLogSpec
 from stream_ingest.errors import ConfigError
+from stream_ingest.marks import Marks, Partition
 from stream_ingest.records import DeadLetter, RawEvent
 from stream_ingest.retry import Rejected
 
@@ -49,7 +48,6 @@ __all__ = [
     "DeadLetterSink",
     "DirectSink",
     "KafkaDeadLetterSink",
-    "Mark",
     "MemoryActionSink",
     "MemoryDeadLetterSink",
     "OfflineSink",
@@ -60,7 +58,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("stream_ingest")
-Partition = tuple[str, int]
 # A dead letter copies at most this much of the event (base64: 4/3 of it), so that
 # with its other fields it stays well below the producer's 1 MB message.max.bytes.
 MAX_COPY_BYTES = 512 * 1024
@@ -154,20 +151,20 @@ def make_online_sink(store: FeatureStore, spec: ActionLogSpec, mode: str) -> Act
 class OfflineSink:
     """Buffers actions per partition and writes them as Parquet parts on :meth:`flush`.
 
-    The mark file of a partition says how far it is written (``next_offset``)
-    in which incarnation of the partition (``generation``, and the topic's
-    Kafka id when the broker tells it). A recreated topic starts a new
-    incarnation whose offsets start again at 0, with a mark of its own.
+    What a partition's mark (:mod:`stream_ingest.marks`) covers is skipped: a
+    replay after a crash writes no duplicates. After the parts, each flush
+    moves the marks past every event handled since the last one, actions,
+    dead letters and skipped events alike. Which incarnation an event belongs
+    to (its ``generation``) is decided by the runner, not here.
     """
 
-    def __init__(self, root: Path, spec: ActionLogSpec, group_id: str, max_rows: int) -> None:
+    def __init__(self, root: Path, spec: ActionLogSpec, marks: Marks, max_rows: int) -> None:
         self._root = root
         self._spec = spec
+        self._marks = marks
         self._max_rows = max_rows
-        self._marks_dir = root / "_ingest_offsets" / group_id.replace(os.sep, "_")
-        self._marks: dict[Partition, Mark] = {}  # as on disk; offsets below next_offset are in the log
         self._buffers: dict[Partition, list[Action]] = {}
-        self._next: dict[Partition, int] = {}  # offset after the last buffered action
+        self._passed: dict[Partition, int] = {}  # offset after the last event handled, of the mark's generation
         self._ids: set[str] = set()  # action ids buffered (duplicates in one flush are dropped)
         self._last_sweep = 0.0
         self._sweep_temp_files()
@@ -179,85 +176,44 @@ class OfflineSink:
     def full(self) -> bool:
         return self.buffered >= self._max_rows
 
-    def incarnation(self, tp: Partition, topic_id: str | None) -> tuple[int, bool]:
-        """The partition's generation on first sight since (re)assignment, and whether
-        it is new: a topic id other than the mark's means the topic was recreated."""
-        mark = self._mark(tp)
-        if topic_id is not None and mark.topic_id is not None and topic_id != mark.topic_id:
-            log.warning("%s[%d] was recreated (topic id %s, the offline mark has %s)",
-                        tp[0], tp[1], topic_id, mark.topic_id)
-            return self.next_incarnation(tp, topic_id), True
-        if mark.topic_id is None and topic_id is not None:
-            self._marks[tp] = Mark(mark.next_offset, mark.generation, topic_id)  # kept at the next mark write
-        return mark.generation, False
-
-    def next_incarnation(self, tp: Partition, topic_id: str | None) -> int:
-        """Start the partition's next incarnation (its offsets went back): mark written now,
-        so every process agrees on the generation of the events that follow. Call it
-        after a flush: rows still buffered for the partition are dropped."""
-        old = self._mark(tp)
-        self._drop_buffer(tp)
-        mark = Mark(0, old.generation + 1, topic_id or old.topic_id)
-        self._write_mark(tp, mark)
-        log.warning("%s[%d]: offsets start again at 0 as generation %d (ids end in @g%d)",
-                    tp[0], tp[1], mark.generation, mark.generation)
-        return mark.generation
-
     def add(self, actions: Sequence[Action], sources: Sequence[RawEvent]) -> None:
         for action, source in zip(actions, sources):
             tp = (source.topic, source.partition)
-            mark = self._mark(tp)
+            mark = self._marks.get(tp)
             if (source.generation, source.offset) < (mark.generation, mark.next_offset) \
                     or action.action_id in self._ids:
                 continue  # a replay of what an earlier run already wrote
             self._buffers.setdefault(tp, []).append(action)
-            self._next[tp] = source.offset + 1
             self._ids.add(action.action_id)
+
+    def passed(self, events: Sequence[RawEvent]) -> None:
+        """The events are handled (stored, dead-lettered or skipped): the next flush moves the marks past them."""
+        for event in events:
+            tp = (event.topic, event.partition)
+            if event.generation == self._marks.get(tp).generation:
+                self._passed[tp] = max(self._passed.get(tp, 0), event.offset + 1)
 
     def flush(self) -> None:
         """Write the buffered actions, then record how far each partition is written."""
         actions = [a for buffer in self._buffers.values() for a in buffer]
         if actions:
             write_action_parts(str(self._root), actions_to_table(actions, self._spec), self._spec)
-        for tp, offset in self._next.items():
-            mark = self._mark(tp)
-            self._write_mark(tp, Mark(offset, mark.generation, mark.topic_id))
+        for tp, offset in self._passed.items():
+            if offset > self._marks.get(tp).next_offset:
+                self._marks.advance(tp, offset)
         self._buffers.clear()
-        self._next.clear()
+        self._passed.clear()
         self._ids.clear()
         if time.monotonic() - self._last_sweep > STALE_TEMP_S:
             self._sweep_temp_files()
 
-    def forget(self, partitions: Iterable[Partition]) -> None:
-        """Drop the state of partitions this process no longer owns (unwritten rows too:
-        the new owner replays them from the committed offset)."""
+    def drop(self, partitions: Iterable[Partition]) -> None:
+        """Drop the unwritten rows of partitions this process no longer owns: their new owner
+        replays them from the last commit."""
         for tp in partitions:
-            self._marks.pop(tp, None)
-            self._drop_buffer(tp)
-
-    def _drop_buffer(self, tp: Partition) -> None:
-        self._next.pop(tp, None)
-        for action in self._buffers.pop(tp, []):
-            self._ids.discard(action.action_id)
-
-    def _mark_path(self, tp: Partition) -> Path:
-        return self._marks_dir / f"{tp[0]}-{tp[1]}.json"
-
-    def _mark(self, tp: Partition) -> Mark:
-        if tp not in self._marks:  # first sight since (re)assignment: read the mark
-            path = self._mark_path(tp)
-            body = json.loads(path.read_text()) if path.exists() else {}
-            self._marks[tp] = Mark(body.get("next_offset", 0), body.get("generation", 0), body.get("topic_id"))
-        return self._marks[tp]
-
-    def _write_mark(self, tp: Partition, mark: Mark) -> None:
-        path = self._mark_path(tp)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.tmp")
-        temp.write_text(json.dumps({"next_offset": mark.next_offset, "generation": mark.generation,
-                                    "topic_id": mark.topic_id}))
-        os.replace(temp, path)  # atomic: a reader sees the old mark or the new one
-        self._marks[tp] = mark
+            self._passed.pop(tp, None)
+            for action in self._buffers.pop(tp, []):
+                self._ids.discard(action.action_id)
 
     def _sweep_temp_files(self) -> None:
         """Remove the temporary files of part writes that a crash cut short. One not
@@ -271,15 +227,6 @@ class OfflineSink:
         if stale:
             log.warning("removed %d stale temporary part file(s) under %s (part writes cut short by a crash)",
                         len(stale), self._root)
-
-
-@dataclass(frozen=True, slots=True)
-class Mark:
-    """A partition's offline mark: offsets below ``next_offset`` of ``generation`` are written."""
-
-    next_offset: int
-    generation: int
-    topic_id: str | None
 
 
 def _mtime(path: Path) -> float:
@@ -355,20 +302,28 @@ class MemoryDeadLetterSink:
 
 class KafkaDeadLetterSink:
     """Produces dead letters to a topic, keyed by their id (``topic/partition/offset``, the
-    same on every replay: a reader, or a compacted topic, keeps one copy per id)."""
+    same on every replay: a reader, or a compacted topic, keeps one copy per id).
 
-    def __init__(self, producer: Producer, topic: str, flush_timeout_s: float = 10.0) -> None:
-        self._producer = producer
+    The producer is made by ``connect`` on first use, so building the sink opens nothing.
+    """
+
+    def __init__(self, connect: Callable[[], Producer], topic: str, flush_timeout_s: float = 10.0) -> None:
+        self._connect = connect
+        self._producer: Producer | None = None
         self._topic = topic
         self._flush_timeout_s = flush_timeout_s
         self._failed: list[tuple[bytes | None, bytes | None, KafkaError]] = []
 
     def send(self, letters: Sequence[DeadLetter]) -> None:
+        if not letters:
+            return
         for letter in letters:
             self._produce(letter.event.source_id.encode(), encode_dead_letter(letter))
-        self._producer.poll(0)  # serve delivery callbacks
+        self._open().poll(0)  # serve delivery callbacks
 
     def flush(self) -> None:
+        if self._producer is None:  # nothing sent yet
+            return
         remaining = self._producer.flush(self._flush_timeout_s)
         failed, self._failed = self._failed, []
         for key, value, _ in failed:  # queue them again for the next attempt
@@ -378,8 +333,13 @@ class KafkaDeadLetterSink:
         if remaining:
             raise TimeoutError(f"{remaining} dead letter(s) not yet delivered to {self._topic}")
 
+    def _open(self) -> Producer:
+        if self._producer is None:
+            self._producer = self._connect()
+        return self._producer
+
     def _produce(self, key: bytes | None, value: bytes | None) -> None:
-        produce_one(self._producer, self._topic, key, value, self._delivered)
+        produce_one(self._open(), self._topic, key, value, self._delivered)
 
     def _delivered(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:

@@ -17,17 +17,30 @@ from typing import Any
 import numpy as np
 
 from feast_pinot.actions import Action
-from feast_pinot.errors import OnlineStoreError
+from feast_pinot.errors import OnlineStoreError, OnlineStoreUnavailableError, OnlineStoreValueError
 from feast_pinot.online import json_values
 from feast_pinot.online.backend import History, HistoryWindow, LatestRow, TableSpec
 
 __all__ = ["SqliteBackend"]
 
 _ORDER = "ts DESC, action_id ASC"  # the history order every backend shares
+# Primary result codes (sqlite.org/rescode.html): another connection held the lock past busy_timeout_ms.
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
 
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _translated(exc: sqlite3.Error, what: str) -> OnlineStoreError:
+    """The store's error for a driver error: a held lock is transient, a refused value is the data's fault."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python >= 3.11; 3.10 has only the message
+    busy = (code & 0xFF) in (_SQLITE_BUSY, _SQLITE_LOCKED) if code is not None else "locked" in str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and busy:
+        return OnlineStoreUnavailableError(f"{what}: {exc}")
+    if isinstance(exc, (sqlite3.DataError, sqlite3.IntegrityError, sqlite3.InterfaceError)):
+        return OnlineStoreValueError(f"{what}: {exc}")
+    return OnlineStoreError(f"{what}: {exc}")
 
 
 class SqliteBackend:
@@ -57,7 +70,7 @@ class SqliteBackend:
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise OnlineStoreError(f"SQLite write to {self._path} failed: {exc}") from exc
+            raise _translated(exc, f"SQLite write to {self._path} failed") from exc
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -67,7 +80,7 @@ class SqliteBackend:
         try:
             return self._conn().execute(sql, params).fetchall()
         except sqlite3.Error as exc:
-            raise OnlineStoreError(f"SQLite read from {self._path} failed: {exc}") from exc
+            raise _translated(exc, f"SQLite read from {self._path} failed") from exc
 
     def create_tables(self, tables: Sequence[TableSpec]) -> None:
         with self._write() as conn:

@@ -14,8 +14,8 @@ from feast import FeatureStore
 
 from demo.synthetic import Scenario
 from feast_pinot.clock import now_ms
+from local_cluster.polling import eventually
 from stream_ingest.config import IngestConfig
-from stream_ingest.local import eventually
 from stream_ingest.runner import KafkaRunner, build_runner
 from tests.ingest.support import ingest_config
 from tests.integration.conftest import make_repo
@@ -91,7 +91,7 @@ def start_runner(config: IngestConfig) -> Background:
 
     thread = threading.Thread(target=target, name="ingester", daemon=True)
     thread.start()
-    eventually(lambda: bool(runner.assigned) or bool(failures), 60, "partition assignment")
+    eventually(lambda: bool(runner.assigned) or bool(failures), 120, "partition assignment")
     if failures:
         raise failures[0]
     return Background(runner, thread, failures)
@@ -105,7 +105,7 @@ def running(config: IngestConfig) -> Iterator[KafkaRunner]:
         yield background.runner
     finally:
         background.runner.stop()
-        background.thread.join(60)
-    if background.failures:  # a failure while the test body ran
-        raise background.failures[0]
+        background.thread.join(120)
+        if background.failures:  # what the runner raised explains a failure of the body (its context)
+            raise background.failures[0]
     assert not background.thread.is_alive(), "the runner did not stop"

@@ -145,7 +145,7 @@ def test_docs_describe_every_config_key() -> None:
 
 def _run_cli(config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "stream_ingest", "--config", str(config)],
-                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
+                          capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[2])
 
 
 @pytest.mark.parametrize(("break_it", "named"), [

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -14,9 +15,12 @@ import pytest
 
 from demo.synthetic import actions
 from feast_pinot.clock import now_ms
+from local_cluster.ingester import IngesterProcess
+from local_cluster.ports import free_ports
+from local_cluster.tansu import LocalBroker
+from local_cluster.topics import create_topics, produce
 from stream_ingest.__main__ import main
 from stream_ingest.errors import SinkError
-from stream_ingest.local import IngesterProcess, LocalBroker, create_topics, free_port, produce
 from tests.fixtures.kafka import TcpProxy
 from tests.ingest.conftest import Topics, eventually, running, scenario, start_runner
 from tests.ingest.support import EXAMPLE_CONFIG, application, ingest_config, read_offline_log, write_config
@@ -26,7 +30,7 @@ from tests.ingest.test_kafka_processes import committed, expected_online, split_
 @pytest.fixture
 def proxied_broker(tmp_path: Path) -> Iterator[tuple[str, TcpProxy]]:
     """A broker of its own, reachable only through a proxy that can cut the connections."""
-    port = free_port()
+    port = free_ports(1)[0]
     broker = LocalBroker.start(log_path=tmp_path / "broker.log", advertised_port=port)
     try:
         yield f"127.0.0.1:{port}", TcpProxy(int(broker.bootstrap.rsplit(":", 1)[1]), port=port)
@@ -55,14 +59,15 @@ def test_broker_outage_is_survived_without_loss(
 
     with running(config) as runner:
         send(thirds[0])
-        eventually(lambda: runner.stats.snapshot().stored == len(thirds[0]), 30, "the first third")
+        eventually(lambda: runner.stats.snapshot().stored == len(thirds[0]), 120, "the first third")
         send(thirds[1])
-        eventually(lambda: runner.stats.snapshot().stored == len(thirds[0]) + len(thirds[1]), 30, "the second third")
+        eventually(lambda: runner.stats.snapshot().stored == len(thirds[0]) + len(thirds[1]), 120, "the second third")
         proxy.cut()  # handled, not yet committed: the checkpoint falls into the outage
-        time.sleep(9)  # longer than a sync commit waits for the coordinator (~6 s)
+        eventually(lambda: "broker unreachable" in caplog.text, 120, "the runner to notice the outage")
+        time.sleep(9)  # the outage goes on: longer than a sync commit waits for the coordinator (~6 s)
         proxy.restore()
         send(thirds[2])
-        eventually(lambda: sum(stored_online(repo, members).values()) == len(items), 60, "every action online")
+        eventually(lambda: sum(stored_online(repo, members).values()) == len(items), 120, "every action online")
     assert stored_online(repo, members) == expected_online(items)
     offline_ids = read_offline_log(repo / "data" / "member_actions").column("action_id").to_pylist()
     assert len(offline_ids) == len(set(offline_ids)) == len(items)
@@ -76,12 +81,17 @@ def test_broker_outage_is_survived_without_loss(
 def test_no_broker_at_all_exits_3_after_the_configured_time(
     repo: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config = ingest_config(repo, f"127.0.0.1:{free_port()}", "a", "b", "dead", "g",
+    config = ingest_config(repo, f"127.0.0.1:{free_ports(1)[0]}", "a", "b", "dead", "g",
                            kafka={"unavailable_timeout_s": 2})
-    started = time.monotonic()
     assert main(["--config", str(write_config(config, tmp_path / "ingest.yaml"))]) == 3
-    assert 2 <= time.monotonic() - started < 30
-    assert "giving up (a restart replays from the last commit): no broker reachable for" in caplog.text
+    assert given_up_after_s(caplog.text) >= 2
+
+
+def given_up_after_s(log: str) -> int:
+    """How long the runner said no broker had answered when it gave up."""
+    found = re.findall(r"giving up \(a restart replays from the last commit\): no broker reachable for (\d+) s", log)
+    assert found, log
+    return int(found[-1])
 
 
 def test_a_bad_config_exits_2_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -99,11 +109,11 @@ def test_a_store_that_keeps_failing_stops_the_runner_without_committing(
     background = start_runner(config)
     runner = background.runner
     produce(kafka_bootstrap, topics.applications, [(b"1", application("first", 1, 5, now_ms()))])
-    eventually(lambda: runner.stats.snapshot().stored == 1, 30, "the first action")  # handled, not committed
+    eventually(lambda: runner.stats.snapshot().stored == 1, 120, "the first action")  # handled, not committed
     with sqlite3.connect(repo / "data" / "online_store.db") as db:
         db.execute("DROP TABLE jobs_member_actions")  # the online store breaks
     produce(kafka_bootstrap, topics.applications, [(b"1", application("second", 1, 6, now_ms()))])
-    background.thread.join(60)
+    background.thread.join(120)
     assert not background.thread.is_alive()
     assert len(background.failures) == 1 and isinstance(background.failures[0], SinkError)
     # the store is broken, not the event: given up at once (no retry can help), nothing dead-lettered
@@ -135,13 +145,12 @@ def test_an_outage_with_a_checkpoint_due_ends_the_process_after_unavailable_time
                     [(b"1", application(f"t{i}", 1, i, now_ms())) for i in range(first, first + 10)])
             process.wait_for_log(f"total in {first + 10} stored {first + 10}")
         proxy.cut()  # the second batch is handled, not yet committed
-        cut_at = time.monotonic()
-        code = process.process.wait(120)
-        took = time.monotonic() - cut_at
+        code = process.process.wait(300)
     finally:
         process.stop()
     log = process.log_text()
     assert code == 3, log
-    assert "giving up (a restart replays from the last commit): no broker reachable for" in log
+    # It gave up because no broker answered for the configured time, not after retrying the
+    # commit (that would log "offset commit failed" and keep it alive for up to 8 x 5 s).
+    assert given_up_after_s(log) >= 5
     assert "offset commit failed" not in log
-    assert 5 <= took < 5 + 8, f"exited {took:.1f} s after the cut"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,7 +10,8 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from demo.synthetic import actions, raw_by_kind
-from stream_ingest.local import IngesterProcess, produce
+from local_cluster.ingester import IngesterProcess
+from local_cluster.topics import produce
 from tests.ingest.conftest import Topics, eventually, scenario, store_of
 from tests.ingest.support import read_offline_log, write_config
 
@@ -59,47 +58,48 @@ def final_counts(process: IngesterProcess) -> tuple[int, int]:
     return int(events_in), int(stored)
 
 
-def produce_slowly(bootstrap: str, by_topic: dict[str, list[tuple[bytes, bytes]]], chunks: int, pause_s: float) -> None:
-    for i in range(chunks):
-        for topic, messages in by_topic.items():
-            size = -(-len(messages) // chunks)
-            produce(bootstrap, topic, messages[i * size:(i + 1) * size])
-        time.sleep(pause_s)
+def send(bootstrap: str, items: list[dict[str, Any]], topics: Topics) -> None:
+    for topic, messages in split_by_topic(items, topics).items():
+        produce(bootstrap, topic, messages)
 
 
 def test_sigkill_mid_stream_then_restart_loses_nothing_and_duplicates_nothing(
     repo: Path, kafka_bootstrap: str, topics: Topics, make_config: Any, tmp_path: Path
 ) -> None:
     items = actions(scenario(members=40, per_hour=40))
+    third = len(items) // 3
+    handled = third + third // 2  # by the first process: its last half third never checkpointed
     members = sorted({a["actor"] for a in items})
-    config = write_config(make_config(offline={"flush_interval_ms": 500}), tmp_path / "ingest.yaml")
+    # Checkpoints only when `third` actions are buffered (never by time): the first third is
+    # committed, the next half third handled but not, whatever the machine's speed.
+    config = write_config(make_config(offline={"flush_interval_ms": 3_600_000, "max_rows": third}),
+                          tmp_path / "ingest.yaml")
     first = IngesterProcess.start(config, None, tmp_path / "first.log")
     second = None
     try:
         first.wait_assigned()
-        producer = threading.Thread(
-            target=produce_slowly, args=(kafka_bootstrap, split_by_topic(items, topics), 20, 0.15)
-        )
-        producer.start()
-        parts = repo / "data" / "member_actions"
-        eventually(lambda: any(parts.rglob("*.parquet")), 30, "a first checkpoint")
-        time.sleep(0.3)  # more work handled, not yet committed
+        send(kafka_bootstrap, items[:third], topics)
+        eventually(lambda: committed(kafka_bootstrap, topics.group, topics) == third, 120, "the first checkpoint")
+        send(kafka_bootstrap, items[third:handled], topics)
+        eventually(lambda: sum(stored_online(repo, members).values()) == handled, 120,
+                   "the next half third online", interval_s=0.5)
         first.kill()
         durable = committed(kafka_bootstrap, topics.group, topics)
         stored_by_first = sum(stored_online(repo, members).values())
         second = IngesterProcess.start(config, None, tmp_path / "second.log")
-        producer.join()
-        eventually(lambda: sum(stored_online(repo, members).values()) >= len(items), 90, "every action online")
+        send(kafka_bootstrap, items[handled:], topics)
+        eventually(lambda: sum(stored_online(repo, members).values()) >= len(items), 120, "every action online",
+                   interval_s=0.5)
         assert second.stop() == 0
     finally:
         for process in (first, second):
             if process is not None:
                 process.stop()
-    assert 0 < durable < stored_by_first < len(items), "the kill must land mid-stream with uncommitted work"
+    assert (durable, stored_by_first) == (third, handled)  # the kill landed with uncommitted work
     events_in, _stored = final_counts(second)
     assert events_in == len(items) - durable  # the restart resumed exactly at the last commit
     assert stored_online(repo, members) == expected_online(items)
-    offline_ids = read_offline_log(parts).column("action_id").to_pylist()
+    offline_ids = read_offline_log(repo / "data" / "member_actions").column("action_id").to_pylist()
     assert len(offline_ids) == len(set(offline_ids)) == len(items)
     print(
         f"\ncrash/restart: produced {len(items)}; the killed process stored {stored_by_first} online, "
@@ -122,12 +122,12 @@ def test_two_processes_in_one_group_split_the_partitions_and_store_each_action_o
         a.wait_assigned()
         eventually(
             lambda: _owned(a) | _owned(b) == _all(topics) and not _owned(a) & _owned(b),
-            60,
+            120,
             "the group to settle on a split",
         )
         for topic, messages in split_by_topic(items, topics).items():
             produce(kafka_bootstrap, topic, messages)
-        eventually(lambda: sum(stored_online(repo, members).values()) >= len(items), 60, "every action online")
+        eventually(lambda: sum(stored_online(repo, members).values()) >= len(items), 120, "every action online")
         a.request_stop()  # both at once
         b.request_stop()
         assert (a.stop(), b.stop()) == (0, 0)

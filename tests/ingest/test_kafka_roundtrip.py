@@ -13,7 +13,7 @@ import pandas as pd
 from demo.synthetic import Scenario, actions, job_embeddings, jobs_frame
 from feast_pinot.actions import datetime_to_ms
 from feast_pinot.clock import now_ms
-from stream_ingest.local import produce
+from local_cluster.topics import produce
 from stream_ingest.sinks import decode_dead_letter
 from tests.fixtures.kafka import read_topic
 from tests.ingest.conftest import HOUR, Topics, eventually, running, scenario, store_of
@@ -59,7 +59,7 @@ def test_round_trip_two_shapes_to_online_windows_and_offline_log(
     produce(kafka_bootstrap, topics.interactions, impressions)
 
     with running(make_config()) as runner:
-        eventually(lambda: runner.stats.snapshot().events_in == len(items) + 3, 60, "all events handled")
+        eventually(lambda: runner.stats.snapshot().events_in == len(items) + 3, 120, "all events handled")
     snap = runner.stats.snapshot()
     assert (snap.stored, snap.dead_lettered, snap.skipped) == (len(items), 0, 3)
 
@@ -153,7 +153,7 @@ def test_bad_events_land_in_the_dead_letter_topic_with_reasons(
     total = len(good) + len(bad_applications) + len(bad_interactions)
 
     with running(make_config()) as runner:
-        eventually(lambda: runner.stats.snapshot().events_in == total, 60, "all events handled")
+        eventually(lambda: runner.stats.snapshot().events_in == total, 120, "all events handled")
     snap = runner.stats.snapshot()
     assert snap.events_in == snap.stored + snap.dead_lettered == total
     assert (snap.stored, snap.dead_lettered, snap.skipped) == (

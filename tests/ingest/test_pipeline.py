@@ -20,13 +20,19 @@ from stream_ingest.retry import RetryPolicy
 from stream_ingest.sinks import (
     MemoryActionSink,
     MemoryDeadLetterSink,
-    OfflineSink,
     PushSink,
     decode_dead_letter,
     encode_dead_letter,
 )
 from stream_ingest.stats import Stats
-from tests.ingest.support import application, example_config_dict, interaction, raw_of, read_offline_log
+from tests.ingest.support import (
+    application,
+    example_config_dict,
+    interaction,
+    offline_sink,
+    raw_of,
+    read_offline_log,
+)
 from tests.ingest.test_config import LOG
 
 NOW = 1_800_000_000_000
@@ -60,7 +66,7 @@ class Harness:
         self.online: Any = online or MemoryActionSink()
         self.dead = MemoryDeadLetterSink()
         self.lookups = lookups()
-        self.offline = OfflineSink(root, LOG, "group-1", max_rows=10_000)
+        self.offline = offline_sink(root, LOG, "group-1")
         pipeline = Pipeline(config, LOG, self.lookups, now_ms=lambda: NOW)
         self.ingester = Ingester(pipeline, self.online, self.offline, self.dead, FAST, Stats())
 
@@ -106,7 +112,7 @@ def test_cached_lookup_reads_a_key_once_across_batches(config: IngestConfig, tmp
     inner = lookups()
     cached = {name: CachedLookup(lk, ttl_s=60, max_entries=10) for name, lk in inner.items()}
     ingester = Ingester(Pipeline(config, LOG, cached, now_ms=lambda: NOW), MemoryActionSink(),
-                        OfflineSink(tmp_path, LOG, "g", 100), MemoryDeadLetterSink(), FAST)
+                        offline_sink(tmp_path, LOG), MemoryDeadLetterSink(), FAST)
     run_events(ingester, events, batch_size=2)
     assert inner["job_embedding"].requested == [7]
     assert ingester.stats.snapshot().stored == 6
@@ -124,11 +130,11 @@ def test_a_replay_after_a_checkpoint_writes_no_offline_duplicates(config: Ingest
     assert len(offline_ids) == len(events) == len(set(offline_ids))
 
 
-def test_forgotten_partitions_drop_their_unwritten_rows(config: IngestConfig, tmp_path: Path) -> None:
+def test_dropped_partitions_lose_their_unwritten_rows(config: IngestConfig, tmp_path: Path) -> None:
     h = Harness(config, tmp_path / "log")
     h.ingester.handle(raw_events([raw_of(a) for a in actions(SCENARIO)[:5]]))
     assert h.offline.buffered == 5
-    h.offline.forget([("job-applications", 0), ("job-interactions", 0)])
+    h.offline.drop([("job-applications", 0), ("job-interactions", 0)])
     h.ingester.checkpoint()
     assert read_offline_log(tmp_path / "log").num_rows == 0
 

@@ -18,7 +18,7 @@ REPO_SOURCE = Path(__file__).resolve().parents[2] / "feature_repo"
 FEAST_CLI = str(Path(sys.executable).parent / "feast")
 
 
-def run_feast(repo: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def run_feast(repo: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run the real ``feast`` CLI in ``repo``; fail with its output if it fails."""
     done = subprocess.run(
         [FEAST_CLI, *args], cwd=repo, capture_output=True, text=True, timeout=timeout

@@ -159,11 +159,11 @@ def _free_port() -> int:
 
 def _post(url: str, body: dict) -> dict:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with urllib.request.urlopen(req, timeout=120) as resp:
         return json.loads(resp.read())
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, deadline_s: float = 60) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen, deadline_s: float = 300) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 
 import pytest
@@ -13,6 +12,7 @@ from feast_pinot.actions import Action
 from feast_pinot.online.backend import HistoryWindow, LatestRow, TableSpec
 from feast_pinot.online.pinot import PinotOnlineStoreConfig
 from feast_pinot.online.pinot.backend import PinotBackend
+from local_cluster.polling import eventually
 from tests.fixtures.pinot import PinotEndpoints, pinot_settings
 from tests.pinot.conftest import Proxied
 
@@ -77,13 +77,8 @@ def test_two_visible_rows_of_a_key_resolve_to_the_newest(
         producer.produce(topic, json.dumps(record).encode(), partition=partition)
     assert producer.flush(10) == 0
     backend.write_latest(LATEST.name, [LatestRow("other", 1, {"v": 7})])
-    deadline = time.monotonic() + 10
-    while (
-        backend.read_latest(LATEST.name, ["dup"])[0] is None
-        or backend.read_latest(LATEST.name, ["dup"])[0].event_ms != 20
-    ):
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
+    eventually(lambda: backend.read_latest(LATEST.name, ["dup"]) == [LatestRow("dup", 20, {"v": 20})], 120,
+               "both rows of 'dup' ingested by Pinot")
     for _ in range(15):  # rows come back in any order; LIMIT 2 may be filled by "dup" twice
         assert backend.read_latest(LATEST.name, ["other", "dup"]) == [
             LatestRow("other", 1, {"v": 7}),
@@ -97,9 +92,6 @@ def test_without_waiting_a_write_becomes_visible_later(
     backend = PinotBackend(pinot_config_factory(wait_for_ingestion=False))
     backend.create_tables([LATEST])
     backend.write_latest(LATEST.name, [LatestRow("k", 3, {"v": 3})])
-    deadline = time.monotonic() + 10
-    while (got := backend.read_latest(LATEST.name, ["k"])) == [None]:
-        assert time.monotonic() < deadline, "never became visible"
-        time.sleep(0.01)
-    assert got == [LatestRow("k", 3, {"v": 3})]
+    eventually(lambda: backend.read_latest(LATEST.name, ["k"]) != [None], 120, "the write visible in Pinot")
+    assert backend.read_latest(LATEST.name, ["k"]) == [LatestRow("k", 3, {"v": 3})]
     backend.close()

@@ -179,7 +179,7 @@ def test_writes_pinot_drops_never_become_visible(make_backend: BackendFactory) -
 def test_unreachable_kafka(make_backend: BackendFactory) -> None:
     make_backend()
     backend = make_backend(create=False, kafka_bootstrap_servers="127.0.0.1:1", write_timeout_s=1.0)
-    with pytest.raises(PinotWriteError, match="1 unacknowledged after 1.0 s"):
+    with pytest.raises(PinotConnectionError, match="1 unacknowledged after 1.0 s"):
         backend.write_latest(PROFILE.name, [LatestRow("k", 1, {"industry": "x", "score": 1})])
     with pytest.raises(PinotConnectionError,
                        match=r"cannot create Kafka topic '.*_p_more': no answer from 127.0.0.1:1 in 1.0 s"):

@@ -14,7 +14,7 @@ from feast import FeatureStore
 
 from demo.synthetic import actions, application
 from feast_pinot.clock import now_ms
-from stream_ingest.local import produce, read_topic
+from local_cluster.topics import produce, read_topic
 from stream_ingest.sinks import decode_dead_letter
 from tests.fixtures.pinot import PinotEndpoints, pinot_settings
 from tests.ingest.conftest import Topics, eventually, running, scenario
@@ -48,7 +48,7 @@ def test_ingester_fills_pinot(
     config = ingest_config(repo, kafka_bootstrap, topics.applications, topics.interactions, topics.dead_letters,
                            topics.group, online={"write": write})
     with running(config) as runner:
-        eventually(lambda: runner.stats.snapshot().events_in == len(items), 60, "all events handled")
+        eventually(lambda: runner.stats.snapshot().events_in == len(items), 120, "all events handled")
     snapshot = runner.stats.snapshot()
     assert (snapshot.stored, snapshot.dead_lettered) == (len(items), 0)
     check_online(repo, items, s)
@@ -67,7 +67,7 @@ def test_an_id_pinot_would_cut_is_dead_lettered_and_its_batch_stored(
     config = ingest_config(repo, kafka_bootstrap, topics.applications, topics.interactions, topics.dead_letters,
                            topics.group, online={"write": write})
     with running(config) as runner:
-        eventually(lambda: runner.stats.snapshot().events_in == len(events), 60, "all events handled")
+        eventually(lambda: runner.stats.snapshot().events_in == len(events), 120, "all events handled")
     snapshot = runner.stats.snapshot()
     assert (snapshot.stored, snapshot.dead_lettered) == (4, 1)
     letters = [decode_dead_letter(m.value()) for m in read_topic(kafka_bootstrap, topics.dead_letters, expected=1)]

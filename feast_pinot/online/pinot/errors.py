@@ -2,16 +2,19 @@
 
     OnlineStoreError
     └── PinotError
-        ├── PinotConnectionError     the controller, broker or Kafka cannot be reached
+        ├── PinotConnectionError     the controller, broker or Kafka cannot be reached (*)
         ├── PinotAuthError           the controller, broker or Kafka refused the credentials or the permission
         ├── PinotSchemaError         a schema or table cannot be created, updated or deleted
-        ├── PinotValueError          a value or query part cannot go into Pinot SQL (also a ValueError)
+        ├── PinotValueError          a value or query part cannot go into Pinot SQL (an OnlineStoreValueError)
         ├── PinotQueryError          the broker answered a query with an error
         │   ├── PinotTableMissingError    no such table (190)
-        │   ├── PinotTimeoutError         the query timed out (client, broker or server)
+        │   ├── PinotTimeoutError         the query timed out (client, broker or server) (*)
         │   └── PinotPartialResultError   not every server responded
         └── PinotWriteError          Kafka did not take a write, a value Pinot would alter, or not queryable in time
             └── PinotActionError     actions Pinot cannot store as given (also an ActionValidationError)
+
+(*) also an :class:`~feast_pinot.errors.OnlineStoreUnavailableError`: transient,
+a caller may retry.
 
 Query errors carry ``table``, ``sql`` (as sent) and ``error_code`` (Pinot's,
 or None when the failure happened before Pinot answered).
@@ -19,7 +22,12 @@ or None when the failure happened before Pinot answered).
 
 from __future__ import annotations
 
-from feast_pinot.errors import ActionValidationError, OnlineStoreError
+from feast_pinot.errors import (
+    ActionValidationError,
+    OnlineStoreError,
+    OnlineStoreUnavailableError,
+    OnlineStoreValueError,
+)
 
 __all__ = [
     "PinotActionError",
@@ -40,7 +48,7 @@ class PinotError(OnlineStoreError):
     """Root of the Pinot online store's errors."""
 
 
-class PinotConnectionError(PinotError):
+class PinotConnectionError(PinotError, OnlineStoreUnavailableError):
     """The controller, the broker or Kafka could not be reached."""
 
 
@@ -62,7 +70,7 @@ class PinotSchemaError(PinotError):
     """The controller refused a schema or table change, or a view cannot map to Pinot."""
 
 
-class PinotValueError(PinotError, ValueError):
+class PinotValueError(PinotError, OnlineStoreValueError):
     """A value of a type or range Pinot SQL cannot hold, an empty IN list, a bad LIMIT."""
 
 
@@ -81,7 +89,7 @@ class PinotTableMissingError(PinotQueryError):
     """The broker knows no such table: ``feast apply`` has not created it."""
 
 
-class PinotTimeoutError(PinotQueryError):
+class PinotTimeoutError(PinotQueryError, OnlineStoreUnavailableError):
     """The query did not finish in time (the client's HTTP timeout or Pinot's ``timeoutMs``)."""
 
 

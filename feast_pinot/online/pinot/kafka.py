@@ -91,7 +91,12 @@ class KafkaWriter:
         denied = [e for e in failures if e.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED]
         if denied:
             raise self._refused(denied[0], f"writing to topic '{topic}' (it needs a WRITE and DESCRIBE ACL)")
-        if remaining or failures:
+        if remaining and not failures:  # nothing refused, Kafka unreachable or slow: transient
+            raise PinotConnectionError(
+                f"writing {len(messages)} rows to Kafka topic '{topic}': {remaining} unacknowledged after "
+                f"{self._config.write_timeout_s} s (is Kafka at {self._config.kafka_bootstrap_servers} reachable?)"
+            )
+        if failures:
             raise PinotWriteError(
                 f"writing {len(messages)} rows to Kafka topic '{topic}' failed: {len(failures)} rejected "
                 f"{[e.str() for e in failures[:3]]}, {remaining} unacknowledged after {self._config.write_timeout_s} s"
