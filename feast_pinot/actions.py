@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from feast_pinot.keys import is_int64, is_utf8
+from feast_pinot.keys import epoch_ms_problem, is_int64, is_utf8
 from feast_pinot.specs import ActionLogSpec
 
 __all__ = [
@@ -135,6 +135,8 @@ def _timestamp(raw: Mapping[str, Any], spec: ActionLogSpec, now_ms: int) -> int:
     ts = _integer(_require(raw, "timestamp"))
     if ts is None:
         raise _Reject(f"'timestamp' must be epoch milliseconds (int), got {raw['timestamp']!r}")
+    if problem := epoch_ms_problem(ts):
+        raise _Reject(f"'timestamp' {problem}")
     if ts <= now_ms - spec.retention_ms:
         raise _Reject(
             f"timestamp {ts} is outside the {spec.retention_ms} ms retention (now={now_ms})"

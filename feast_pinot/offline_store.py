@@ -62,7 +62,7 @@ from feast_pinot.offline.history import build_histories
 from feast_pinot.offline.parts import action_log_columns, resolve_path, write_action_parts
 from feast_pinot.offline.windows import SortedLogs, candidate_matrix, prefix_windowed_columns
 from feast_pinot.specs import HISTORY_FEATURES, ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
-from feast_pinot.windows import windowed_features
+from feast_pinot.windows import request_times, windowed_features
 
 __all__ = ["ActionLogOfflineStore", "ActionLogOfflineStoreConfig"]
 
@@ -302,7 +302,7 @@ def _add_windowed(
     view = odfv.projection.name_to_use()
     wanted = [r.split(":", 1)[1] for r in req.feature_refs if r.startswith(f"{view}:")]
     candidates = frame[req.column(*spec.candidate.split("__", 1))] if spec.candidate else None
-    request_ts = frame[spec.request_field].to_numpy()
+    request_ts = request_times(frame[spec.request_field].to_numpy(), spec.request_field)
     if hspec.attribute is None:
         matrix = None if candidates is None else candidate_matrix(
             pa.array(candidates, type=pa.list_(pa.float32()), from_pandas=True), len(frame), spec.embedding_dim)

@@ -43,7 +43,7 @@ import numpy as np
 
 from feast_pinot.errors import FeastPinotError, RequestFieldError
 from feast_pinot.interests import MemberInterests, member_interests
-from feast_pinot.keys import is_int64, object_key
+from feast_pinot.keys import epoch_ms_problem, is_int64, object_key
 from feast_pinot.specs import SeenSpec, WindowedFeaturesSpec, WindowSpec
 from feast_pinot.vectors import cosines, decay_weights
 
@@ -60,6 +60,7 @@ __all__ = [
     "output_names",
     "python_value",
     "request_time",
+    "request_times",
     "verb_slug",
     "windowed_features",
 ]
@@ -152,7 +153,20 @@ def _spec(spec_json: str) -> WindowedFeaturesSpec:
 
 
 def request_time(value: Any, field: str, row: int) -> int:
-    """A request's time (epoch ms), or :class:`RequestFieldError` naming the field and row."""
+    """A request's time (epoch ms, 2001 to 2100), or :class:`RequestFieldError` naming the field and row."""
+    ms = _request_int(value, field, row)
+    if problem := epoch_ms_problem(ms):
+        raise RequestFieldError(f"'{field}' {problem} in row {row}")
+    return ms
+
+
+def _request_int(value: Any, field: str, row: int) -> int:
+    """:func:`request_time` without the plausible range: the check of the on-demand body.
+
+    ``feast apply`` runs that body on a sample whose ``request_ts`` is 1; every
+    read reaching it checked its request times with :func:`request_time` before
+    (both online stores' reads, the offline store).
+    """
     if value is None:
         raise RequestFieldError(f"'{field}' is required (epoch ms of the request), got null in row {row}")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
@@ -160,6 +174,21 @@ def request_time(value: Any, field: str, row: int) -> int:
     if not is_int64(int(value)):
         raise RequestFieldError(f"'{field}' must be epoch ms within int64, got {value!r} in row {row}")
     return int(value)
+
+
+def request_times(column: np.ndarray, field: str) -> np.ndarray:
+    """A column of request times as int64, each checked as :func:`request_time` checks one.
+
+    An integer column is checked at its smallest and largest value: the only
+    rule it can break is the plausible range.
+    """
+    if column.dtype.kind in "iu" and len(column):
+        rows: Sequence[int] = [int(column.argmin()), int(column.argmax())]
+    else:
+        rows = range(len(column))
+    for row in rows:
+        request_time(column[row], field, row)
+    return column.astype(np.int64)
 
 
 def _column(inputs: dict[str, Any], spec: WindowedFeaturesSpec, feature: str) -> list[Any] | None:
@@ -179,7 +208,7 @@ def windowed_features(inputs: dict[str, list[Any]], spec_json: str) -> dict[str,
     names = output_names(spec)
     out: dict[str, list[Any]] = {name: [] for name in names}
     for i in range(len(now)):
-        at = request_time(now[i], spec.request_field, i)
+        at = _request_int(now[i], spec.request_field, i)
         history = ActorHistory.of(spec, _at(ts_col, i), _at(verb_col, i), _at(emb_col, i), _at(obj_col, i))
         member = member_features(spec, history, at)
         per_candidate = member.candidate_arrays(

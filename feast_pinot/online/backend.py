@@ -64,12 +64,16 @@ class OnlineBackend(Protocol):
         """One entry per key, in order; None where nothing is stored."""
 
     def append_actions(self, table: str, actions: Sequence[Action], keep: HistoryWindow) -> int:
-        """Append, ignoring already-stored ``action_id``s; return how many were new.
+        """Append, ignoring ``action_id``s already written; return how many were new.
 
-        ``keep`` is what a read now would return. The backend may delete what no
-        read at or after ``keep.until_ms`` can return: actions at or before
-        ``keep.since_ms``, and per actor those behind the newest ``keep.limit``
-        at or before ``keep.until_ms``.
+        An ``action_id`` counts once, whatever actor a later copy names: the
+        first copy written wins, also after it was trimmed (Pinot forgets the
+        ids of the segments its retention deletes). ``keep`` is what a
+        read now would return (the retention up to now, the cap). Reads pinned
+        anywhere within that retention (backtests) must still find their whole
+        history, so the backend may delete only actions older than twice the
+        retention (at or before ``keep.since_ms - (keep.until_ms - keep.since_ms)``),
+        and never by the cap.
         """
 
     def read_histories(
