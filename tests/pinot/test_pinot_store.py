@@ -88,7 +88,7 @@ def test_apply_creates_the_documented_tables(store: FeatureStore, pinot_endpoint
         "replication": "1",
         "replicasPerPartition": "1",
         "retentionTimeUnit": "HOURS",
-        "retentionTimeValue": "96",
+        "retentionTimeValue": "192",
     }
     assert {k: log["segmentsConfig"][k] for k in segments} == segments  # Pinot adds its defaults
     assert log["dedupConfig"] == {"dedupEnabled": True, "hashFunction": "NONE"}
