@@ -14,7 +14,7 @@ from feast_pinot.actions import Action, actions_to_frame, datetime_to_ms, valida
 from feast_pinot.errors import ActionValidationError, DeclarationError
 from feast_pinot.specs import ActionLogSpec, spec_of
 
-__all__ = ["log_spec", "push_actions", "with_request_ts"]
+__all__ = ["log_spec", "push_actions", "validate_frame", "with_request_ts"]
 
 
 def log_spec(store: FeatureStore, log_name: str) -> ActionLogSpec:
@@ -44,7 +44,7 @@ def push_actions(
     """
     spec = log_spec(store, log_name)
     if isinstance(actions, pd.DataFrame):
-        good, bad = _validate_frame(actions, spec, clock.now_ms())
+        good, bad = validate_frame(actions, spec, clock.now_ms())
     elif isinstance(actions, (Mapping, str, bytes)):
         raise ActionValidationError([(0, f"pass a list of actions or a DataFrame, not one {type(actions).__name__}")])
     else:
@@ -56,9 +56,10 @@ def push_actions(
     return len(good)
 
 
-def _validate_frame(
+def validate_frame(
     frame: pd.DataFrame, spec: ActionLogSpec, now_ms: int
 ) -> tuple[list[Action], list[tuple[int, str]]]:
+    """:func:`~feast_pinot.actions.validate_actions` for a DataFrame of actions or a push frame."""
     if "actor" in frame.columns:
         return validate_actions(_records(frame, "timestamp"), spec, now_ms)
     if spec.actor_join_key in frame.columns:
