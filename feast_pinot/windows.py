@@ -182,12 +182,12 @@ def request_times(column: np.ndarray, field: str) -> np.ndarray:
     An integer column is checked at its smallest and largest value: the only
     rule it can break is the plausible range.
     """
-    if column.dtype.kind in "iu" and len(column):
-        rows: Sequence[int] = [int(column.argmin()), int(column.argmax())]
-    else:
-        rows = range(len(column))
-    for row in rows:
-        request_time(column[row], field, row)
+    if column.dtype.kind not in "iu":
+        for row, value in enumerate(column.tolist()):  # plain values: messages show 1.5, not np.float64(1.5)
+            request_time(value, field, row)
+    elif len(column):
+        for row in sorted({int(column.argmin()), int(column.argmax())}):
+            request_time(int(column[row]), field, row)
     return column.astype(np.int64)
 
 

@@ -121,3 +121,20 @@ def test_embeddings_as_float32_bytes() -> None:
     assert out["job_apply_mean_emb_1m"] == [2.0, 0.0]
     with pytest.raises(FeastPinotError, match="gave an odd number of bytes for 2 actions"):
         run(ts=[10, 9], verbs=["job-apply", "job-apply"], flat=flat[:-1], now=10)  # type: ignore[arg-type]
+
+
+def test_a_column_of_request_times_is_checked_as_each_one_is() -> None:
+    from feast_pinot.errors import RequestFieldError
+    from feast_pinot.windows import request_times
+
+    now = 1_767_571_200_000
+    assert request_times(np.array([now, now - 5]), "request_ts").tolist() == [now, now - 5]
+    with pytest.raises(RequestFieldError, match=r"^'request_ts' must be epoch milliseconds .* got 1767571200 .*"
+                                                r"seconds\? .* in row 2$"):
+        request_times(np.array([now, now + 1, now // 1000]), "request_ts")
+    with pytest.raises(RequestFieldError, match=r"^'request_ts' is required \(epoch ms of the request\), got null "
+                                                r"in row 1$"):
+        request_times(np.array([now, None], dtype=object), "request_ts")
+    with pytest.raises(RequestFieldError, match=r"^'request_ts' must be epoch ms \(an integer\), got 1767571200000.0 "
+                                                r"in row 0$"):
+        request_times(np.array([float(now), float("nan")]), "request_ts")
