@@ -19,6 +19,7 @@ from feast.value_type import ValueType
 from pydantic import BaseModel, ValidationError
 
 from feast_pinot.errors import DeclarationError
+from feast_pinot.features import output_names
 from feast_pinot.specs import (
     HISTORY_FEATURES,
     ActionLogSpec,
@@ -32,7 +33,6 @@ from feast_pinot.specs import (
     spec_of,
     spec_tags,
 )
-from feast_pinot.windows import output_names
 
 __all__ = [
     "DEFAULT_RETENTION",
@@ -389,7 +389,7 @@ def _udf_source(function_name: str, spec: WindowedFeaturesSpec) -> str:
     # Feast re-executes this text with only np/pd in scope, so the import lives inside.
     return (
         f"def {function_name}(inputs):\n"
-        "    from feast_pinot.windows import windowed_features\n"
+        "    from feast_pinot.features import windowed_features\n"
         f"    return windowed_features(inputs, {spec.model_dump_json()!r})\n"
     )
 
@@ -415,7 +415,7 @@ def windowed_action_features(
     :class:`ObjectAttribute`, by default the history's own).
 
     Needs the request field ``request_ts`` (epoch ms) in every entity row; see
-    :mod:`feast_pinot.windows` and docs/configuration.md for the exact
+    :mod:`feast_pinot.features` and docs/configuration.md for the exact
     definitions and empty-case values. ``candidate`` is a one-feature
     projection such as ``job_attributes[["embedding"]]``.
     """

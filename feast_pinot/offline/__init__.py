@@ -1,17 +1,35 @@
-"""The offline action log and the engines that read it point-in-time.
+"""The offline side: the action log, the training-data engines, and Feast's offline store over them.
 
-* :mod:`feast_pinot.offline.parts` - the Parquet parts of an action log: where
-  they live, their schema, writing and listing them. The ingester imports this
-  module only; it needs neither Feast's offline store nor DuckDB.
-* :mod:`feast_pinot.offline.history` - action histories as of each entity row's
-  time, with one DuckDB range join.
-* :mod:`feast_pinot.offline.windows` - windowed features straight from the log
-  with per-actor prefix sums (the offline twin of :mod:`feast_pinot.windows`),
-  with :mod:`~feast_pinot.offline.decay`, :mod:`~feast_pinot.offline.seen` and
-  :mod:`~feast_pinot.offline.interests` for the decayed, already-acted-on and
-  multi-interest features over the same ranges.
-* :mod:`feast_pinot.offline.duckdb` - the one way both engines open DuckDB.
+* :mod:`~feast_pinot.offline.parts`: the Parquet parts of an action log
+  (where they live, their schema, writing and listing them). The ingester
+  imports this module only; it needs neither Feast's offline store nor DuckDB.
+* :mod:`~feast_pinot.offline.plan`: ``entity_df`` read once per call
+  (:class:`EntityPlan`): row numbers, times, actors, request times.
+* :mod:`~feast_pinot.offline.engine`: the training-data engine, arrays in,
+  feature columns out (the families of :mod:`feast_pinot.features`); it knows
+  no storage, so DuckDB and Spark both feed it.
+* :mod:`~feast_pinot.offline.log`: the DuckDB engine's loader (the sorted,
+  deduplicated log as the engine's arrays).
+* :mod:`~feast_pinot.offline.history`: history lists as of each entity row's
+  time, with one DuckDB range join (histories asked for by name, and those
+  with a read-time attribute join).
+* :mod:`~feast_pinot.offline.duckdb`: the one way DuckDB is opened.
+* :mod:`~feast_pinot.offline.store`: :class:`ActionLogOfflineStore`, the Feast
+  adapter (``type: feast_pinot.offline.ActionLogOfflineStore``).
 
-:mod:`feast_pinot.offline_store` is the Feast adapter over these modules.
-Nothing is imported here, so importing the parts module stays cheap.
+The store is imported on first use (Feast's loader asks this package for
+it), so importing the parts module stays cheap.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["ActionLogOfflineStore", "ActionLogOfflineStoreConfig"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        return getattr(importlib.import_module("feast_pinot.offline.store"), name)
+    raise AttributeError(f"module 'feast_pinot.offline' has no attribute {name!r}")

@@ -18,28 +18,16 @@ from feast.repo_config import RepoConfig
 from feast_pinot.errors import OfflineStoreError
 from feast_pinot.offline.duckdb import epoch_ms_sql, session, sql_literal
 from feast_pinot.offline.parts import log_parts, resolve_path
+from feast_pinot.offline.plan import ROW_ID, EntityPlan
 from feast_pinot.specs import HISTORY_FEATURES, AttributeJoinSpec, HistorySpec, spec_of
 
-__all__ = ["ROW_ID", "build_histories", "entity_frame", "log_files"]
-
-ROW_ID = "__feast_pinot_row"
+__all__ = ["build_histories", "log_files"]
 _ORDER = "ts DESC, action_id ASC"
 
 
 def log_files(config: RepoConfig, spec: HistorySpec) -> list[str]:
     """The Parquet parts of the history's log, in write order."""
     return log_parts(resolve_path(config.repo_path, spec.log.path))
-
-
-def entity_frame(rows: pd.DataFrame, key: str, ts_column: str, is_int: bool) -> pd.DataFrame:
-    times = pd.to_datetime(rows[ts_column], utc=True)
-    epoch = pd.Timestamp(0, tz="UTC")
-    actors = rows[key].astype("int64") if is_int else rows[key].astype(str)
-    return pd.DataFrame({
-        "row_id": rows[ROW_ID].to_numpy(),
-        "actor": actors.to_numpy(),
-        "t": ((times - epoch) // pd.Timedelta(milliseconds=1)).astype("int64").to_numpy(),
-    })
 
 
 def _log_sql(spec: HistorySpec, files: list[str]) -> str:
@@ -138,29 +126,15 @@ def _wire_form(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return frame
 
 
-def build_histories(
-    config: RepoConfig,
-    view: FeatureView,
-    feature_refs: list[str],
-    rows: pd.DataFrame,
-    ts_column: str,
-    full_feature_names: bool,
-) -> pd.DataFrame:
-    """``ROW_ID`` plus the requested history features of every entity row."""
+def build_histories(config: RepoConfig, view: FeatureView, wanted: list[str], plan: EntityPlan,
+                    column_names: dict[str, str]) -> pd.DataFrame:
+    """``ROW_ID`` plus the ``wanted`` history features of every entity row, named by ``column_names``."""
     spec = spec_of(view)
     if not isinstance(spec, HistorySpec):
         raise OfflineStoreError(f"'{view.name}' is not a history view")
-    prefix = f"{view.projection.name_to_use()}:"
-    wanted = [r[len(prefix) :] for r in feature_refs if r.startswith(prefix)]
-    key = spec.log.actor_join_key
-    mapped_key = view.projection.join_key_map.get(key, key)
-    if mapped_key not in rows.columns:
-        raise OfflineStoreError(f"entity_df needs column '{mapped_key}' for history '{view.name}'")
-    entities = entity_frame(rows.rename(columns={mapped_key: key}), key, ts_column, spec.log.actor_is_int)
-    found = _query(config, spec, entities)
-    out = pd.DataFrame({ROW_ID: rows[ROW_ID].to_numpy()}).merge(
+    found = _query(config, spec, plan.entities(view, spec.log))
+    out = pd.DataFrame({ROW_ID: plan.rows[ROW_ID].to_numpy()}).merge(
         found.rename(columns={"row_id": ROW_ID}), on=ROW_ID, how="left"
     )
     out = _wire_form(out, wanted)
-    names = {f: (f"{view.projection.name_to_use()}__{f}" if full_feature_names else f) for f in wanted}
-    return out[[ROW_ID, *wanted]].rename(columns=names)
+    return out[[ROW_ID, *wanted]].rename(columns=column_names)

@@ -1,7 +1,7 @@
 """The Feast ``OnlineStore`` adapter over an :class:`OnlineBackend`.
 
-The only module that speaks Feast protos. It tells three kinds of feature view
-apart by their spec tag:
+It turns Feast's protos into the backend's plain values and back, and tells
+three kinds of feature view apart by their spec tag:
 
 * ordinary views: latest value per entity key (upsert by event time);
 * action logs: every action appended, deduplicated by ``action_id``;
@@ -11,12 +11,14 @@ apart by their spec tag:
 
 A request naming a windowed view is served by
 :mod:`feast_pinot.online.windowed_read` (member-level work once per call);
-any other request takes Feast's generic path.
+any other request takes Feast's generic path. Histories are read by
+:class:`~feast_pinot.online.histories.HistoryReader` on both paths.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from abc import abstractmethod
@@ -46,10 +48,11 @@ from feast.value_type import ValueType
 from feast_pinot import clock
 from feast_pinot.actions import datetime_to_ms, ms_to_datetime, validate_push_rows
 from feast_pinot.errors import ActionValidationError, OnlineStoreError
+from feast_pinot.features.inputs import request_time
 from feast_pinot.online import windowed_read
-from feast_pinot.online.backend import History, LatestRow, OnlineBackend, TableSpec
-from feast_pinot.specs import ActionLogSpec, AttributeJoinSpec, HistorySpec, WindowedFeaturesSpec, spec_of
-from feast_pinot.windows import request_time
+from feast_pinot.online.backend import History, LatestRow, OnlineBackend, TableSpec, table_name
+from feast_pinot.online.histories import HistoryReader
+from feast_pinot.specs import ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
 
 __all__ = ["BackendOnlineStore", "embedding_bytes", "table_name"]
 
@@ -58,10 +61,6 @@ log = logging.getLogger(__name__)
 _Row = tuple[EntityKeyProto, dict[str, ValueProto], datetime, datetime | None]
 _ReadResult = list[tuple[datetime | None, dict[str, ValueProto] | None]]
 _Backend = TypeVar("_Backend", bound=OnlineBackend)
-
-
-def table_name(project: str, view_name: str) -> str:
-    return f"{project}_{view_name}"
 
 
 class BackendOnlineStore(OnlineStore, Generic[_Backend]):
@@ -174,8 +173,9 @@ class BackendOnlineStore(OnlineStore, Generic[_Backend]):
                 config, features, entity_rows, registry, project, full_feature_names,
                 include_feature_view_version_metadata,
             )
+        readers = windowed_read.Readers(self.history_reader(config), functools.partial(self.read_plain, config))
         return windowed_read.get_online_features(
-            self, config, features, entity_rows, registry, project, full_feature_names,
+            self, readers, config, features, entity_rows, registry, project, full_feature_names,
             include_feature_view_version_metadata,
         )
 
@@ -242,35 +242,18 @@ class BackendOnlineStore(OnlineStore, Generic[_Backend]):
         entity_keys: list[EntityKeyProto],
         requested: list[str] | None,
     ) -> _ReadResult:
-        histories = self._histories(config, spec, entity_keys)
-        if spec.attribute is not None:
-            histories = self._join_attribute(config, spec.attribute, spec.embedding_dim, histories)
+        histories = self.history_reader(config).read(spec, [_actor(ek) for ek in entity_keys], clock.now_ms())
         now = ms_to_datetime(clock.now_ms())
         return [(now, _history_values(h, requested)) for h in histories]
 
-    def _histories(
-        self, config: RepoConfig, spec: HistorySpec, entity_keys: list[EntityKeyProto]
-    ) -> list[History]:
-        window = spec.window(clock.now_ms())
-        actors = [_actor(ek) for ek in entity_keys]
-        log_table = table_name(config.project, spec.log.name)
-        return self.backend(config).read_histories(log_table, actors, window)
+    def history_reader(self, config: RepoConfig) -> HistoryReader:
+        """The reader of ``config``'s histories (the generic path and the ranking read share it)."""
 
-    def _join_attribute(
-        self,
-        config: RepoConfig,
-        attr: AttributeJoinSpec,
-        dim: int,
-        histories: list[History],
-    ) -> list[History]:
-        objects = sorted({obj for h in histories for obj in h.objects})
-        keyed = {obj: key for obj in objects if (key := attr.object_key(obj)) is not None}
-        present = [obj for obj in objects if obj in keyed]
-        keys = [_key(config, _attribute_key(attr, keyed[obj])) for obj in present]
-        rows = self.backend(config).read_latest(table_name(config.project, attr.feature_view), keys)
-        vectors = {obj: _vector(row, attr.feature, dim) for obj, row in zip(present, rows)}
-        missing = np.full(dim, np.nan, dtype=np.float32)
-        return [_with_embeddings(h, [vectors.get(o, missing) for o in h.objects], dim) for h in histories]
+        def attribute_key(join_key: str, value: int | str) -> str:
+            proto = ValueProto(int64_val=value) if isinstance(value, int) else ValueProto(string_val=value)
+            return _key(config, EntityKeyProto(join_keys=[join_key], entity_values=[proto]))
+
+        return HistoryReader(self.backend(config), config.project, attribute_key)
 
 
 def _check_request_times(entity_rows: Any) -> None:
@@ -325,11 +308,6 @@ def _actor(entity_key: EntityKeyProto) -> int | str:
     if kind == "string_val":
         return value.string_val
     raise OnlineStoreError(f"unsupported actor key type {kind} for {entity_key.join_keys[0]}")
-
-
-def _attribute_key(attr: AttributeJoinSpec, value: int | str) -> EntityKeyProto:
-    proto = ValueProto(int64_val=value) if isinstance(value, int) else ValueProto(string_val=value)
-    return EntityKeyProto(join_keys=[attr.join_key], entity_values=[proto])
 
 
 def _latest_row(
@@ -387,20 +365,6 @@ def _history_values(history: History, requested: list[str] | None) -> dict[str, 
 def embedding_bytes(embeddings: np.ndarray | None) -> bytes:
     """The wire form of a history's embeddings: float32 little-endian, row-major."""
     return b"" if embeddings is None else np.ascontiguousarray(embeddings, dtype="<f4").tobytes()
-
-
-def _vector(row: LatestRow | None, feature: str, dim: int) -> np.ndarray | None:
-    value = None if row is None else row.values.get(feature)
-    if value is None or len(value) != dim:
-        return None  # missing or malformed attribute: the action gets no embedding
-    return np.asarray(value, dtype=np.float32)
-
-
-def _with_embeddings(history: History, vectors: list[np.ndarray | None], dim: int) -> History:
-    missing = np.full(dim, np.nan, dtype=np.float32)
-    rows = [missing if v is None else v for v in vectors]
-    embeddings = np.vstack(rows) if rows else np.zeros((0, dim), dtype=np.float32)
-    return History(history.action_ids, history.ts_ms, history.verbs, history.objects, embeddings)
 
 
 # -- helpers: action log writes -------------------------------------------------

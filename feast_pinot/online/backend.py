@@ -1,7 +1,7 @@
 """The storage contract every online backend implements, in plain Python types.
 
-The Feast adapter (:mod:`feast_pinot.online.adapter`) is the only code that
-speaks Feast protos; a backend sees table names, string keys, python values and
+The Feast adapter (:mod:`feast_pinot.online.adapter`) and the ranking read
+(:mod:`feast_pinot.online.windowed_read`) speak Feast protos; a backend sees table names, string keys, python values and
 :class:`~feast_pinot.actions.Action` records. One contract test suite runs
 against every implementation.
 """
@@ -17,7 +17,12 @@ import numpy as np
 from feast_pinot.actions import Action
 from feast_pinot.specs import HistoryWindow  # re-exported: part of the contract
 
-__all__ = ["History", "HistoryWindow", "LatestRow", "OnlineBackend", "TableSpec"]
+__all__ = ["History", "HistoryWindow", "LatestRow", "OnlineBackend", "TableSpec", "table_name"]
+
+
+def table_name(project: str, view_name: str) -> str:
+    """The backend table of a feature view."""
+    return f"{project}_{view_name}"
 
 
 @dataclass(frozen=True, slots=True)

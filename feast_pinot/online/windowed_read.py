@@ -2,37 +2,37 @@
 
 A ranking call asks for one member and N candidates. Through Feast's generic
 on-demand path every row would carry its own copy of the member's history
-(converted to Python per row) and its own masks, counts and means. Here, for
-each requested windowed view:
+(converted to Python per row) and compute its own windows. Here, for each
+requested windowed view:
 
-* the history is read once per distinct actor and parsed once
-  (:class:`~feast_pinot.windows.ActorHistory`);
-* member-level features (counts, means, decayed means, the interests'
-  clustering) are computed once per (actor, ``request_ts``)
-  (:func:`~feast_pinot.windows.member_features`), and only the families
-  the request asks for;
-* the candidates of all rows sharing them are scored at once, similarities
-  in one product and seen features in one comparison
-  (:meth:`~feast_pinot.windows.MemberFeatures.candidate_arrays`);
+* the history is read once per distinct actor (:class:`HistoryReader`) and
+  parsed once into the families' arrays
+  (:func:`~feast_pinot.features.histories.history_actions`);
+* each distinct (actor, ``request_ts``) is one group: member-level outputs
+  (counts, means, decayed means, the interests' clustering) are computed once
+  per group, and only the outputs the request asks for;
+* the candidates of all rows are scored at once
+  (:func:`feast_pinot.features.compute`, which the ODFV body and the training
+  engines call too);
 * outputs go straight to response protos, a vector (mean, medoid) built once
-  per (actor, ``request_ts``), and ``to_dict`` returns them from the plain
-  values (:class:`WindowedResponse`).
+  per group, and ``to_dict`` returns them from the plain values
+  (:class:`WindowedResponse`).
 
 Everything else in the request (batch views, histories asked for by name,
 other on-demand views) takes Feast's own path, so the response is the one
-Feast would build, with the same values (the same functions compute them).
-This leans on Feast 0.67's request helpers in ``feast.utils``, as Feast's own
-``OnlineStore.get_online_features`` does.
+Feast would build. Feast's request helpers are reached through
+:mod:`feast_pinot.feast_internals`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-from feast import FeatureService, FeatureView, OnDemandFeatureView, utils
+from feast import FeatureService, FeatureView, OnDemandFeatureView
+from feast.infra.online_stores.online_store import OnlineStore
 from feast.infra.registry.base_registry import BaseRegistry
 from feast.online_response import TIMESTAMP_POSTFIX, OnlineResponse
 from feast.protos.feast.serving.ServingService_pb2 import FieldStatus, GetOnlineFeaturesResponse
@@ -44,81 +44,74 @@ from feast.type_map import feast_value_type_to_python_type
 from feast.value_type import ValueType
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from feast_pinot import clock
 from feast_pinot.errors import OnlineStoreError
+from feast_pinot.feast_internals import online as feast_internals
+from feast_pinot.features import Computed, Output, Rows, compute, output_names
+from feast_pinot.features.histories import HistoryValues, history_actions, history_groups
+from feast_pinot.features.inputs import candidate_matrix, request_time
+from feast_pinot.features.odfv import python_values
 from feast_pinot.online.backend import History
+from feast_pinot.online.histories import HistoryReader
 from feast_pinot.specs import HistorySpec, WindowedFeaturesSpec, spec_of
-from feast_pinot.windows import (
-    KINDS,
-    ActorHistory,
-    Output,
-    candidate_keys,
-    candidate_matrix,
-    member_features,
-    output_names,
-    python_value,
-    request_time,
-)
 
-if TYPE_CHECKING:
-    from feast_pinot.online.adapter import BackendOnlineStore
-
-__all__ = ["WindowedResponse", "get_online_features", "requests_windowed"]
+__all__ = ["Readers", "WindowedResponse", "get_online_features", "requests_windowed"]
 
 _Features = list[str] | FeatureService
-# kinds that need the candidate's embedding, and its key
-_SCORED = frozenset(k for k, kind in KINDS.items() if kind.per_candidate and not k.startswith("seen_"))
-_SEEN = frozenset({"seen_count", "seen_age_ms"})
 _Rows = list[dict[str, Any]] | Mapping[str, Any]
 
 
-def requests_windowed(
-    registry: BaseRegistry, project: str, features: _Features, full_feature_names: bool
-) -> bool:
-    """Whether the request names a windowed view (resolution is cached by Feast)."""
-    context = utils._get_cached_request_context(registry, project, features, full_feature_names)
-    return any(spec_of(odfv, WindowedFeaturesSpec) is not None for odfv in context[1])
-
-
 @dataclass(frozen=True)
-class _Request:
-    """Feast's resolution of one call, as its helpers return it."""
+class Readers:
+    """What the ranking read reads through the store: histories, and one feature's latest values."""
 
-    join_keys: dict[str, list[ValueProto]]
-    grouped_refs: list[tuple[FeatureView, list[str]]]
-    entity_map: dict[str, str]
-    feature_refs: list[str]
-    response: GetOnlineFeaturesResponse
+    histories: HistoryReader
+    # (view, entity keys, feature) -> the feature's latest plain value per key, None where missing
+    latest: Callable[[FeatureView, list[EntityKeyProto], str], list[Any]]
+
+
+def requests_windowed(registry: BaseRegistry, project: str, features: _Features, full_feature_names: bool) -> bool:
+    """Whether the request names a windowed view."""
+    odfvs = feast_internals.requested_on_demand_views(registry, project, features, full_feature_names)
+    return any(spec_of(odfv, WindowedFeaturesSpec) is not None for odfv in odfvs)
+
+
+@dataclass
+class _Call:
+    """One call: Feast's resolution, the readers, and what its windowed views read (shared between them)."""
+
+    request: feast_internals.PreparedRequest
+    readers: Readers
     full_names: bool
-    # what the call's windowed views read, by history / (candidate, dim): views of one
-    # history (member_job_windows and member_job_interests) share one backend read
     histories: dict[str, tuple[list[History], np.ndarray]] = field(default_factory=dict)
-    candidates: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+    candidates: dict[str, np.ndarray] = field(default_factory=dict)
 
     def table(self, name: str) -> FeatureView:
-        for table, _ in self.grouped_refs:
+        for table, _ in self.request.grouped_refs:
             if table.projection.name_to_use() == name:
                 return table
         raise OnlineStoreError(f"'{name}' is not among the views read for this request")
 
-    def unique(self, table: FeatureView) -> tuple[list[EntityKeyProto], np.ndarray]:
-        """The distinct entity keys of ``table`` and, per row, the index of its key."""
-        values, idxs, n = utils._get_unique_entities(table, self.join_keys, self.entity_map)
-        of_row = np.zeros(n, dtype=np.int64)
-        for number, rows in enumerate(idxs):
-            of_row[rows] = number
-        return utils._get_entity_key_protos(values), of_row
+    def keys(self, table: FeatureView) -> list[ValueProto]:
+        """Each row's value of the table's (single) join key."""
+        if len(table.entity_columns) != 1:
+            raise OnlineStoreError(f"'{table.name}' must have one entity column, got {len(table.entity_columns)}")
+        key = table.entity_columns[0].name
+        return list(self.request.join_keys[table.projection.join_key_map.get(key, key)])
 
-    def column(self, name: str) -> Sequence[ValueProto]:
-        names = list(self.response.metadata.feature_names.val)
-        return self.response.results[names.index(name)].values
+    def column(self, name: str) -> list[ValueProto]:
+        names = list(self.request.response.metadata.feature_names.val)
+        return list(self.request.response.results[names.index(name)].values)
 
     @property
     def rows(self) -> int:
-        return len(self.response.results[0].values) if self.response.results else 0
+        results = self.request.response.results
+        return len(results[0].values) if results else 0
 
 
 def get_online_features(
-    store: BackendOnlineStore[Any],
+    store: OnlineStore,
+    readers: Readers,
     config: RepoConfig,
     features: _Features,
     entity_rows: _Rows,
@@ -128,32 +121,23 @@ def get_online_features(
     include_feature_view_version_metadata: bool,
 ) -> OnlineResponse:
     """Feast's ``get_online_features``, with windowed views computed per member."""
-    columns = _columnar(entity_rows)
-    (join_keys, grouped_refs, entity_map, odfvs, feature_refs, keep, response) = (
-        utils._prepare_entities_to_read_from_online_store(
-            registry=registry, project=project, features=features, entity_values=columns,
-            full_feature_names=full_feature_names, native_entity_values=True,
-        )
-    )
-    store._check_versioned_read_support(grouped_refs)  # type: ignore[no-untyped-call]  # Feast's own, unannotated
-    request = _Request(join_keys, grouped_refs, entity_map, feature_refs, response, full_feature_names)
-    specs = {o.name: spec for o in odfvs if (spec := spec_of(o, WindowedFeaturesSpec)) is not None}
-    windowed = [o for o in odfvs if o.name in specs]
-    others = [o for o in odfvs if o not in windowed]
-    store._read_features_per_fv(
-        config, _read_by_feast(grouped_refs, feature_refs, windowed, others), join_keys, entity_map,
-        response, full_feature_names, include_feature_view_version_metadata,
-    )
-    feature_types = store._build_feature_types(grouped_refs)
+    request = feast_internals.prepare_request(registry, project, features, _columnar(entity_rows), full_feature_names)
+    feast_internals.check_versioned_read_support(store, request.grouped_refs)
+    specs = {o.name: s for o in request.on_demand_views if (s := spec_of(o, WindowedFeaturesSpec)) is not None}
+    windowed = [o for o in request.on_demand_views if o.name in specs]
+    others = [o for o in request.on_demand_views if o.name not in specs]
+    feast_internals.read_features_per_view(
+        store, config, request, _read_by_feast(request, windowed, others), full_feature_names,
+        include_feature_view_version_metadata)
+    feature_types = feast_internals.build_feature_types(request.grouped_refs)
     if others:
-        utils._augment_response_with_on_demand_transforms(
-            response, feature_refs, others, full_feature_names, feature_types=feature_types,
-        )
+        feast_internals.add_on_demand_transforms(request, others, full_feature_names, feature_types)
+    call = _Call(request, readers, full_feature_names)
     plain: dict[str, list[Any]] = {}
     for odfv in windowed:
-        plain.update(_add_windowed(store, config, request, odfv, specs[odfv.name]))
-    utils._drop_unneeded_columns(response, keep)
-    return WindowedResponse(response, feature_types, plain)
+        plain.update(_add_windowed(call, odfv, specs[odfv.name]))
+    feast_internals.drop_unneeded_columns(request)
+    return WindowedResponse(request.response, feature_types, plain)
 
 
 class WindowedResponse(OnlineResponse):
@@ -166,7 +150,7 @@ class WindowedResponse(OnlineResponse):
     def __init__(self, proto: GetOnlineFeaturesResponse, feature_types: dict[str, ValueType],
                  plain: dict[str, list[Any]]) -> None:
         super().__init__(proto, feature_types=feature_types)
-        self._plain = plain
+        self._plain, self._types = plain, feature_types
 
     def to_dict(self, include_event_timestamps: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -174,7 +158,7 @@ class WindowedResponse(OnlineResponse):
             if name in self._plain:
                 out[name] = [list(v) if isinstance(v, list) else v for v in self._plain[name]]
             else:
-                kind = self._feature_types.get(name)
+                kind = self._types.get(name)
                 out[name] = [feast_value_type_to_python_type(v, kind) for v in vector.values]
             if include_event_timestamps:
                 out[name + TIMESTAMP_POSTFIX] = [ts.seconds for ts in vector.event_timestamps]
@@ -195,95 +179,81 @@ def _columnar(entity_rows: _Rows) -> Mapping[str, Any]:
     return columns
 
 
-def _read_by_feast(
-    grouped_refs: list[tuple[FeatureView, list[str]]],
-    feature_refs: list[str],
-    windowed: list[OnDemandFeatureView],
-    others: list[OnDemandFeatureView],
-) -> list[tuple[FeatureView, list[str]]]:
+def _read_by_feast(request: feast_internals.PreparedRequest, windowed: list[OnDemandFeatureView],
+                   others: list[OnDemandFeatureView]) -> list[tuple[FeatureView, list[str]]]:
     """The views Feast still reads: all but those only windowed views need."""
-    asked = {ref.split(":", 1)[0] for ref in feature_refs}
+    asked = {ref.split(":", 1)[0] for ref in request.feature_refs}
     needed_by_others = {p.name for o in others for p in o.source_feature_view_projections.values()}
     only_windowed = {
         p.name for o in windowed for p in o.source_feature_view_projections.values()
     } - asked - needed_by_others
-    return [(t, f) for t, f in grouped_refs if t.projection.name_to_use() not in only_windowed]
+    return [(t, f) for t, f in request.grouped_refs if t.projection.name_to_use() not in only_windowed]
 
 
-def _add_windowed(
-    store: BackendOnlineStore[Any], config: RepoConfig, request: _Request, odfv: OnDemandFeatureView,
-    spec: WindowedFeaturesSpec,
-) -> dict[str, list[Any]]:
+def _add_windowed(call: _Call, odfv: OnDemandFeatureView, spec: WindowedFeaturesSpec) -> dict[str, list[Any]]:
     """Appends the view's requested outputs to the response; returns them as plain columns."""
     view = odfv.projection.name_to_use()
-    asked = {ref.split(":", 1)[1] for ref in request.feature_refs if ref.split(":", 1)[0] == view}
+    asked = {ref.split(":", 1)[1] for ref in call.request.feature_refs if ref.split(":", 1)[0] == view}
     outputs = {name: output for name, output in output_names(spec).items() if name in asked}
-    kinds = {output.kind for output in outputs.values()}
-    histories, actor_of_row = _histories(store, config, request, spec)
-    field = spec.request_field
-    nows = [request_time(_plain(v), field, row) for row, v in enumerate(request.column(field))]
+    histories, actor_of_row = _histories(call, spec)
+    values = [HistoryValues(h.ts_ms, h.verbs, h.embeddings, h.objects) for h in histories]
+    actions, key_codes = history_actions(spec, values)
+    field_name = spec.request_field
+    nows = np.array([request_time(_plain(v), field_name, row) for row, v in enumerate(call.column(field_name))],
+                    np.int64)
+    group_of_row, group_actor, group_now = _groups(actor_of_row, nows)
+    kinds = {output.kind.name for output in outputs.values()}
     candidates = None
-    if spec.candidate and not kinds.isdisjoint(_SCORED):
-        read = (spec.candidate, spec.embedding_dim)
-        if read not in request.candidates:
-            request.candidates[read] = _candidates(store, config, request, spec)
-        candidates = request.candidates[read]
+    if spec.candidate and kinds & {"sim", "decayed_sim", "max_sim", "weighted_sim"}:
+        candidates = _candidates(call, spec)
     keys = None
-    if spec.seen is not None and not kinds.isdisjoint(_SEEN):
-        keys = candidate_keys(spec.seen, [_plain(v) for v in request.column(spec.seen.candidate_key)])
-    columns = _Columns(request.rows, outputs)
-    for (actor, now), rows in _groups(actor_of_row, nows).items():
-        member = member_features(spec, histories[actor], now, kinds)
-        scored = member.candidate_arrays(
-            None if candidates is None else candidates[rows], None if keys is None else keys[rows])
-        columns.fill(rows, member.member_arrays(), scored)
+    if spec.seen is not None and key_codes is not None and kinds & {"seen_count", "seen_age_ms"}:
+        keys = key_codes.candidates(spec.seen, [_plain(v) for v in call.column(spec.seen.candidate_key)])
+    computed = compute(spec, actions, history_groups(actions, group_actor, group_now),
+                       Rows(group_of_row, candidates, keys), outputs)
     plain = {}
-    for name, values in columns.protos().items():
-        output = f"{view}__{name}" if request.full_names else name
-        _append(request.response, output, values)
-        plain[output] = columns.plain(name)
+    for name, output in outputs.items():
+        column = f"{view}__{name}" if call.full_names else name
+        protos, plain[column] = _output_column(computed, name, output)
+        _append(call.request.response, column, protos)
     return plain
 
 
-def _histories(
-    store: BackendOnlineStore[Any], config: RepoConfig, request: _Request, spec: WindowedFeaturesSpec
-) -> tuple[list[ActorHistory], np.ndarray]:
-    if spec.history not in request.histories:
-        request.histories[spec.history] = _read_histories(store, config, request, spec)
-    histories, actor_of_row = request.histories[spec.history]
-    parsed = [ActorHistory.of(spec, h.ts_ms, h.verbs, h.embeddings, h.objects) for h in histories]
-    return parsed, actor_of_row
+def _histories(call: _Call, spec: WindowedFeaturesSpec) -> tuple[list[History], np.ndarray]:
+    """The distinct actors' histories, read once per call for every view of the history, and each row's actor."""
+    if spec.history not in call.histories:
+        table = call.table(spec.history)
+        hspec = spec_of(table, HistorySpec)
+        if hspec is None:
+            raise OnlineStoreError(f"'{spec.view}' reads '{spec.history}', which is not an action history")
+        actors, actor_of_row = _distinct([_plain(v) for v in call.keys(table)])
+        call.histories[spec.history] = (call.readers.histories.read(hspec, actors, clock.now_ms()), actor_of_row)
+    return call.histories[spec.history]
 
 
-def _read_histories(
-    store: BackendOnlineStore[Any], config: RepoConfig, request: _Request, spec: WindowedFeaturesSpec
-) -> tuple[list[History], np.ndarray]:
-    table = request.table(spec.history)
-    hspec = spec_of(table, HistorySpec)
-    if hspec is None:
-        raise OnlineStoreError(f"'{spec.view}' reads '{spec.history}', which is not an action history")
-    keys, actor_of_row = request.unique(table)
-    histories: list[History] = store._histories(config, hspec, keys)
-    if hspec.attribute is not None:
-        histories = store._join_attribute(config, hspec.attribute, hspec.embedding_dim, histories)
-    return histories, actor_of_row
-
-
-def _candidates(
-    store: BackendOnlineStore[Any], config: RepoConfig, request: _Request, spec: WindowedFeaturesSpec
-) -> np.ndarray:
-    """Each row's candidate embedding, (rows, dim); zero rows where missing or malformed."""
+def _candidates(call: _Call, spec: WindowedFeaturesSpec) -> np.ndarray:
+    """Each row's candidate embedding, (rows, dim); zero rows where missing, null or malformed."""
     assert spec.candidate is not None
-    view, feature = spec.candidate.split("__", 1)
-    table = request.table(view)
-    keys, key_of_row = request.unique(table)
-    vectors = store.read_plain(config, table, keys, feature)
-    # as Feast's path would see them: through the feature's proto type
-    as_float32 = {f.name: f.dtype.to_value_type() for f in table.features}.get(feature) == ValueType.FLOAT_LIST
-    matrix = candidate_matrix(spec, vectors)
-    if as_float32:
-        matrix = matrix.astype(np.float32).astype(np.float64)
-    return matrix[key_of_row]
+    if spec.candidate not in call.candidates:
+        view, feature = spec.candidate.split("__", 1)
+        table = call.table(view)
+        protos = call.keys(table)
+        # a null key names no candidate: Feast's own lookup cannot sort it
+        present = [v for v in protos if v.WhichOneof("val") is not None]
+        distinct, key_of_present = _distinct([_plain(v) for v in present])
+        by_value = {_plain(v): v for v in present}
+        join_key = table.entity_columns[0].name
+        entity_keys = [EntityKeyProto(join_keys=[join_key], entity_values=[by_value[k]]) for k in distinct]
+        vectors = call.readers.latest(table, entity_keys, feature) if entity_keys else []
+        matrix = candidate_matrix(vectors, spec.embedding_dim)
+        # as Feast's path would see them: through the feature's proto type
+        if {f.name: f.dtype.to_value_type() for f in table.features}.get(feature) == ValueType.FLOAT_LIST:
+            matrix = matrix.astype(np.float32).astype(np.float64)
+        out = np.zeros((len(protos), spec.embedding_dim))
+        rows = [i for i, v in enumerate(protos) if v.WhichOneof("val") is not None]
+        out[rows] = matrix[key_of_present]
+        call.candidates[spec.candidate] = out
+    return call.candidates[spec.candidate]
 
 
 def _plain(value: ValueProto) -> Any:
@@ -291,63 +261,31 @@ def _plain(value: ValueProto) -> Any:
     return None if kind is None else getattr(value, kind)
 
 
-def _groups(actor_of_row: np.ndarray, nows: list[int]) -> dict[tuple[int, int], list[int]]:
-    """Rows by (actor, request time), in first-seen order."""
-    groups: dict[tuple[int, int], list[int]] = {}
-    for row, key in enumerate(zip(actor_of_row.tolist(), nows)):
-        groups.setdefault(key, []).append(row)
-    return groups
+def _distinct(values: list[Any]) -> tuple[list[Any], np.ndarray]:
+    """The distinct values in first-seen order, and each value's position among them."""
+    position: dict[Any, int] = {}
+    of_value = np.fromiter((position.setdefault(v, len(position)) for v in values), np.int64, count=len(values))
+    return list(position), of_value
 
 
-class _Columns:
-    """The requested outputs of one windowed view for every row, filled group by group.
+def _groups(actor_of_row: np.ndarray, nows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows by (actor, request time), in first-seen order: each row's group, each group's actor and time."""
+    pairs, group_of_row = _distinct(list(zip(actor_of_row.tolist(), nows.tolist())))
+    actors = np.array([a for a, _ in pairs], np.int64)
+    return group_of_row, actors, np.array([t for _, t in pairs], np.int64)
 
-    Scalars are one array per output; a member-level vector (a mean, a medoid)
-    is built once per group, proto and list, and shared by the group's rows.
-    """
 
-    def __init__(self, rows: int, outputs: dict[str, Output]) -> None:
-        self._outputs = outputs
-        dtypes = {"int": np.int64, "float": np.float64}
-        self._scalars = {name: np.zeros(rows, dtype=dtypes[o.value]) for name, o in outputs.items()
-                         if o.value != "vector"}
-        self._vectors: dict[str, list[tuple[ValueProto, list[float]]]] = {
-            name: [] for name, o in outputs.items() if o.value == "vector"}
-        self._group_of_row = np.zeros(rows, dtype=np.int64)
-        self._groups = 0
-
-    def fill(self, rows: list[int], member: dict[str, np.ndarray], scored: dict[str, np.ndarray]) -> None:
-        for name, column in self._scalars.items():
-            output = self._outputs[name]
-            if output.per_candidate:
-                if output.kind in scored:  # absent: no candidate embedding declared, 0
-                    column[rows] = scored[output.kind][:, output.index]
-            else:
-                column[rows] = member[output.kind][output.index]
-        for name, vectors in self._vectors.items():
-            output = self._outputs[name]
-            values = python_value(output, member[output.kind][output.index])
-            vectors.append((ValueProto(float_list_val=FloatList(val=values)), values))
-        self._group_of_row[rows] = self._groups
-        self._groups += 1
-
-    def protos(self) -> dict[str, list[ValueProto]]:
-        make = {"int": lambda v: ValueProto(int64_val=v), "float": lambda v: ValueProto(double_val=v)}
-        out: dict[str, list[ValueProto]] = {}
-        for name, output in self._outputs.items():
-            if output.value == "vector":
-                protos = [proto for proto, _ in self._vectors[name]]
-                out[name] = [protos[g] for g in self._group_of_row.tolist()]
-            else:
-                out[name] = [make[output.value](v) for v in self._scalars[name].tolist()]
-        return out
-
-    def plain(self, name: str) -> list[Any]:
-        """The column as Python values (a vector's list is shared by the rows of its group)."""
-        if name in self._scalars:
-            return self._scalars[name].tolist()
-        lists = [values for _, values in self._vectors[name]]
-        return [lists[g] for g in self._group_of_row.tolist()]
+def _output_column(computed: Computed, name: str, output: Output) -> tuple[list[ValueProto], list[Any]]:
+    """One output's protos and plain values per row; a member-level vector built once per group."""
+    values = computed.values[name]
+    if output.value == "vector":
+        lists = python_values(output, values)
+        protos = [ValueProto(float_list_val=FloatList(val=v)) for v in lists]
+        rows = computed.group.tolist()
+        return [protos[g] for g in rows], [lists[g] for g in rows]
+    plain = python_values(output, computed.column(name, output))
+    field_name = "int64_val" if output.value == "int" else "double_val"
+    return [ValueProto(**{field_name: v}) for v in plain], plain
 
 
 def _append(response: GetOnlineFeaturesResponse, name: str, values: list[ValueProto]) -> None:

@@ -20,7 +20,7 @@ online_store:
   type: feast_pinot.online.embedded.EmbeddedOnlineStore
   path: data/online.db
 offline_store:
-  type: feast_pinot.offline_store.ActionLogOfflineStore
+  type: feast_pinot.offline.ActionLogOfflineStore
 entity_key_serialization_version: 3
 """
 HOUR = 3_600_000

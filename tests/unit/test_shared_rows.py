@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from feast_pinot.offline.windows import SharedRows
+from feast_pinot.offline.engine import SharedRows
 
 
 def test_rows_sharing_actor_time_and_request_ts_form_one_group() -> None:

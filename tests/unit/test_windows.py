@@ -123,18 +123,21 @@ def test_embeddings_as_float32_bytes() -> None:
         run(ts=[10, 9], verbs=["job-apply", "job-apply"], flat=flat[:-1], now=10)  # type: ignore[arg-type]
 
 
-def test_a_column_of_request_times_is_checked_as_each_one_is() -> None:
+
+def test_a_request_ts_column_offline_follows_the_online_rule() -> None:
+    import pandas as pd
+
     from feast_pinot.errors import RequestFieldError
-    from feast_pinot.windows import request_times
+    from feast_pinot.offline.plan import EntityPlan
 
     now = 1_767_571_200_000
-    assert request_times(np.array([now, now - 5]), "request_ts").tolist() == [now, now - 5]
-    with pytest.raises(RequestFieldError, match=r"^'request_ts' must be epoch milliseconds .* got 1767571200 .*"
-                                                r"seconds\? .* in row 2$"):
-        request_times(np.array([now, now + 1, now // 1000]), "request_ts")
-    with pytest.raises(RequestFieldError, match=r"^'request_ts' is required \(epoch ms of the request\), got null "
-                                                r"in row 1$"):
-        request_times(np.array([now, None], dtype=object), "request_ts")
-    with pytest.raises(RequestFieldError, match=r"^'request_ts' must be epoch ms \(an integer\), got 1767571200000.0 "
-                                                r"in row 0$"):
-        request_times(np.array([float(now), float("nan")]), "request_ts")
+    at = pd.Timestamp(now, unit="ms", tz="UTC")
+
+    def plan(request_ts: list[int]) -> EntityPlan:
+        return EntityPlan.of(pd.DataFrame({"event_timestamp": [at] * len(request_ts), "request_ts": request_ts}))
+
+    assert plan([now, now - 5]).request_ts("request_ts", "w").tolist() == [now, now - 5]
+    for bad, row, said in ((now // 1000, 2, "seconds?"), (now * 1000, 1, "microseconds?")):
+        with pytest.raises(RequestFieldError, match=rf"^'request_ts' must be epoch milliseconds .* got {bad} "
+                                                    rf"\(.*{said} .*\) in row {row}$"):
+            plan([*[now, now + 1, now][:row], bad, now]).request_ts("request_ts", "w")
