@@ -44,6 +44,7 @@ class SqliteBackend:
         self._path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
+        self._with_trimmed_ids: set[str] = set()  # action tables whose trimmed-ids table is known to exist
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -127,10 +128,13 @@ class SqliteBackend:
             for a in actions
         ]
         with self._write() as conn:
+            if table not in self._with_trimmed_ids:  # a file applied before trimmed ids were kept has none
+                conn.execute(_TRIMMED_DDL.format(_trimmed(table)))
             before = conn.total_changes
             conn.executemany(insert, rows)
             added = conn.total_changes - before
             _trim(conn, table, {a.actor for a in actions}, keep)
+        self._with_trimmed_ids.add(table)
         return added
 
     def read_histories(
@@ -198,8 +202,11 @@ def _ddl(table: TableSpec) -> list[str]:
         "ts INTEGER NOT NULL, verb TEXT NOT NULL, object TEXT NOT NULL, embedding BLOB, "
         "attributes TEXT NOT NULL)",
         f"CREATE INDEX IF NOT EXISTS {_quote(table.name + '_actor_ts')} ON {name} (actor, ts)",
-        f"CREATE TABLE IF NOT EXISTS {_trimmed(table.name)} (action_id TEXT PRIMARY KEY) WITHOUT ROWID",
+        _TRIMMED_DDL.format(_trimmed(table.name)),
     ]
+
+
+_TRIMMED_DDL = "CREATE TABLE IF NOT EXISTS {} (action_id TEXT PRIMARY KEY) WITHOUT ROWID"
 
 
 def _trimmed(table: str) -> str:

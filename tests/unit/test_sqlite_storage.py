@@ -64,3 +64,15 @@ def test_trimming_leaves_actors_outside_the_batch_alone(tmp_path: Path) -> None:
     backend.append_actions(LOG.name, [_action(4, 500)], HistoryWindow(since_ms=400, until_ms=500, limit=1))
     assert _stored(tmp_path / "online.db") == {3: [10, 20], 4: [500]}
     backend.close()
+
+
+def test_a_file_applied_before_trimmed_ids_were_kept_is_written_as_is(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "online.db") as conn:  # the action table as c6a3435 created it
+        conn.execute("CREATE TABLE log (action_id TEXT PRIMARY KEY, actor NOT NULL, ts INTEGER NOT NULL, "
+                     "verb TEXT NOT NULL, object TEXT NOT NULL, embedding BLOB, attributes TEXT NOT NULL)")
+        conn.execute("INSERT INTO log VALUES ('1-10', 1, 10, 'view', 'job:1', NULL, '{}')")
+    backend = SqliteBackend(tmp_path / "online.db")
+    assert backend.append_actions(LOG.name, [_action(1, 1400), _action(1, 10)], HistoryWindow(1000, 1500, 5)) == 1
+    assert _stored(tmp_path / "online.db") == {1: [1400]}
+    assert _trimmed(tmp_path / "online.db") == ["1-10"]
+    backend.close()
