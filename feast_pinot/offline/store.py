@@ -61,11 +61,13 @@ from feast_pinot.actions import actions_to_table, datetime_to_ms, validate_push_
 from feast_pinot.errors import ActionValidationError, OfflineStoreError
 from feast_pinot.feast_internals import offline as feast_internals
 from feast_pinot.features import windowed_features
+from feast_pinot.offline import spark as spark_engine
 from feast_pinot.offline.engine import EntityRows, windowed_columns
 from feast_pinot.offline.history import build_histories
 from feast_pinot.offline.log import LogCache
 from feast_pinot.offline.parts import action_log_columns, resolve_path, write_action_parts
 from feast_pinot.offline.plan import ROW_ID, EntityPlan
+from feast_pinot.offline.spark.config import SparkEngineConfig
 from feast_pinot.specs import HISTORY_FEATURES, ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
 
 __all__ = ["ActionLogOfflineStore", "ActionLogOfflineStoreConfig"]
@@ -77,6 +79,9 @@ class ActionLogOfflineStoreConfig(feast_duckdb.DuckDBOfflineStoreConfig):
     type: Literal["feast_pinot.offline.ActionLogOfflineStore", "feast_pinot.offline_store.ActionLogOfflineStore"] = (
         "feast_pinot.offline.ActionLogOfflineStore"
     )
+    # the engine of the action-log features: DuckDB on this machine, or Spark (feast_pinot.offline.spark)
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    spark: SparkEngineConfig = SparkEngineConfig()
 
 
 def _read_source(data_source: DataSource, repo_path: str) -> Any:
@@ -198,10 +203,14 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
         full_feature_names: bool = False,
         filter_by_created_timestamp: bool = False,
     ) -> RetrievalJob:
-        if not isinstance(entity_df, pd.DataFrame):
-            raise OfflineStoreError("entity_df must be a pandas DataFrame (SQL is not supported)")
         call = _Call.of(config, feature_views, feature_refs, registry, project, full_feature_names,
                         filter_by_created_timestamp)
+        if config.offline_store.engine == "spark":
+            join = functools.partial(_feast_join, call)
+            return spark_engine.historical_features(call, entity_df, config.offline_store.spark, join)
+        if not isinstance(entity_df, pd.DataFrame):
+            raise OfflineStoreError("entity_df must be a pandas DataFrame with engine 'duckdb' (Spark DataFrames "
+                                    "and SQL: engine 'spark')")
         plan = EntityPlan.of(entity_df)
         times = pd.to_datetime(plan.rows[plan.ts_column], utc=True) if len(plan) else None
         metadata = RetrievalMetadata(
