@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.kafka", "tests.fixtures.pinot"]
+pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.kafka", "tests.fixtures.pinot", "tests.fixtures.spark"]

@@ -82,8 +82,10 @@ def _entities(spark: SparkSession, entity_df: Any) -> _Entities:
     frame = frame.localCheckpoint()  # numbered once: a recomputation could number the rows anew
 
     def plan() -> EntityPlan:
-        rows = frame.orderBy(ROW_ID).drop(ROW_ID, T_MS).toPandas()
-        return EntityPlan.of(rows)
+        table = frame.orderBy(ROW_ID).drop(ROW_ID, T_MS).toArrow()
+        # integers stay integers where a value is missing (pandas' default would make them floats)
+        nullable = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.int16(): pd.Int16Dtype()}
+        return EntityPlan.of(table.to_pandas(types_mapper=nullable.get))
 
     return _Entities(frame, ts_column, plan)
 
@@ -242,7 +244,11 @@ def _candidates(spark: SparkSession, frame: pd.DataFrame, call: _Call) -> DataFr
 
 
 def _request_fields(call: _Call) -> dict[str, str]:
-    return {wspec.request_field: f"'{odfv.name}'" for odfv, wspec in call.windowed}
+    """Each request field, and the first view needing it."""
+    fields: dict[str, str] = {}
+    for odfv, wspec in call.windowed:
+        fields.setdefault(wspec.request_field, f"'{odfv.name}'")
+    return fields
 
 
 def _metadata(call: _Call, entities: _Entities, entity_columns: Sequence[str]) -> RetrievalMetadata:

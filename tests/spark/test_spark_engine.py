@@ -1,0 +1,217 @@
+"""The Spark engine equals the DuckDB engine bit for bit, and both equal the independent reference.
+
+Every test runs twice: in local mode and on a real standalone cluster (a
+master and two workers, separate JVMs: the engine is pickled to the workers'
+Python processes). The inputs are the existing parity inputs:
+
+* tests/unit/test_offline_beyond.py's log (windows, decay, seen, interests,
+  a cap cutting a tie, a later copy of an ``action_id`` by another actor,
+  ``request_ts`` before the row's time, several candidates per instant), plus
+  an action whose first copy has a NaN embedding;
+* tests/integration/test_parity.py's replay (shuffled, late and replayed
+  pushes under a pinned clock; the read-time attribute join), against
+  tests/reference.py and the online values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import yaml
+from feast import FeatureStore
+from feast.infra.offline_stores.file_source import SavedDatasetFileStorage
+
+from feast_pinot.errors import OfflineStoreError
+from feast_pinot.features import output_names
+from feast_pinot.offline.parts import resolve_path, write_action_parts
+from feast_pinot.specs import HISTORY_FEATURES, ActionLogSpec, spec_of
+from tests.integration import test_parity as parity
+from tests.reference import assert_matches
+from tests.unit import test_offline_beyond as beyond
+
+NAN_ID = "nan-first"
+
+
+def spark_store(store: FeatureStore, name: str, **spark: Any) -> FeatureStore:
+    """The same repo with ``engine: spark`` (and these Spark options), through a second yaml."""
+    root = Path(store.repo_path)
+    config = yaml.safe_load((root / "feature_store.yaml").read_text())
+    config["offline_store"] |= {"engine": "spark", "spark": spark}
+    path = root / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return FeatureStore(repo_path=str(root), fs_yaml_file=path)
+
+
+def _nan_then_finite(store: FeatureStore) -> None:
+    """A part whose action has a NaN embedding, then a later part with a finite copy: the finite one counts."""
+    spec = spec_of(store.get_data_source("acts"), ActionLogSpec)
+    assert spec is not None
+    for emb in ([float("nan"), 1.0, 0.0], [0.25, -1.0, 3.0]):
+        act = beyond._act(NAN_ID, 3, "a", "job:7", beyond.T_EDGE - 30 * 60_000, emb)
+        write_action_parts(resolve_path(store.repo_path, spec.path), beyond._table([act]), spec)
+
+
+@pytest.fixture(scope="module")
+def beyond_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[FeatureStore, pd.DataFrame]:
+    rng = np.random.default_rng(4)
+    actions = [*beyond._random_actions(rng), *beyond._edge_actions()]
+    actions.append({**actions[3], "member_id": 9, "ts": actions[3]["ts"] + beyond.HOUR})  # a later copy, another actor
+    rng.shuffle(actions)  # type: ignore[arg-type]
+    store = beyond._repo(tmp_path_factory.mktemp("spark-beyond") / "repo", actions)
+    _nan_then_finite(store)
+    return store, beyond._entities(rng)
+
+
+def _refs(store: FeatureStore) -> list[str]:
+    return [f"{view}:{n}" for view in beyond.VIEWS for n in output_names(beyond._spec(store, view))]
+
+
+@pytest.fixture(scope="module")
+def duckdb_beyond(beyond_repo: tuple[FeatureStore, pd.DataFrame]) -> pd.DataFrame:
+    store, entities = beyond_repo
+    return store.get_historical_features(entity_df=entities, features=_refs(store), full_feature_names=True).to_df()
+
+
+def _values(column: pd.Series) -> np.ndarray:
+    return np.array([np.asarray(v, dtype=np.float64) for v in column])
+
+
+def assert_identical(got: pd.DataFrame, want: pd.DataFrame, close: frozenset[str] = frozenset()) -> None:
+    """Same columns in order, same rows in order: every value bit for bit (``close``: within 1e-9)."""
+    assert list(got.columns) == list(want.columns)
+    assert len(got) == len(want)
+    for name in want.columns:
+        if want[name].dtype == object and isinstance(want[name].iloc[0], (bytes, list)):
+            assert [bytes(v) if isinstance(v, bytes) else list(v) for v in got[name]] == \
+                   [bytes(v) if isinstance(v, bytes) else list(v) for v in want[name]], name
+        elif pd.api.types.is_integer_dtype(want[name].dtype):
+            assert got[name].dtype == want[name].dtype and got[name].tolist() == want[name].tolist(), name
+        elif name in close:
+            np.testing.assert_allclose(_values(got[name]), _values(want[name]), rtol=0, atol=1e-9, err_msg=name)
+        elif pd.api.types.is_datetime64_any_dtype(want[name].dtype):
+            assert got[name].tolist() == want[name].tolist(), name
+        else:
+            assert np.array_equal(_values(got[name]), _values(want[name])), name
+
+
+def test_every_family_equals_the_duckdb_engine_bit_for_bit(spark_session: Any, beyond_repo: Any,
+                                                            duckdb_beyond: pd.DataFrame) -> None:
+    store, entities = beyond_repo
+    spark = spark_store(store, "spark", actor_buckets=3)
+    got = spark.get_historical_features(entity_df=entities, features=_refs(store), full_feature_names=True).to_df()
+    assert_identical(got, duckdb_beyond)
+    rows = got.iloc[:, : len(entities.columns)]
+    pd.testing.assert_frame_equal(rows.drop(columns="event_timestamp"),
+                                  entities.drop(columns="event_timestamp"), check_dtype=False)  # order, duplicates
+    at_edge = (entities["member_id"] == 3).to_numpy() & (entities["event_timestamp"] == _edge()).to_numpy()
+    assert at_edge.sum() == 2 and (got.loc[at_edge, "beyond__a_count_1h"] >= 1).all(), "the finite copy counts"
+
+
+def test_history_lists_equal_the_duckdb_engine(spark_session: Any, beyond_repo: Any) -> None:
+    store, entities = beyond_repo
+    refs = [f"acts_hist:{f}" for f in HISTORY_FEATURES]
+    want = store.get_historical_features(entity_df=entities, features=refs).to_df()
+    got = spark_store(store, "spark", actor_buckets=3).get_historical_features(entity_df=entities,
+                                                                                features=refs).to_df()
+    assert_identical(got, want)
+    at_edge = (entities["member_id"] == 3).to_numpy() & (entities["event_timestamp"] == _edge()).to_numpy()
+    for ts, embeddings in zip(got.loc[at_edge, "action_ts"], got.loc[at_edge, "action_embeddings"]):
+        kept = list(ts).index(beyond.T_EDGE - 30 * 60_000)  # the finite copy of the action first written with NaN
+        assert np.frombuffer(embeddings, "<f4")[3 * kept: 3 * kept + 3].tolist() == [0.25, -1.0, 3.0]
+
+
+def _edge() -> pd.Timestamp:
+    return pd.Timestamp(beyond.T_EDGE, unit="ms", tz="UTC")
+
+
+def _window_means(store: FeatureStore) -> set[str]:
+    """The outputs summed through running sums: what a slab (a later start of the sums) may round differently."""
+    names = set()
+    for view in beyond.VIEWS:
+        for name, output in output_names(beyond._spec(store, view)).items():
+            if output.kind.name in ("mean_emb", "sim"):
+                names.add(f"{view}__{name}")
+    return names
+
+
+def test_a_hot_actor_split_across_time_slabs_gives_the_same_values(spark_session: Any, beyond_repo: Any,
+                                                                   duckdb_beyond: pd.DataFrame) -> None:
+    """6-hour slabs over 110 hours: every actor's rows in many groups, each with only the actions they can see."""
+    store, entities = beyond_repo
+    slabbed = spark_store(store, "slabs", actor_buckets=2, time_slab_hours=6)
+    got = slabbed.get_historical_features(entity_df=entities, features=_refs(store), full_feature_names=True).to_df()
+    slabs = (entities["event_timestamp"].astype("int64") // 10**6 // (6 * beyond.HOUR))
+    assert slabs[entities["member_id"] == beyond.CAPPED].nunique() >= 2 and slabs.nunique() >= 10
+    # counts, ages, clusters, decays, medoids: bit for bit; window means and their similarities: within 1e-9
+    # (the engine's TOLERANCE: a slab's running sums start at its first action, the whole log's earlier)
+    assert_identical(got, duckdb_beyond, close=frozenset(_window_means(store)))
+
+
+def test_entity_df_as_spark_dataframe_or_sql_and_the_result_in_spark(spark_session: Any, beyond_repo: Any,
+                                                                      duckdb_beyond: pd.DataFrame,
+                                                                      tmp_path: Path) -> None:
+    store, entities = beyond_repo
+    spark = spark_store(store, "spark", actor_buckets=3)
+    frame = spark_session.createDataFrame(pa.Table.from_pandas(entities, preserve_index=False))
+    features = [c for c in duckdb_beyond.columns if "__" in c]
+    job = spark.get_historical_features(entity_df=frame, features=_refs(store), full_feature_names=True)
+    got = job.to_df()
+    assert_identical(got[features], duckdb_beyond[features])
+    assert got["member_id"].tolist() == entities["member_id"].tolist()  # entity order, duplicates kept
+    frame.createOrReplaceTempView("entity_rows")
+    in_spark = spark.get_historical_features(entity_df="SELECT * FROM entity_rows", features=_refs(store),
+                                             full_feature_names=True).to_spark_df()
+    table = in_spark.toArrow()
+    assert table.column_names == duckdb_beyond.columns.tolist()
+    assert_identical(table.select(features).to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t)
+                                                      else None), duckdb_beyond[features])
+    saved = tmp_path / "training"
+    job.persist(SavedDatasetFileStorage(path=str(saved)))
+    written = spark_session.read.parquet(str(saved)).toPandas()
+    assert len(written) == len(entities) and written.columns.tolist() == duckdb_beyond.columns.tolist()
+    with pytest.raises(OfflineStoreError, match="exists; pass allow_overwrite=True"):
+        job.persist(SavedDatasetFileStorage(path=str(saved)))
+
+
+def test_bad_entity_rows_are_named(spark_session: Any, beyond_repo: Any) -> None:
+    store, entities = beyond_repo
+    spark = spark_store(store, "spark", actor_buckets=3)
+    without = spark_session.createDataFrame(pa.Table.from_pandas(entities.drop(columns="request_ts"),
+                                                                 preserve_index=False))
+    with pytest.raises(OfflineStoreError, match="'beyond' needs the entity_df column 'request_ts'"):
+        spark.get_historical_features(entity_df=without, features=_refs(store))
+    nulls = pa.Table.from_pandas(entities.assign(request_ts=pd.array([None] * len(entities), dtype="Int64")),
+                                 preserve_index=False)
+    with pytest.raises(OfflineStoreError, match=f"'request_ts' must hold epoch ms .* got {len(entities)} null"):
+        spark.get_historical_features(entity_df=spark_session.createDataFrame(nulls), features=_refs(store))
+
+
+def test_the_parity_replay_three_ways(spark_session: Any, replay: parity.Replay) -> None:
+    """Spark == DuckDB bit for bit on the replay (the read-time join too), and == the reference and online."""
+    entity_df = pd.DataFrame({
+        "member_id": [r["member_id"] for r in replay.online],
+        "job_id": [r["job_id"] for r in replay.online],
+        "event_timestamp": pd.to_datetime([r["instant"] for r in replay.online], unit="ms", utc=True),
+        "request_ts": [r["request_ts"] for r in replay.online],
+    })
+    features = parity._features()
+    want = replay.store.get_historical_features(entity_df=entity_df, features=features,
+                                                full_feature_names=True).to_df()
+    spark = spark_store(replay.store, "spark", actor_buckets=3)
+    got = spark.get_historical_features(entity_df=entity_df, features=features, full_feature_names=True).to_df()
+    assert_identical(got, want)
+    lists = spark.get_historical_features(entity_df=entity_df.drop(columns="request_ts"), features=parity.HISTORY_REFS,
+                                          full_feature_names=True).to_df()
+    for i, row in enumerate(replay.online):
+        off = got.iloc[i]
+        for view, declared in parity.DECLARED.items():
+            assert_matches(off, parity.expected(replay.raw, row, declared), parity._context("spark", view, row),
+                           f"{view}__")
+        for ref in parity.HISTORY_REFS:
+            key = ref.replace(":", "__")
+            assert list(lists[key].iloc[i]) == list(row[key]), f"spark row {i} {key}"
