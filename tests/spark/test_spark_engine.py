@@ -29,7 +29,7 @@ from feast.infra.offline_stores.file_source import SavedDatasetFileStorage
 from feast_pinot.errors import OfflineStoreError
 from feast_pinot.features import output_names
 from feast_pinot.offline.parts import resolve_path, write_action_parts
-from feast_pinot.specs import HISTORY_FEATURES, ActionLogSpec, spec_of
+from feast_pinot.specs import HISTORY_FEATURES, HistorySpec, spec_of
 from tests.integration import test_parity as parity
 from tests.reference import assert_matches
 from tests.unit import test_offline_beyond as beyond
@@ -49,8 +49,9 @@ def spark_store(store: FeatureStore, name: str, **spark: Any) -> FeatureStore:
 
 def _nan_then_finite(store: FeatureStore) -> None:
     """A part whose action has a NaN embedding, then a later part with a finite copy: the finite one counts."""
-    spec = spec_of(store.get_data_source("acts"), ActionLogSpec)
-    assert spec is not None
+    history = spec_of(store.get_feature_view("acts_hist"), HistorySpec)
+    assert history is not None
+    spec = history.log
     for emb in ([float("nan"), 1.0, 0.0], [0.25, -1.0, 3.0]):
         act = beyond._act(NAN_ID, 3, "a", "job:7", beyond.T_EDGE - 30 * 60_000, emb)
         write_action_parts(resolve_path(store.repo_path, spec.path), beyond._table([act]), spec)
@@ -77,8 +78,20 @@ def duckdb_beyond(beyond_repo: tuple[FeatureStore, pd.DataFrame]) -> pd.DataFram
     return store.get_historical_features(entity_df=entities, features=_refs(store), full_feature_names=True).to_df()
 
 
-def _values(column: pd.Series) -> np.ndarray:
-    return np.array([np.asarray(v, dtype=np.float64) for v in column])
+def _cell(value: Any) -> Any:
+    """A value as comparable bits: numbers and vectors as float64 bytes, strings and lists of them as tuples."""
+    if isinstance(value, (bytes, str)):
+        return value
+    if value is None or (np.ndim(value) == 0 and pd.isna(value)):
+        return None
+    array = np.asarray(value)
+    if array.dtype.kind in "fiub":
+        return array.astype(np.float64).tobytes()
+    return tuple(array.tolist())
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    return np.stack([np.asarray(v, dtype=np.float64) for v in column])
 
 
 def assert_identical(got: pd.DataFrame, want: pd.DataFrame, close: frozenset[str] = frozenset()) -> None:
@@ -86,17 +99,14 @@ def assert_identical(got: pd.DataFrame, want: pd.DataFrame, close: frozenset[str
     assert list(got.columns) == list(want.columns)
     assert len(got) == len(want)
     for name in want.columns:
-        if want[name].dtype == object and isinstance(want[name].iloc[0], (bytes, list)):
-            assert [bytes(v) if isinstance(v, bytes) else list(v) for v in got[name]] == \
-                   [bytes(v) if isinstance(v, bytes) else list(v) for v in want[name]], name
-        elif pd.api.types.is_integer_dtype(want[name].dtype):
+        if pd.api.types.is_integer_dtype(want[name].dtype):
             assert got[name].dtype == want[name].dtype and got[name].tolist() == want[name].tolist(), name
-        elif name in close:
-            np.testing.assert_allclose(_values(got[name]), _values(want[name]), rtol=0, atol=1e-9, err_msg=name)
         elif pd.api.types.is_datetime64_any_dtype(want[name].dtype):
             assert got[name].tolist() == want[name].tolist(), name
+        elif name in close:
+            np.testing.assert_allclose(_floats(got[name]), _floats(want[name]), rtol=0, atol=1e-9, err_msg=name)
         else:
-            assert np.array_equal(_values(got[name]), _values(want[name])), name
+            assert [_cell(v) for v in got[name]] == [_cell(v) for v in want[name]], name
 
 
 def test_every_family_equals_the_duckdb_engine_bit_for_bit(spark_session: Any, beyond_repo: Any,
@@ -109,7 +119,7 @@ def test_every_family_equals_the_duckdb_engine_bit_for_bit(spark_session: Any, b
     pd.testing.assert_frame_equal(rows.drop(columns="event_timestamp"),
                                   entities.drop(columns="event_timestamp"), check_dtype=False)  # order, duplicates
     at_edge = (entities["member_id"] == 3).to_numpy() & (entities["event_timestamp"] == _edge()).to_numpy()
-    assert at_edge.sum() == 2 and (got.loc[at_edge, "beyond__a_count_1h"] >= 1).all(), "the finite copy counts"
+    assert at_edge.sum() == 1 and (got.loc[at_edge, "beyond__a_count_1h"] >= 1).all(), "the finite copy counts"
 
 
 def test_history_lists_equal_the_duckdb_engine(spark_session: Any, beyond_repo: Any) -> None:
@@ -145,8 +155,8 @@ def test_a_hot_actor_split_across_time_slabs_gives_the_same_values(spark_session
     store, entities = beyond_repo
     slabbed = spark_store(store, "slabs", actor_buckets=2, time_slab_hours=6)
     got = slabbed.get_historical_features(entity_df=entities, features=_refs(store), full_feature_names=True).to_df()
-    slabs = (entities["event_timestamp"].astype("int64") // 10**6 // (6 * beyond.HOUR))
-    assert slabs[entities["member_id"] == beyond.CAPPED].nunique() >= 2 and slabs.nunique() >= 10
+    slabs = pd.Series(entities["event_timestamp"].astype("int64") // 10**6 // (6 * beyond.HOUR))
+    assert slabs.groupby(entities["member_id"]).nunique().max() >= 5, "some actor's rows span several slabs"
     # counts, ages, clusters, decays, medoids: bit for bit; window means and their similarities: within 1e-9
     # (the engine's TOLERANCE: a slab's running sums start at its first action, the whole log's earlier)
     assert_identical(got, duckdb_beyond, close=frozenset(_window_means(store)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from pyspark.errors import PySparkException
@@ -29,13 +30,14 @@ def spark_session(config: SparkEngineConfig) -> SparkSession:
         return active
     builder = SparkSession.builder.appName("feast-pinot")
     settings = {**_DEFAULTS, **config.spark_conf}
-    if settings.get("spark.master", "local").startswith("local"):
-        # local mode: the Python workers are this interpreter (with feast_pinot), not whatever python3 is on PATH
-        settings.setdefault("spark.pyspark.python", sys.executable)
     for key, value in settings.items():
         builder = builder.config(key, value)
     try:
-        return builder.getOrCreate()
+        session = builder.getOrCreate()
     except (PySparkException, OSError, RuntimeError) as exc:
         raise OfflineStoreError(f"engine 'spark' could not start a Spark session (Java 17 or 21 on PATH or "
                                 f"JAVA_HOME, spark_conf {config.spark_conf}): {exc}") from exc
+    if settings.get("spark.master", "local").startswith("local") and "PYSPARK_PYTHON" not in os.environ:
+        # local mode: the Python workers run this interpreter (with feast_pinot), not whatever python3 is on PATH
+        session.sparkContext.pythonExec = sys.executable
+    return session
