@@ -201,19 +201,27 @@ def test_bad_entity_rows_are_named(spark_session: Any, beyond_repo: Any) -> None
         spark.get_historical_features(entity_df=spark_session.createDataFrame(nulls), features=_refs(store))
 
 
-def test_the_parity_replay_three_ways(spark_session: Any, replay: parity.Replay) -> None:
-    """Spark == DuckDB bit for bit on the replay (the read-time join too), and == the reference and online."""
+@pytest.fixture(scope="module")
+def duckdb_replay(replay: parity.Replay) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The replay's entity rows (the online reads) and the DuckDB engine's training frame of them."""
     entity_df = pd.DataFrame({
         "member_id": [r["member_id"] for r in replay.online],
         "job_id": [r["job_id"] for r in replay.online],
         "event_timestamp": pd.to_datetime([r["instant"] for r in replay.online], unit="ms", utc=True),
         "request_ts": [r["request_ts"] for r in replay.online],
     })
-    features = parity._features()
-    want = replay.store.get_historical_features(entity_df=entity_df, features=features,
-                                                full_feature_names=True).to_df()
+    frame = replay.store.get_historical_features(entity_df=entity_df, features=parity._features(),
+                                                 full_feature_names=True).to_df()
+    return entity_df, frame
+
+
+def test_the_parity_replay_three_ways(spark_session: Any, replay: parity.Replay,
+                                      duckdb_replay: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    """Spark == DuckDB bit for bit on the replay (the read-time join too), and == the reference and online."""
+    entity_df, want = duckdb_replay
     spark = spark_store(replay.store, "spark", actor_buckets=3)
-    got = spark.get_historical_features(entity_df=entity_df, features=features, full_feature_names=True).to_df()
+    got = spark.get_historical_features(entity_df=entity_df, features=parity._features(),
+                                        full_feature_names=True).to_df()
     assert_identical(got, want)
     lists = spark.get_historical_features(entity_df=entity_df.drop(columns="request_ts"), features=parity.HISTORY_REFS,
                                           full_feature_names=True).to_df()

@@ -54,7 +54,7 @@ def _sorted_log(actions: pa.Table, hspec: HistorySpec) -> tuple[ActionLog, pa.Ta
     table = actions.sort_by([("actor", "ascending"), ("ts", "ascending"), ("action_id", "descending")])
     embeddings = None
     dim = hspec.log.embedding_dim
-    if dim:
+    if dim and "embedding" in table.column_names:  # read only for the views and the lists that use them
         flat = table.column("embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
         stored = np.asarray(flat, np.float32).reshape(-1, dim)
         embeddings = Embeddings(stored, np.arange(table.num_rows, dtype=np.int64))
