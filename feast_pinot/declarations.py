@@ -403,7 +403,7 @@ def windowed_action_features(
     :class:`ObjectAttribute`, by default the history's own).
 
     Needs the request field ``request_ts`` (epoch ms) in every entity row; see
-    :mod:`feast_pinot.windows` and docs/configuration.md for the exact
+    :mod:`feast_pinot.features` and docs/configuration.md for the exact
     definitions and empty-case values. ``candidate`` is a one-feature
     projection such as ``job_attributes[["embedding"]]``.
     """

@@ -19,13 +19,16 @@ one per row. Which names exist is the family's business
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
+from feast_pinot.features.vectors import norms
 from feast_pinot.specs import WindowedFeaturesSpec
 
 __all__ = [
@@ -40,8 +43,12 @@ __all__ = [
     "Rows",
     "ValueType",
     "bisect_right",
+    "each_verb",
     "verb_slug",
 ]
+
+# from this many actions on, a family's verbs are computed in parallel threads (numpy releases the GIL)
+PARALLEL_FROM = 50_000
 
 ValueType = Literal["int", "float", "vector"]
 KindName = Literal[
@@ -199,6 +206,7 @@ class Inputs:
     rows: Rows
     _firsts: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     _ordinals: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _candidate_norms: np.ndarray | None = field(default=None, repr=False)
 
     def first(self, length_ms: int) -> np.ndarray:
         """Per group, the first action of its history with ``ts > now - length_ms``."""
@@ -214,9 +222,34 @@ class Inputs:
             self._ordinals[verb] = np.concatenate([[0], np.cumsum(self.actions.verb == verb)])
         return self._ordinals[verb]
 
+    def candidate_norms(self) -> np.ndarray:
+        """Each row's candidate's norm (0 without candidates)."""
+        if self._candidate_norms is None:
+            candidates = self.rows.candidates
+            self._candidate_norms = np.zeros(len(self.rows)) if candidates is None else norms(candidates)
+        return self._candidate_norms
+
     def verb_number(self, verb: str) -> int:
         """``verb``'s code in :attr:`Actions.verb`."""
         return self.spec.read_verbs.index(verb) + 1
+
+
+def each_verb(inputs: Inputs, work: Callable[[int], dict[str, np.ndarray]],
+              verbs: Iterable[int]) -> dict[str, np.ndarray]:
+    """``work`` of every verb (the families' outputs of each verb are independent), merged.
+
+    On a large log the verbs run in threads, one per core.
+    """
+    verbs = list(verbs)
+    out: dict[str, np.ndarray] = {}
+    if len(inputs.actions) < PARALLEL_FROM or len(verbs) < 2:
+        for verb in verbs:
+            out |= work(verb)
+        return out
+    with ThreadPoolExecutor(max_workers=min(len(verbs), os.cpu_count() or 1)) as pool:
+        for found in pool.map(work, verbs):
+            out |= found
+    return out
 
 
 @dataclass(frozen=True)

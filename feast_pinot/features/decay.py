@@ -9,17 +9,21 @@
   and that mean.
 
 No actions give 0 and a zero vector. The sums run over each group's range
-term by term, oldest first (no running sums, so nothing cancels).
+term by term, oldest first (no running sums, so nothing cancels); the
+weighted sums of all groups are one sparse product (groups x actions) with the
+verb's embeddings, gathered once for every half-life.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sparse
 
-from feast_pinot.features.base import Embeddings, Family, Inputs, Kind, Output, verb_slug
-from feast_pinot.features.vectors import decay_weights, range_sums
+from feast_pinot.features.base import Family, Inputs, Kind, Output, each_verb, verb_slug
+from feast_pinot.features.vectors import decay_weights, spans
 from feast_pinot.features.windows import similarities
 from feast_pinot.specs import WindowedFeaturesSpec
 
@@ -38,53 +42,83 @@ def _outputs(spec: WindowedFeaturesSpec) -> list[tuple[str, Output]]:
     ]
 
 
-def _counts(inputs: Inputs, verb: int, half_life_ms: int) -> np.ndarray:
-    groups, ts = inputs.groups, inputs.actions.ts
-    elements = np.flatnonzero(inputs.actions.verb == verb)
-    ordinal = inputs.ordinal(verb)
-    return range_sums(lambda i, g: decay_weights(ts[elements[i]], groups.now[g], half_life_ms),
-                      ordinal[groups.start], ordinal[np.maximum(groups.start, groups.end)], 0)
+@dataclass(frozen=True)
+class _Terms:
+    """One verb's actions in every group's history, laid end to end (group by group, oldest first)."""
+
+    elements: np.ndarray  # the chosen actions' positions
+    index: np.ndarray  # per term: which element
+    offsets: np.ndarray  # where each group's terms begin (+ the end)
+    group: np.ndarray  # per term: its group
+    ts: np.ndarray  # per term
+
+    @classmethod
+    def of(cls, inputs: Inputs, chosen: np.ndarray) -> _Terms:
+        groups = inputs.groups
+        elements = np.flatnonzero(chosen)
+        ordinal = np.concatenate([[0], np.cumsum(chosen)])
+        index, offsets = spans(ordinal[groups.start], ordinal[np.maximum(groups.start, groups.end)])
+        group = np.repeat(np.arange(len(groups)), np.diff(offsets))
+        return cls(elements, index, offsets, group, inputs.actions.ts[elements[index]])
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Per group, the sum of its terms' ``values``, in order."""
+        out = np.zeros(len(self.offsets) - 1)
+        nonempty = np.flatnonzero(np.diff(self.offsets))
+        if len(nonempty):
+            out[nonempty] = np.add.reduceat(values, self.offsets[nonempty])
+        return out
+
+    def newest(self) -> np.ndarray:
+        """Per group, its newest term's ts (ascending within an actor: the last); 0 for none."""
+        last = np.maximum(self.offsets[1:] - 1, 0)
+        return np.where(np.diff(self.offsets) > 0, self.ts[last] if len(self.ts) else 0, 0)
 
 
-def _means(inputs: Inputs, verb: int, half_life_ms: int, embeddings: Embeddings) -> np.ndarray:
-    groups, ts = inputs.groups, inputs.actions.ts
-    chosen = inputs.actions.verb == verb
-    if embeddings.present is not None:
-        chosen &= embeddings.present
-    elements = np.flatnonzero(chosen)
-    ordinal = np.concatenate([[0], np.cumsum(chosen)])
-    lo, hi = ordinal[groups.start], ordinal[np.maximum(groups.start, groups.end)]
-    # ascending within an actor: a range's newest element is its last
-    newest = ts[elements[np.maximum(hi - 1, 0)]] if len(elements) else np.zeros(len(lo), np.int64)
+def _counts(inputs: Inputs, terms: _Terms, half_life_ms: int) -> np.ndarray:
+    return terms.sums(decay_weights(terms.ts, inputs.groups.now[terms.group], half_life_ms))
 
-    def weights(index: np.ndarray, group: np.ndarray) -> np.ndarray:
-        return decay_weights(ts[elements[index]], newest[group], half_life_ms)
 
-    total = range_sums(weights, lo, hi, 0)
-    weighted = range_sums(lambda i, g: weights(i, g)[:, None] * embeddings.gather(elements[i]), lo, hi,
-                          embeddings.dim)
+def _means(terms: _Terms, half_life_ms: int, embeddings: np.ndarray) -> np.ndarray:
+    """``sum(w * e) / sum(w)`` per group, ``embeddings`` the elements' (float64)."""
+    weights = decay_weights(terms.ts, terms.newest()[terms.group], half_life_ms)
+    total = terms.sums(weights)
+    matrix = sparse.csr_matrix((weights, terms.index, terms.offsets), shape=(len(total), len(embeddings)))
+    weighted = np.asarray(matrix @ embeddings)
     return np.divide(weighted, total[:, None], out=np.zeros_like(weighted), where=total[:, None] > 0)
 
 
 def _compute(inputs: Inputs, asked: Mapping[str, Output]) -> dict[str, np.ndarray]:
-    spec = inputs.spec
-    out: dict[str, np.ndarray] = {}
-    by_index: dict[int, dict[str, str]] = {}
+    spec, actions = inputs.spec, inputs.actions
+    by_verb: dict[int, dict[int, dict[str, str]]] = {}  # verb -> half-life -> kind -> name
     for name, output in asked.items():
-        by_index.setdefault(output.index, {})[output.kind.name] = name
-    for index, names in sorted(by_index.items()):
-        v, d = divmod(index, len(spec.decays))
-        verb, half_life = inputs.verb_number(spec.verbs[v]), spec.decays[d].half_life_ms
-        if COUNT.name in names:
-            out[names[COUNT.name]] = _counts(inputs, verb, half_life)
-        if names.keys() & {MEAN.name, SIM.name}:
-            assert inputs.actions.embeddings is not None
-            mean = _means(inputs, verb, half_life, inputs.actions.embeddings)
-            if MEAN.name in names:
-                out[names[MEAN.name]] = mean
-            if SIM.name in names:
-                out[names[SIM.name]] = similarities(inputs, mean)
-    return out
+        v, d = divmod(output.index, len(spec.decays))
+        by_verb.setdefault(v, {}).setdefault(d, {})[output.kind.name] = name
+
+    def verb_outputs(v: int) -> dict[str, np.ndarray]:
+        decays = by_verb[v]
+        chosen = actions.verb == inputs.verb_number(spec.verbs[v])
+        every = _Terms.of(inputs, chosen)
+        with_embedding, embeddings = every, None
+        if any(names.keys() & {MEAN.name, SIM.name} for names in decays.values()):
+            assert actions.embeddings is not None
+            if actions.embeddings.present is not None:
+                with_embedding = _Terms.of(inputs, chosen & actions.embeddings.present)
+            embeddings = actions.embeddings.gather(with_embedding.elements)  # once for every half-life
+        out: dict[str, np.ndarray] = {}
+        for d, names in sorted(decays.items()):
+            half_life = spec.decays[d].half_life_ms
+            if COUNT.name in names:
+                out[names[COUNT.name]] = _counts(inputs, every, half_life)
+            if embeddings is not None and names.keys() & {MEAN.name, SIM.name}:
+                mean = _means(with_embedding, half_life, embeddings)
+                if MEAN.name in names:
+                    out[names[MEAN.name]] = mean
+                if SIM.name in names:
+                    out[names[SIM.name]] = similarities(inputs, mean)
+        return out
+
+    return each_verb(inputs, verb_outputs, sorted(by_verb))
 
 
 FAMILY = Family("decay", (COUNT, MEAN, SIM), _outputs, _compute)

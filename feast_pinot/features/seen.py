@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from feast_pinot.features.base import Family, Inputs, Kind, Output, verb_slug
+from feast_pinot.features.base import Family, Inputs, Kind, Output, each_verb, verb_slug
 from feast_pinot.specs import WindowedFeaturesSpec
 
 __all__ = ["FAMILY", "NO_SEEN_AGE"]
@@ -81,15 +81,18 @@ def _compute(inputs: Inputs, asked: Mapping[str, Output]) -> dict[str, np.ndarra
     for name, output in asked.items():
         v, w = divmod(output.index, len(windows))
         by_verb.setdefault(v, {}).setdefault(w, {})[output.kind.name] = name
-    out: dict[str, np.ndarray] = {}
     group = inputs.rows.group
-    for v, asked_windows in sorted(by_verb.items()):
+
+    def verb_outputs(v: int) -> dict[str, np.ndarray]:
         hits = _Hits(inputs, inputs.verb_number(spec.verbs[v]))
-        for w, names in sorted(asked_windows.items()):
+        out: dict[str, np.ndarray] = {}
+        for w, names in sorted(by_verb[v].items()):
             first = inputs.first(windows[w].length_ms)[group]
             counts, ages = hits.within(inputs, first, inputs.groups.end[group])
             out |= {name: counts if kind == COUNT.name else ages for kind, name in names.items()}
-    return out
+        return out
+
+    return each_verb(inputs, verb_outputs, sorted(by_verb))
 
 
 FAMILY = Family("seen", (COUNT, AGE), _outputs, _compute)

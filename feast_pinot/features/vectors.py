@@ -11,33 +11,57 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["cosines", "decay_weights", "range_sums", "row_cosines", "spans"]
+__all__ = ["cosines", "decay_weights", "norms", "range_sums", "row_cosines", "run_cumsums", "spans"]
 
 # Rows per block: a few MB of temporaries stay in cache and are reused by malloc.
 BLOCK = 16_384
 
 
-def _norms(rows: np.ndarray) -> np.ndarray:
-    return np.sqrt((rows * rows).sum(axis=-1))
+def norms(rows: np.ndarray) -> np.ndarray:
+    """The Euclidean norm of each row."""
+    return np.sqrt(np.einsum("ij,ij->i", rows, rows))
 
 
-def row_cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosine of each row of ``a`` (k, dim) and the same row of ``b``; 0 where either is zero."""
-    dots = (a * b).sum(axis=1)
-    norms = _norms(a) * _norms(b)
-    return np.divide(dots, norms, out=np.zeros(len(a)), where=norms > 0)
+def row_cosines(a: np.ndarray, b: np.ndarray, a_norms: np.ndarray, b_norms: np.ndarray) -> np.ndarray:
+    """Cosine of each row of ``a`` (k, dim) and the same row of ``b``, given their norms; 0 where either is zero."""
+    dots = np.einsum("ij,ij->i", a, b)
+    both = a_norms * b_norms
+    return np.divide(dots, both, out=np.zeros(len(a)), where=both > 0)
 
 
 def cosines(candidates: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     """Cosine of each candidate row (k, dim) and each of ``vectors`` (m, dim): (k, m)."""
-    dots = (candidates[:, None, :] * vectors[None, :, :]).sum(axis=2)
-    norms = _norms(candidates)[:, None] * _norms(vectors)[None, :]
-    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+    dots = np.einsum("ij,mj->im", candidates, vectors, optimize=False)
+    both = norms(candidates)[:, None] * norms(vectors)[None, :]
+    return np.divide(dots, both, out=np.zeros_like(dots), where=both > 0)
 
 
 def decay_weights(ts: np.ndarray, since: np.ndarray | int, half_life_ms: int) -> np.ndarray:
     """``2^(-(since - ts) / half_life)`` per action, float64."""
     return np.exp2(-(np.asarray(since, np.float64) - ts.astype(np.float64)) / half_life_ms)
+
+
+def run_cumsums(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> None:
+    """In place: running sums down ``values`` (n, dim) that restart at every run ``[start, start + length)``.
+
+    The runs must tile ``values``. Runs of similar length are padded to one
+    power of two and summed together along that axis, so the arithmetic is
+    each run's own running sum, term by term, whatever the other runs hold,
+    in a few numpy calls instead of one per run.
+    """
+    padded_length = np.left_shift(1, np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64))
+    for length in np.unique(padded_length[lengths > 1]).tolist():
+        runs = np.flatnonzero((padded_length == length) & (lengths > 1))
+        per_chunk = max(1, (BLOCK * 8) // (length * max(values.shape[1], 1)))
+        steps = np.arange(length)
+        for chunk in range(0, len(runs), per_chunk):
+            picked = runs[chunk:chunk + per_chunk]
+            valid = steps[None, :] < lengths[picked][:, None]
+            rows = (starts[picked][:, None] + steps[None, :])[valid]
+            block = np.zeros((len(picked), length, values.shape[1]))
+            block[valid] = values[rows]
+            np.cumsum(block, axis=1, out=block)
+            values[rows] = block[valid]
 
 
 def spans(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from feast_pinot.features.base import Embeddings, Family, Inputs, Kind, Output, verb_slug
-from feast_pinot.features.vectors import BLOCK, range_sums, row_cosines
+from feast_pinot.features.base import Embeddings, Family, Inputs, Kind, Output, each_verb, verb_slug
+from feast_pinot.features.vectors import BLOCK, norms, range_sums, row_cosines, run_cumsums
 from feast_pinot.specs import WindowedFeaturesSpec
 
 __all__ = ["FAMILY", "TOLERANCE", "Prefix", "means", "similarities", "verb_prefix"]
@@ -61,31 +61,31 @@ class Prefix:
     positions: np.ndarray  # the verb's actions with an embedding, ascending
     ordinal: np.ndarray  # per action position (n + 1): elements before it
     sums: np.ndarray  # (elements + actors + 1, dim) float64
-    magnitudes: np.ndarray  # (elements + actors + 1,) running sums of each element's largest |value|
     actor_first: np.ndarray  # per actor code: its first element
+    actor_largest: np.ndarray  # per actor code: the largest |value| of its elements
 
     @classmethod
     def of(cls, actions_actor: np.ndarray, embeddings: Embeddings, chosen: np.ndarray) -> Prefix:
         positions = np.flatnonzero(chosen)
         codes = actions_actor[positions]
         actors = int(actions_actor.max(initial=-1)) + 1
-        sums = np.zeros((len(positions) + actors + 1, embeddings.dim))
-        magnitudes = np.zeros(len(sums))
-        slots = np.arange(1, len(positions) + 1) + codes
+        values = np.empty((len(positions), embeddings.dim))
+        largest = np.zeros(len(positions))
         for start in range(0, len(positions), BLOCK):
             block = slice(start, start + BLOCK)
-            values = embeddings.stored[embeddings.row[positions[block]]]
-            sums[slots[block]] = values
-            magnitudes[slots[block]] = np.abs(values).max(axis=1, initial=0.0)
-        firsts = np.flatnonzero(np.diff(codes, prepend=-1))
-        lasts = np.append(firsts[1:], len(positions))[:len(firsts)] - 1
-        for first, last in zip(slots[firsts].tolist(), slots[lasts].tolist()):
-            if last > first:  # in place, one actor at a time
-                np.cumsum(sums[first:last + 1], axis=0, out=sums[first:last + 1])
-                np.cumsum(magnitudes[first:last + 1], out=magnitudes[first:last + 1])
-        ordinal = np.concatenate([[0], np.cumsum(chosen)])
+            values[block] = embeddings.stored[embeddings.row[positions[block]]]
+            largest[block] = np.abs(values[block]).max(axis=1, initial=0.0)
         actor_first = np.searchsorted(codes, np.arange(actors))
-        return cls(positions, ordinal, sums, magnitudes, actor_first)
+        runs = np.flatnonzero(np.diff(actor_first, append=len(positions)))  # actors with elements
+        run_starts = actor_first[runs]
+        run_cumsums(values, run_starts, np.diff(actor_first, append=len(positions))[runs])
+        sums = np.zeros((len(positions) + actors + 1, embeddings.dim))
+        sums[np.arange(1, len(positions) + 1) + codes] = values
+        actor_largest = np.zeros(actors)
+        if len(runs):
+            actor_largest[runs] = np.maximum.reduceat(largest, run_starts)
+        ordinal = np.concatenate([[0], np.cumsum(chosen)])
+        return cls(positions, ordinal, sums, actor_first, actor_largest)
 
     def sums_between(self, actor: np.ndarray, first: np.ndarray, end: np.ndarray,
                      embeddings: Embeddings) -> tuple[np.ndarray, np.ndarray]:
@@ -97,15 +97,17 @@ class Prefix:
         for start in range(0, len(lo), BLOCK):
             block = slice(start, start + BLOCK)
             out[block] = self.sums[hi[block] + code[block]] - self.sums[lo[block] + code[block]]
-        # |computed - exact| of a running sum of k terms is at most (k u / (1 - k u)) * sum |terms|
-        terms = np.maximum(hi - self.actor_first[code] if len(self.actor_first) else hi, 0)
-        gamma = terms * _UNIT / np.maximum(1.0 - terms * _UNIT, _UNIT)
-        bound = 2.0 * gamma * (self.magnitudes[hi + code] + self.magnitudes[lo + code])
-        direct = np.flatnonzero((n > 0) & (bound > TOLERANCE * n))
-        if len(direct):
-            out[direct] = range_sums(
-                lambda index, _: embeddings.gather(self.positions[index]), lo[direct], hi[direct],
-                embeddings.dim)
+        # |computed - exact| of a running sum of k terms is at most (k u / (1 - k u)) * sum |terms|, and
+        # each of the k terms of an actor is at most its largest value
+        if len(self.actor_first):
+            before_hi, before_lo = hi - self.actor_first[code], lo - self.actor_first[code]
+            gamma = before_hi * _UNIT / np.maximum(1.0 - before_hi * _UNIT, _UNIT)
+            bound = 2.0 * gamma * (before_hi + before_lo) * self.actor_largest[code]
+            direct = np.flatnonzero((n > 0) & (bound > TOLERANCE * n))
+            if len(direct):
+                out[direct] = range_sums(
+                    lambda index, _: embeddings.gather(self.positions[index]), lo[direct], hi[direct],
+                    embeddings.dim)
         return out, n
 
 
@@ -132,9 +134,11 @@ def similarities(inputs: Inputs, per_group: np.ndarray) -> np.ndarray:
     out = np.zeros(len(rows))
     if rows.candidates is None:
         return out
+    candidate_norms, group_norms = inputs.candidate_norms(), norms(per_group)
     for start in range(0, len(rows), BLOCK):
         block = slice(start, start + BLOCK)
-        out[block] = row_cosines(rows.candidates[block], per_group[rows.group[block]])
+        group = rows.group[block]
+        out[block] = row_cosines(rows.candidates[block], per_group[group], candidate_norms[block], group_norms[group])
     return out
 
 
@@ -144,13 +148,14 @@ def _compute(inputs: Inputs, asked: Mapping[str, Output]) -> dict[str, np.ndarra
     for name, output in asked.items():
         v, w = divmod(output.index, len(spec.windows))
         by_verb.setdefault(v, {}).setdefault(w, {})[output.kind.name] = name
-    out: dict[str, np.ndarray] = {}
-    for v, windows in sorted(by_verb.items()):
+
+    def verb_outputs(v: int) -> dict[str, np.ndarray]:
         verb = inputs.verb_number(spec.verbs[v])
-        prefix = None  # one verb's running sums held at a time
-        for w, names in sorted(windows.items()):
+        ordinal = inputs.ordinal(verb)
+        prefix = None
+        out: dict[str, np.ndarray] = {}
+        for w, names in sorted(by_verb[v].items()):
             first, end = inputs.first(spec.windows[w].length_ms), inputs.groups.end
-            ordinal = inputs.ordinal(verb)
             if "count" in names:
                 out[names["count"]] = np.maximum(ordinal[end] - ordinal[first], 0).astype(np.int64)
             if names.keys() & {"mean_emb", "sim"}:
@@ -160,7 +165,9 @@ def _compute(inputs: Inputs, asked: Mapping[str, Output]) -> dict[str, np.ndarra
                     out[names["mean_emb"]] = mean
                 if "sim" in names:
                     out[names["sim"]] = similarities(inputs, mean)
-    return out
+        return out
+
+    return each_verb(inputs, verb_outputs, sorted(by_verb))
 
 
 FAMILY = Family("windows", (COUNT, MEAN, SIM), _outputs, _compute)
