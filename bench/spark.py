@@ -96,7 +96,7 @@ def scale_curve(root: Path, points: list[tuple[int, int]], plot: Path) -> dict[s
         found["spark local[2]"].append(_run(paths["ours"], paths["entities"], "local[2]", 2)["seconds"])
         print(f"[bench] scale {actions:,} actions x {rows:,} rows: "
               f"duckdb {found['duckdb'][-1]:.1f} s, spark {found['spark local[2]'][-1]:.1f} s", flush=True)
-    _plot(points, found, plot)
+        _plot(points, found, plot)  # after every point: a long curve leaves what it measured
     return found
 
 

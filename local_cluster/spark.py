@@ -68,6 +68,7 @@ class SparkCluster:
 def start_spark(home: Path, workers: int = 2, cores: int = 1, memory: str = "1g") -> SparkCluster:
     """A master and ``workers`` workers (``cores`` and ``memory`` each) under ``home`` (logs, work dirs)."""
     spark = spark_home()
+    home.mkdir(parents=True, exist_ok=True)
     env = {"SPARK_HOME": str(spark), "SPARK_LOCAL_IP": HOST, "SPARK_LOG_DIR": str(home),
            "SPARK_WORKER_DIR": str(home / "work")}
     started = time.monotonic()
