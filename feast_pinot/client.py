@@ -11,7 +11,8 @@ from feast.data_source import PushMode
 
 from feast_pinot import clock
 from feast_pinot.actions import Action, actions_to_frame, datetime_to_ms, validate_actions, validate_push_rows
-from feast_pinot.errors import ActionValidationError, DeclarationError
+from feast_pinot.errors import ActionValidationError, DeclarationError, OfflineWriteError, PushError
+from feast_pinot.offline.parts import resolve_path
 from feast_pinot.specs import ActionLogSpec, spec_of
 
 __all__ = ["log_spec", "push_actions", "with_request_ts"]
@@ -41,6 +42,13 @@ def push_actions(
 
     All or nothing: if any action is invalid, :class:`ActionValidationError`
     lists every problem and nothing is written.
+
+    With ``ONLINE_AND_OFFLINE`` the offline log (the durable record) is written
+    first, then the online store. If the log cannot be written, nothing was
+    written online (:class:`OfflineWriteError` says so). If the online store
+    then fails, :class:`PushError` names where the actions are; pushing the
+    same actions again is harmless either way: their ``action_id`` (derived
+    from the content when not given) makes both stores keep each action once.
     """
     spec = log_spec(store, log_name)
     if isinstance(actions, pd.DataFrame):
@@ -52,8 +60,30 @@ def push_actions(
     if bad:
         raise ActionValidationError(bad)
     if good:
-        store.push(spec.push_source, actions_to_frame(good, spec), to=to)
+        _push(store, spec, actions_to_frame(good, spec), to)
     return len(good)
+
+
+def _push(store: FeatureStore, spec: ActionLogSpec, frame: pd.DataFrame, to: PushMode) -> None:
+    """The offline log first: once it holds the actions, a failure online is healed by pushing again."""
+    if to in (PushMode.OFFLINE, PushMode.ONLINE_AND_OFFLINE):
+        try:
+            store.push(spec.push_source, frame, to=PushMode.OFFLINE)
+        except OfflineWriteError as exc:
+            # the store's message advises store.push users, who wrote online first; the cause is the failure
+            cause = exc.__cause__ if isinstance(exc.__cause__, OfflineWriteError) else exc
+            raise OfflineWriteError(f"{cause}; nothing was written to the online store", exc.written) from exc
+    if to in (PushMode.ONLINE, PushMode.ONLINE_AND_OFFLINE):
+        try:
+            store.push(spec.push_source, frame, to=PushMode.ONLINE)
+        except Exception as exc:
+            if to is PushMode.ONLINE:
+                raise
+            raise PushError(
+                f"{len(frame)} action(s) of '{spec.name}' are in its offline log "
+                f"({resolve_path(store.repo_path, spec.path)}) but the online store did not take them: "
+                f"{type(exc).__name__}: {exc}. Push the same actions again: their ids make the retry keep "
+                f"each action once on both sides") from exc
 
 
 def _validate_frame(

@@ -8,7 +8,13 @@
     ├── OnlineStoreError       the online store could not read or write
     │   └── PinotError         PinotOnlineStore: connection, schema, query, write
     │                          (the full tree is in feast_pinot.online.pinot.errors)
-    └── OfflineStoreError      the offline store could not build or write data
+    ├── OfflineStoreError      the offline store could not build or write data
+    │   └── OfflineWriteError  an action log's parts could not be written (also an
+    │                          OSError: a transient I/O failure to whoever retries)
+    ├── PushError              a push reached the offline log but not the online store;
+    │                          pushing the same actions again is harmless
+    ├── ReplayError            the freshness replay got data or settings it cannot use
+    └── ParityError            the parity check got a repo, service or log it cannot use
 
 Driver errors (sqlite3, duckdb, ...) are translated at the boundary and chained
 with ``raise ... from exc`` so the original stays visible.
@@ -23,7 +29,11 @@ __all__ = [
     "DeclarationError",
     "FeastPinotError",
     "OfflineStoreError",
+    "OfflineWriteError",
     "OnlineStoreError",
+    "ParityError",
+    "PushError",
+    "ReplayError",
     "RequestFieldError",
 ]
 
@@ -72,3 +82,31 @@ class OnlineStoreError(FeastPinotError):
 
 class OfflineStoreError(FeastPinotError):
     """The offline store could not build or write data."""
+
+
+class ReplayError(FeastPinotError, ValueError):
+    """The freshness replay (``python -m feast_pinot.replay``) got input it cannot use."""
+
+
+class ParityError(FeastPinotError, ValueError):
+    """The parity check (``python -m feast_pinot.parity``) got a repo, service or log it cannot use."""
+
+
+class OfflineWriteError(OfflineStoreError, OSError):
+    """An action log's Parquet parts could not be written.
+
+    ``written`` lists the parts written before the failure (a push spanning
+    several dates writes one part per date): readers already see those.
+    """
+
+    def __init__(self, message: str, written: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.written = written
+
+
+class PushError(FeastPinotError):
+    """The actions are in the offline log but the online store did not take them.
+
+    The message names where they were written. Pushing the same actions again
+    is harmless: their ``action_id`` makes both stores keep each action once.
+    """

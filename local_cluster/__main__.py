@@ -1,4 +1,4 @@
-"""``python -m local_cluster [--fetch-only] [--cache DIR]``: run a local Pinot + Kafka until Ctrl-C or SIGTERM."""
+"""``python -m local_cluster [--secured] [--fetch-only] [--cache DIR]``: run a local Pinot + Kafka until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help="where the fetched jars are kept (default: .cache/local-cluster)")
     parser.add_argument("--fetch-only", action="store_true", help="download the jars, start nothing")
+    parser.add_argument("--secured", action="store_true",
+                        help="Kafka with SASL/SCRAM and ACLs, Pinot with basic auth; prints the made-up passwords")
     return parser.parse_args(argv)
 
 
@@ -35,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
             for runtime in fetch_runtimes(args.cache):
                 print(f"{runtime.name} {runtime.version}: {runtime.size_mb:.0f} MB in {runtime.lib}")
             return 0
-        with local_cluster(args.cache) as cluster:
+        with local_cluster(args.cache, secured=args.secured) as cluster:
             print("\n".join(cluster.summary()))
+            if cluster.credentials is not None:
+                print(f"kafka users (SCRAM-SHA-512): {cluster.credentials.kafka}")
+                print(f"pinot users (basic auth): {cluster.credentials.pinot}")
             print("feature_store.yaml:\n" + cluster.online_store_block(), end="")
             print("Ctrl-C stops both.", flush=True)
             stop.wait()

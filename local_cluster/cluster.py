@@ -11,7 +11,9 @@ from pathlib import Path
 
 from local_cluster.artifacts import Runtime, fetch
 from local_cluster.kafka import KafkaNode, start_kafka
+from local_cluster.loopback import loopback_preload
 from local_cluster.pinot import PinotNode, start_pinot
+from local_cluster.security import Credentials
 
 __all__ = [
     "DEFAULT_CACHE",
@@ -44,6 +46,10 @@ class ClusterEndpoints:
     def online_store_block(self, **extra: object) -> str:
         return online_store_block(self.controller_url, self.broker_url, self.kafka_bootstrap, **extra)
 
+    @property
+    def credentials(self) -> Credentials | None:
+        return self.kafka.credentials
+
     def summary(self) -> list[str]:
         return [
             f"pinot: Apache Pinot {self.pinot.version} at {self.broker_url} (started in {self.pinot.started_s:.1f} s)",
@@ -71,13 +77,20 @@ def fetch_runtimes(cache: Path) -> tuple[Runtime, Runtime]:
 
 
 @contextmanager
-def local_cluster(cache: Path, workdir: Path | None = None) -> Iterator[ClusterEndpoints]:
-    """Kafka, then Pinot, in fresh private directories; both stopped (and the directories removed) on exit."""
+def local_cluster(cache: Path, workdir: Path | None = None, secured: bool = False) -> Iterator[ClusterEndpoints]:
+    """Kafka, then Pinot, in fresh private directories; both stopped (and the directories removed) on exit.
+
+    ``secured``: Kafka with SASL/SCRAM and ACLs, Pinot with HTTP Basic auth (``security.py``),
+    with passwords made up for this start (``ClusterEndpoints.credentials``).
+    """
     pinot_runtime, kafka_runtime = fetch_runtimes(cache)
+    preload = loopback_preload(cache)
+    credentials = Credentials.made_up() if secured else None
     home = Path(tempfile.mkdtemp(prefix="feast-pinot-cluster-", dir=workdir))
-    kafka = start_kafka(kafka_runtime, home / "kafka")  # first: on 2 cores two JVMs starting at once crawl
+    # Kafka first: on 2 cores two JVMs starting at once crawl.
+    kafka = start_kafka(kafka_runtime, home / "kafka", credentials=credentials)
     try:
-        pinot = start_pinot(pinot_runtime, home / "pinot")
+        pinot = start_pinot(pinot_runtime, home / "pinot", preload, credentials=credentials)
         try:
             yield ClusterEndpoints(
                 pinot.controller_url, pinot.broker_url, kafka.bootstrap, pinot, kafka, (pinot_runtime, kafka_runtime)

@@ -1,9 +1,16 @@
 """A single-node Apache Pinot on loopback: ZooKeeper in one JVM; controller, broker and server in a second.
 
-Every port is chosen free and every host is 127.0.0.1 (Pinot otherwise probes
-the network for its address). Each JVM gets a private ``java.io.tmpdir``:
+Every port is chosen free and every listener is on 127.0.0.1: ZooKeeper's
+``clientPortAddress``, the HTTP listeners' ``access.protocols.http.host``, the
+server's gRPC port switched off, and the one socket Pinot 0.11 cannot be told
+where to bind (the server's Netty query port) kept there by a preloaded shim
+(:mod:`local_cluster.loopback`). Each JVM gets a private ``java.io.tmpdir``:
 Pinot's admin commands write PID files there, and its stop command kills every
 PID it finds in them.
+
+With :class:`~local_cluster.security.Credentials` the controller and broker
+demand HTTP Basic credentials (``security.PINOT_USERS``); the server uses the
+``admin`` token for its own calls to the controller.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import httpx
 from local_cluster.artifacts import Runtime
 from local_cluster.ports import HOST, free_ports
 from local_cluster.process import JavaProcess, wait_until
+from local_cluster.security import PINOT_USERS, Credentials
 
 __all__ = ["PinotNode", "start_pinot"]
 
@@ -36,6 +44,7 @@ class PinotNode:
     zookeeper: JavaProcess
     services: JavaProcess
     started_s: float
+    credentials: Credentials | None = None
 
     def stop(self) -> None:
         self.services.stop()
@@ -52,50 +61,95 @@ class _Ports:
     broker: int
     server: int
     server_admin: int
-    server_grpc: int
     query_server: int
     query_runner: int
     broker_query_runner: int
 
     @classmethod
     def free(cls) -> _Ports:
-        return cls(*free_ports(9))
+        return cls(*free_ports(8))
 
 
-def _role_files(home: Path, ports: _Ports) -> list[Path]:
+def _listener(prefix: str, port: int) -> dict[str, Any]:
+    """An HTTP listener on loopback (``<prefix>.port`` alone would bind every interface)."""
+    return {f"{prefix}.access.protocols": "http", f"{prefix}.access.protocols.http.host": HOST,
+            f"{prefix}.access.protocols.http.port": port}
+
+
+def _access(prefix: str, credentials: Credentials) -> dict[str, Any]:
+    settings: dict[str, Any] = {f"{prefix}.principals": ",".join(PINOT_USERS)}
+    for user, permissions in PINOT_USERS.items():
+        settings[f"{prefix}.principals.{user}.password"] = credentials.pinot[user]
+        if permissions:
+            settings[f"{prefix}.principals.{user}.permissions"] = permissions
+    return settings
+
+
+def _secured(credentials: Credentials) -> dict[str, dict[str, Any]]:
+    token = credentials.pinot_token("admin")
+    return {
+        "controller": {"controller.admin.access.control.factory.class":
+                       "org.apache.pinot.controller.api.access.BasicAuthAccessControlFactory",
+                       **_access("controller.admin.access.control", credentials),
+                       "controller.segment.fetcher.auth.token": token},
+        "broker": {"pinot.broker.access.control.class": "org.apache.pinot.broker.broker.BasicAuthAccessControlFactory",
+                   **_access("pinot.broker.access.control", credentials)},
+        "server": {"pinot.server.segment.fetcher.auth.token": token, "pinot.server.segment.uploader.auth.token": token,
+                   "pinot.server.instance.auth.token": token},
+    }
+
+
+def _role_files(home: Path, ports: _Ports, credentials: Credentials | None) -> list[Path]:
     zk = f"{HOST}:{ports.zookeeper}"
     common = {"pinot.zk.server": zk, "pinot.cluster.name": _CLUSTER}
     roles: dict[str, dict[str, Any]] = {
         "controller": {"pinot.service.role": "CONTROLLER", "controller.host": HOST,
-                       "controller.port": ports.controller, "controller.vip.host": HOST,
+                       **_listener("controller", ports.controller), "controller.vip.host": HOST,
+                       "controller.vip.port": ports.controller,
                        "controller.data.dir": home / "controller", "controller.zk.str": zk,
                        "controller.helix.cluster.name": _CLUSTER, "cluster.tenant.isolation.enable": "true"},
         "broker": {"pinot.service.role": "BROKER", "pinot.broker.hostname": HOST,
-                   "pinot.broker.client.queryPort": ports.broker, "pinot.query.runner.port": ports.broker_query_runner,
+                   **_listener("pinot.broker.client", ports.broker),
+                   "pinot.query.runner.port": ports.broker_query_runner,
                    "pinot.broker.delayShutdownTimeMs": 0},  # 10 s by default: every stop would wait for it
         "server": {"pinot.service.role": "SERVER", "pinot.server.netty.host": HOST,
-                   "pinot.server.netty.port": ports.server, "pinot.server.adminapi.port": ports.server_admin,
-                   "pinot.server.grpc.port": ports.server_grpc, "pinot.query.server.port": ports.query_server,
-                   "pinot.query.runner.port": ports.query_runner,
+                   "pinot.server.netty.port": ports.server, **_listener("pinot.server.adminapi", ports.server_admin),
+                   "pinot.server.grpc.enable": "false",  # not used by the store; it would bind every interface
+                   "pinot.query.server.port": ports.query_server, "pinot.query.runner.port": ports.query_runner,
                    "pinot.server.instance.dataDir": home / "server" / "data",
                    "pinot.server.instance.segmentTarDir": home / "server" / "segments",
                    "pinot.server.shutdown.enableQueryCheck": "false"},
     }
+    extra = _secured(credentials) if credentials is not None else {}
     files = []
     for role, settings in roles.items():
         path = home / f"{role}.conf"
-        path.write_text("".join(f"{k}={v}\n" for k, v in {**common, **settings}.items()))
+        path.touch(mode=0o600)  # it holds the passwords when secured
+        path.write_text("".join(f"{k}={v}\n" for k, v in {**common, **settings, **extra.get(role, {})}.items()))
         files.append(path)
     return files
 
 
-def _jvm(name: str, runtime: Runtime, home: Path, heap_mb: int, command: list[str]) -> JavaProcess:
+def _jvm(name: str, runtime: Runtime, home: Path, heap_mb: int, command: list[str], preload: Path) -> JavaProcess:
     tmp = home / "tmp" / name
     tmp.mkdir(parents=True, exist_ok=True)
     args = [f"-Xms{min(heap_mb, 256)}m", f"-Xmx{heap_mb}m", "-XX:+UseG1GC", "-Duser.timezone=UTC",
-            f"-Djava.io.tmpdir={tmp}", "-Dpinot.admin.system.exit=true", "-cp", runtime.classpath, _ADMIN, *command]
+            f"-Djava.io.tmpdir={tmp}", "-Dpinot.admin.system.exit=true", "-cp", runtime.classpath, *command]
     return JavaProcess(f"pinot {name}", args, home / "logs" / f"{name}.out", home,
-                       env={"LOG_ROOT": str(home / "logs" / name)})
+                       env={"LOG_ROOT": str(home / "logs" / name), "LD_PRELOAD": str(preload)})
+
+
+def _zookeeper(runtime: Runtime, home: Path, port: int, preload: Path) -> JavaProcess:
+    """ZooKeeper itself, not Pinot's ``StartZookeeper`` (which listens on every interface)."""
+    config = home / "zoo.cfg"
+    config.write_text(f"dataDir={home / 'zookeeper'}\nclientPort={port}\nclientPortAddress={HOST}\n"
+                      "admin.enableServer=false\ntickTime=2000\nmaxClientCnxns=0\n")
+    return _jvm("zookeeper", runtime, home, 128, ["org.apache.zookeeper.server.ZooKeeperServerMain", str(config)],
+                preload)
+
+
+def _headers(credentials: Credentials | None) -> dict[str, str]:
+    return {"Authorization": credentials.pinot_token("admin")} if credentials is not None else {}
 
 
 def _ok(url: str) -> bool:
@@ -114,43 +168,49 @@ def _zookeeper_answers(port: int) -> bool:
         return False
 
 
-def _cluster_ready(controller_url: str, ports: _Ports) -> bool:
+def _cluster_ready(controller_url: str, ports: _Ports, headers: dict[str, str]) -> bool:
     """The broker and server have joined the cluster and a server carries the REALTIME tenant tag."""
     try:
-        instances = httpx.get(f"{controller_url}/instances", timeout=2).json()["instances"]
-        tags = httpx.get(f"{controller_url}/instances/Server_{HOST}_{ports.server}", timeout=2).json()["tags"]
+        instances = httpx.get(f"{controller_url}/instances", headers=headers, timeout=2).json()["instances"]
+        tags = httpx.get(f"{controller_url}/instances/Server_{HOST}_{ports.server}", headers=headers,
+                         timeout=2).json()["tags"]
     except (httpx.HTTPError, KeyError, ValueError):
         return False
     return f"Broker_{HOST}_{ports.broker}" in instances and "DefaultTenant_REALTIME" in tags
 
 
-def _version(controller_url: str, fallback: str) -> str:
-    versions = httpx.get(f"{controller_url}/version", timeout=5).json()
+def _version(controller_url: str, fallback: str, headers: dict[str, str]) -> str:
+    versions = httpx.get(f"{controller_url}/version", headers=headers, timeout=5).json()
     return str(versions.get("pinot-controller", fallback)).split("-")[0]
 
 
-def start_pinot(runtime: Runtime, home: Path, heap_mb: int = 1024) -> PinotNode:
-    """Start ZooKeeper, then controller + broker + server; return once a REALTIME table could be created."""
+def start_pinot(runtime: Runtime, home: Path, preload: Path, heap_mb: int = 1024,
+                credentials: Credentials | None = None) -> PinotNode:
+    """Start ZooKeeper, then controller + broker + server; return once a REALTIME table could be created.
+
+    ``preload`` is :func:`~local_cluster.loopback.loopback_preload`'s shared object.
+    """
     started = time.monotonic()
     (home / "logs").mkdir(parents=True, exist_ok=True)
-    ports = _Ports.free()
-    zookeeper = _jvm("zookeeper", runtime, home, 128,
-                     ["StartZookeeper", "-zkPort", str(ports.zookeeper), "-dataDir", str(home / "zookeeper")])
+    ports, headers = _Ports.free(), _headers(credentials)
+    zookeeper = _zookeeper(runtime, home, ports.zookeeper, preload)
     started_processes = [zookeeper]
     try:
         wait_until(zookeeper, lambda: _zookeeper_answers(ports.zookeeper), _READY_DEADLINE_S, "serving")
         services = _jvm("services", runtime, home, heap_mb,
-                        ["StartServiceManager", "-zkAddress", f"{HOST}:{ports.zookeeper}", "-clusterName", _CLUSTER,
-                         "-port", "-1", "-bootstrapConfigPaths", *map(str, _role_files(home, ports))])
+                        [_ADMIN, "StartServiceManager", "-zkAddress", f"{HOST}:{ports.zookeeper}",
+                         "-clusterName", _CLUSTER, "-port", "-1",
+                         "-bootstrapConfigPaths", *map(str, _role_files(home, ports, credentials))], preload)
         started_processes.append(services)
         controller_url, broker_url = f"http://{HOST}:{ports.controller}", f"http://{HOST}:{ports.broker}"
         for url in (f"{controller_url}/health", f"{broker_url}/health",
                     f"http://{HOST}:{ports.server_admin}/health/readiness"):
             wait_until(services, functools.partial(_ok, url), _READY_DEADLINE_S, f"healthy at {url}")
-        wait_until(services, lambda: _cluster_ready(controller_url, ports), _READY_DEADLINE_S, "joined")
-        version = _version(controller_url, runtime.version)
+        wait_until(services, lambda: _cluster_ready(controller_url, ports, headers), _READY_DEADLINE_S, "joined")
+        version = _version(controller_url, runtime.version, headers)
     except BaseException:
         for process in reversed(started_processes):
             process.stop()
         raise
-    return PinotNode(controller_url, broker_url, version, zookeeper, services, time.monotonic() - started)
+    return PinotNode(controller_url, broker_url, version, zookeeper, services, time.monotonic() - started,
+                     credentials)

@@ -6,4 +6,8 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test,spark]"
+# VENV_EXTRAS: the extras to install (the test suite adds spark; the demo needs only test's broker)
+.venv/bin/python -m pip install --quiet -e ".[${VENV_EXTRAS:-test}]"
+# MovieLens 100k for the freshness replay's tests: the recbole wheel ships its files;
+# --no-deps keeps torch out (recbole itself is never imported).
+.venv/bin/python -m pip install --quiet --no-deps recbole==1.2.1

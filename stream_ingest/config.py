@@ -8,6 +8,9 @@ the action log declares, features that exist) run once the repo is opened, in
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -15,6 +18,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from feast_pinot.credentials import masked
 from feast_pinot.specs import ActionLogSpec, HistorySpec
 from stream_ingest.errors import ConfigError
 
@@ -64,6 +68,10 @@ class KafkaConfig(_Model):
     """Exit (non-zero, nothing committed) when no broker answers for this long."""
     properties: dict[str, str | int | float | bool] = Field(default_factory=dict)
     """Extra librdkafka settings for the consumer and the dead-letter producer."""
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, masked(value) if name == "properties" else value  # sasl.password and the like
 
     @model_validator(mode="after")
     def _heartbeat_below_session(self) -> KafkaConfig:
@@ -272,14 +280,18 @@ def parse_config(raw: Any, source: str = "config") -> IngestConfig:
 def load_config(path: str | Path, bootstrap_servers: str | None = None) -> IngestConfig:
     """Read and validate a YAML config; ``feast.repo_path`` becomes absolute.
 
-    ``bootstrap_servers`` overrides ``kafka.bootstrap_servers`` (one config file
+    ``${VAR}`` is replaced by the environment variable (an unset one is an
+    error). ``bootstrap_servers`` overrides ``kafka.bootstrap_servers`` (one config file
     can then serve every environment).
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
+    try:  # ${VAR} comes from the environment, as in Feast's feature_store.yaml (credentials)
+        raw = yaml.safe_load(os.path.expandvars(path.read_text()))
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
+    unset = re.search(r"\$\{(\w+)\}", json.dumps(raw))
+    if unset:
+        raise ConfigError(f"{path}: environment variable {unset.group(1)} is not set")
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping at the top level")
     if bootstrap_servers:

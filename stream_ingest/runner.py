@@ -61,6 +61,7 @@ log = logging.getLogger("stream_ingest")
 Partition = tuple[str, int]
 C = TypeVar("C")
 _BROKER_DOWN = (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT)
+_REFUSED = (KafkaError._AUTHENTICATION, KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED)
 # The group no longer knows this member (e.g. after an outage longer than the
 # session timeout): retrying cannot succeed until it rejoins.
 _MEMBERSHIP_LOST = (KafkaError.UNKNOWN_MEMBER_ID, KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS)
@@ -129,6 +130,10 @@ class KafkaRunner:
         """librdkafka's error callback (also fed partition errors from consume)."""
         if err.fatal():
             raise BrokerUnavailableError(f"fatal Kafka error: {err}")
+        if err.code() in _REFUSED:  # no retry can help: the credentials or the ACLs must change
+            user = self._config.kafka.properties.get("sasl.username")
+            raise BrokerUnavailableError(f"Kafka at {self._config.kafka.bootstrap_servers} refused the ingester "
+                                         f"(user {user!r}): {err.str()} (check kafka.properties and the ACLs)")
         if err.code() in _BROKER_DOWN:
             if self._down_since is None:
                 self._down_since = time.monotonic()

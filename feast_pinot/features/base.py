@@ -68,13 +68,25 @@ def verb_slug(verb: str) -> str:
 class Kind:
     """One kind of output: how it is valued, and whether it is computed per candidate row.
 
-    ``embedding``: declared only over histories with embeddings.
+    ``embedding``: declared only over histories with embeddings. A
+    per-candidate kind scores the row's candidate embedding if it is an
+    embedding kind, else the row's candidate key.
     """
 
     name: KindName
     value: ValueType
     per_candidate: bool
     embedding: bool = False
+
+    @property
+    def scores_embedding(self) -> bool:
+        """Whether each row's candidate embedding is read for it."""
+        return self.per_candidate and self.embedding
+
+    @property
+    def scores_key(self) -> bool:
+        """Whether each row's candidate key is read for it."""
+        return self.per_candidate and not self.embedding
 
 
 @dataclass(frozen=True)
@@ -179,13 +191,14 @@ class Rows:
 def bisect_right(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Per query, the first index in ``[lo, hi)`` whose value exceeds ``x`` (``values`` ascending there).
 
-    A vectorised binary search, one step for all queries at a time: each run
-    of ``values`` is searched on its own, so no combined (actor, ts) key has
-    to fit in 64 bits.
+    Each run of ``values`` is searched on its own, so no combined (actor, ts)
+    key has to fit in 64 bits: a few queries one by one, many in a vectorised
+    binary search (one step for all of them at a time).
     """
     lo, hi = lo.astype(np.int64), hi.astype(np.int64)
-    if not len(values):
-        return lo
+    if len(lo) <= _FEW_QUERIES:
+        return np.array([a + np.searchsorted(values[a:b], q, side="right") if b > a else a
+                         for a, b, q in zip(lo.tolist(), hi.tolist(), x.tolist())], np.int64)
     active = np.flatnonzero(lo < hi)
     while len(active):
         mid = (lo[active] + hi[active]) // 2
@@ -194,6 +207,9 @@ def bisect_right(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, x: np.ndarr
         hi[active[~right]] = mid[~right]
         active = active[lo[active] < hi[active]]
     return lo
+
+
+_FEW_QUERIES = 16  # below this, one searchsorted per query costs less than the vectorised steps
 
 
 @dataclass

@@ -115,7 +115,7 @@ def _compute(inputs: Inputs, asked: Mapping[str, Output]) -> dict[str, np.ndarra
                 if MEAN.name in names:
                     out[names[MEAN.name]] = mean
                 if SIM.name in names:
-                    out[names[SIM.name]] = similarities(inputs, mean)
+                    out[names[SIM.name]] = similarities(inputs, [mean])[0]
         return out
 
     return each_verb(inputs, verb_outputs, sorted(by_verb))

@@ -62,7 +62,7 @@ def _arrow_matrix(column: pa.Array | pa.ChunkedArray, dim: int) -> np.ndarray:
 def verb_codes(spec: WindowedFeaturesSpec, verbs: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Each verb's 1-based position in ``spec.read_verbs``; 0 for any other verb."""
     number = {verb: i + 1 for i, verb in enumerate(spec.read_verbs)}
-    return np.fromiter((number.get(v, 0) for v in verbs), np.int64, count=len(verbs))
+    return np.array([number.get(v, 0) for v in verbs], np.int64)
 
 
 _NO_KEY = object()  # a candidate without a key: equal to nothing

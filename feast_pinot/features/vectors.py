@@ -15,6 +15,7 @@ __all__ = ["cosines", "decay_weights", "norms", "range_sums", "row_cosines", "ru
 
 # Rows per block: a few MB of temporaries stay in cache and are reused by malloc.
 BLOCK = 16_384
+_FEW_RUNS = 8  # run_cumsums: below this many runs, one cumsum each costs less than padding them
 
 
 def norms(rows: np.ndarray) -> np.ndarray:
@@ -49,6 +50,10 @@ def run_cumsums(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
     each run's own running sum, term by term, whatever the other runs hold,
     in a few numpy calls instead of one per run.
     """
+    if len(starts) <= _FEW_RUNS:  # a member's history: its runs as they are
+        for start, length in zip(starts.tolist(), lengths.tolist()):
+            np.cumsum(values[start:start + length], axis=0, out=values[start:start + length])
+        return
     padded_length = np.left_shift(1, np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64))
     for length in np.unique(padded_length[lengths > 1]).tolist():
         runs = np.flatnonzero((padded_length == length) & (lengths > 1))

@@ -8,14 +8,15 @@
 
 An empty window gives 0 and a zero vector, and its similarity is 0.
 
-How: per verb, running sums of the embeddings that restart at every actor, so
-a window's sum is the difference of two of them, in O(dim) per group
-whatever the window holds. A difference can lose what a large value (a float32
-up to 3.4e38 is valid) swallowed in the running sum, so every difference
-carries a bound on its rounding error (from running sums of the magnitudes):
-a window whose mean could be off by more than :data:`TOLERANCE` is summed
-again directly, term by term, oldest first. Restarting at every actor keeps
-one actor's values out of every other actor's windows.
+How: running sums of the embeddings that restart at every (verb, actor), so a
+window's sum is the difference of two of them, in O(dim) per group whatever
+the window holds, for every asked (verb, window) pair at once. A difference
+can lose what a large value (a float32 up to 3.4e38 is valid) swallowed in
+the running sum, so every difference carries a bound on its rounding error
+(from the count of terms and the run's largest value): a window whose mean
+could be off by more than :data:`TOLERANCE` is summed again directly, term by
+term, oldest first. Restarting at every actor keeps one actor's values out of
+every other actor's windows.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from feast_pinot.features.base import Embeddings, Family, Inputs, Kind, Output, each_verb, verb_slug
+from feast_pinot.features.base import Embeddings, Family, Inputs, Kind, Output, verb_slug
 from feast_pinot.features.vectors import BLOCK, norms, range_sums, row_cosines, run_cumsums
 from feast_pinot.specs import WindowedFeaturesSpec
 
-__all__ = ["FAMILY", "TOLERANCE", "Prefix", "means", "similarities", "verb_prefix"]
+__all__ = ["FAMILY", "TOLERANCE", "RunningSums", "similarities"]
 
 COUNT = Kind("count", "int", per_candidate=False)
 MEAN = Kind("mean_emb", "vector", per_candidate=False, embedding=True)
@@ -49,125 +50,130 @@ def _outputs(spec: WindowedFeaturesSpec) -> list[tuple[str, Output]]:
 
 
 @dataclass(frozen=True)
-class Prefix:
-    """Running sums of one verb's embeddings (actions with one), restarting at every actor.
+class RunningSums:
+    """Running sums of the embeddings of some verbs' actions (those with one), one run per (verb, actor).
 
-    Element ``j`` (the ``j``-th such action, ``positions[j]``) of actor ``c``
-    is summed into slot ``j + 1 + c``; slot ``j + c`` before an actor's first
-    element stays 0. So the sum of the elements ``[lo, hi)`` of actor ``c`` is
-    ``sums[hi + c] - sums[lo + c]``.
+    Elements are the chosen actions in verb-major order (the first verb's, in
+    action order, then the next verb's); run ``r = v * actors + c`` holds verb
+    ``v``'s elements of actor ``c``. Element ``e`` of run ``r`` is summed into
+    slot ``e + 1 + r``, and slot ``e + r`` before a run's first element stays
+    0, so the sum of the elements ``[lo, hi)`` of run ``r`` is
+    ``sums[hi + r] - sums[lo + r]``.
     """
 
-    positions: np.ndarray  # the verb's actions with an embedding, ascending
-    ordinal: np.ndarray  # per action position (n + 1): elements before it
-    sums: np.ndarray  # (elements + actors + 1, dim) float64
-    actor_first: np.ndarray  # per actor code: its first element
-    actor_largest: np.ndarray  # per actor code: the largest |value| of its elements
+    elements: np.ndarray  # each element's action position
+    offsets: np.ndarray  # (verbs + 1,) where each verb's elements begin
+    ordinal: np.ndarray  # (verbs, n + 1): the verb's elements before each action position
+    sums: np.ndarray  # (elements + runs + 1, dim) float64
+    run_first: np.ndarray  # per run: its first element
+    run_largest: np.ndarray  # per run: the largest |value| of its elements
+    actors: int
 
     @classmethod
-    def of(cls, actions_actor: np.ndarray, embeddings: Embeddings, chosen: np.ndarray) -> Prefix:
-        positions = np.flatnonzero(chosen)
-        codes = actions_actor[positions]
-        actors = int(actions_actor.max(initial=-1)) + 1
-        values = np.empty((len(positions), embeddings.dim))
-        largest = np.zeros(len(positions))
-        for start in range(0, len(positions), BLOCK):
+    def of(cls, actor: np.ndarray, chosen: np.ndarray, embeddings: Embeddings) -> RunningSums:
+        """``chosen`` (verbs, n): which actions each verb sums."""
+        actors = int(actor.max(initial=-1)) + 1
+        ordinal = np.zeros((len(chosen), chosen.shape[1] + 1), np.int64)
+        np.cumsum(chosen, axis=1, out=ordinal[:, 1:])
+        offsets = np.concatenate([[0], np.cumsum(ordinal[:, -1])])
+        elements = np.flatnonzero(chosen.ravel()) % max(chosen.shape[1], 1)
+        run = np.repeat(np.arange(len(chosen)) * actors, np.diff(offsets)) + actor[elements]
+        slots = np.arange(1, len(elements) + 1) + run
+        sums = np.zeros((len(elements) + len(chosen) * actors + 1, embeddings.dim))
+        largest = np.zeros(len(elements))
+        for start in range(0, len(elements), BLOCK):
             block = slice(start, start + BLOCK)
-            values[block] = embeddings.stored[embeddings.row[positions[block]]]
-            largest[block] = np.abs(values[block]).max(axis=1, initial=0.0)
-        actor_first = np.searchsorted(codes, np.arange(actors))
-        runs = np.flatnonzero(np.diff(actor_first, append=len(positions)))  # actors with elements
-        run_starts = actor_first[runs]
-        run_cumsums(values, run_starts, np.diff(actor_first, append=len(positions))[runs])
-        sums = np.zeros((len(positions) + actors + 1, embeddings.dim))
-        sums[np.arange(1, len(positions) + 1) + codes] = values
-        actor_largest = np.zeros(actors)
-        if len(runs):
-            actor_largest[runs] = np.maximum.reduceat(largest, run_starts)
-        ordinal = np.concatenate([[0], np.cumsum(chosen)])
-        return cls(positions, ordinal, sums, actor_first, actor_largest)
+            values = embeddings.stored[embeddings.row[elements[block]]]
+            sums[slots[block]] = values
+            largest[block] = np.abs(values).max(axis=1, initial=0.0)
+        run_first = np.searchsorted(run, np.arange(len(chosen) * actors))
+        starts = np.flatnonzero(np.diff(run, prepend=-1))  # runs with elements
+        run_cumsums(sums, slots[starts], np.diff(np.append(starts, len(elements))))
+        run_largest = np.zeros(len(chosen) * actors)
+        if len(starts):
+            run_largest[run[starts]] = np.maximum.reduceat(largest, starts)
+        return cls(elements, offsets, ordinal, sums, run_first, run_largest, actors)
 
-    def sums_between(self, actor: np.ndarray, first: np.ndarray, end: np.ndarray,
-                     embeddings: Embeddings) -> tuple[np.ndarray, np.ndarray]:
-        """Per group: the sum of its elements in action positions ``[first, end)``, and how many."""
-        lo, hi = self.ordinal[first], self.ordinal[end]
+    def between(self, verb: np.ndarray, actor: np.ndarray, first: np.ndarray, end: np.ndarray,
+                embeddings: Embeddings) -> tuple[np.ndarray, np.ndarray]:
+        """Per query (verb rank, actor, action positions ``[first, end)``): the sum of its elements, how many."""
+        lo = self.offsets[verb] + self.ordinal[verb, first]
+        hi = self.offsets[verb] + self.ordinal[verb, end]
         n = np.maximum(hi - lo, 0)
-        code = np.where(n > 0, actor, 0)  # an empty range reads the zero slot before the first element
+        run = np.where(n > 0, verb * self.actors + actor, 0)  # an empty range reads a zero slot
         out = np.zeros((len(lo), self.sums.shape[1]))
         for start in range(0, len(lo), BLOCK):
             block = slice(start, start + BLOCK)
-            out[block] = self.sums[hi[block] + code[block]] - self.sums[lo[block] + code[block]]
-        # |computed - exact| of a running sum of k terms is at most (k u / (1 - k u)) * sum |terms|, and
-        # each of the k terms of an actor is at most its largest value
-        if len(self.actor_first):
-            before_hi, before_lo = hi - self.actor_first[code], lo - self.actor_first[code]
+            out[block] = self.sums[hi[block] + run[block]] - self.sums[lo[block] + run[block]]
+        if len(self.run_first):
+            # |computed - exact| of a running sum of k terms is at most (k u / (1 - k u)) * sum |terms|,
+            # and each term of a run is at most its largest value
+            before_hi, before_lo = hi - self.run_first[run], lo - self.run_first[run]
             gamma = before_hi * _UNIT / np.maximum(1.0 - before_hi * _UNIT, _UNIT)
-            bound = 2.0 * gamma * (before_hi + before_lo) * self.actor_largest[code]
+            bound = 2.0 * gamma * (before_hi + before_lo) * self.run_largest[run]
             direct = np.flatnonzero((n > 0) & (bound > TOLERANCE * n))
             if len(direct):
-                out[direct] = range_sums(
-                    lambda index, _: embeddings.gather(self.positions[index]), lo[direct], hi[direct],
-                    embeddings.dim)
+                out[direct] = range_sums(lambda index, _: embeddings.gather(self.elements[index]),
+                                         lo[direct], hi[direct], embeddings.dim)
         return out, n
 
 
-def verb_prefix(inputs: Inputs, verb: int) -> Prefix:
-    """The running sums of ``verb``'s actions that have an embedding."""
-    embeddings = inputs.actions.embeddings
-    assert embeddings is not None, "means are declared over histories with embeddings only"
-    chosen = inputs.actions.verb == verb
-    if embeddings.present is not None:
-        chosen &= embeddings.present
-    return Prefix.of(inputs.actions.actor, embeddings, chosen)
+def similarities(inputs: Inputs, per_group: list[np.ndarray]) -> list[np.ndarray]:
+    """For each of ``per_group`` (groups, dim): each row's cosine of its candidate and its group's vector.
 
-
-def means(inputs: Inputs, prefix: Prefix, first: np.ndarray, end: np.ndarray) -> np.ndarray:
-    """Per group, the mean embedding of the prefix's actions in ``[first, end)``; 0 if none."""
-    assert inputs.actions.embeddings is not None
-    sums, n = prefix.sums_between(inputs.groups.actor, first, end, inputs.actions.embeddings)
-    return np.divide(sums, n[:, None], out=np.zeros_like(sums), where=n[:, None] > 0)
-
-
-def similarities(inputs: Inputs, per_group: np.ndarray) -> np.ndarray:
-    """Each row's cosine of its candidate and its group's vector; 0 without a candidate."""
+    0 without a candidate.
+    """
     rows = inputs.rows
-    out = np.zeros(len(rows))
-    if rows.candidates is None:
+    out = [np.zeros(len(rows)) for _ in per_group]
+    if rows.candidates is None or not per_group:
         return out
-    candidate_norms, group_norms = inputs.candidate_norms(), norms(per_group)
-    for start in range(0, len(rows), BLOCK):
-        block = slice(start, start + BLOCK)
-        group = rows.group[block]
-        out[block] = row_cosines(rows.candidates[block], per_group[group], candidate_norms[block], group_norms[group])
+    vectors = np.concatenate(per_group)
+    vector_norms, candidate_norms = norms(vectors), inputs.candidate_norms()
+    step = max(1, BLOCK // len(per_group))
+    for start in range(0, len(rows), step):
+        block = slice(start, start + step)
+        # every vector's rows of this block at once: (vectors x rows) gathered side by side
+        index = (np.arange(len(per_group))[:, None] * len(inputs.groups) + rows.group[block][None, :]).ravel()
+        found = row_cosines(np.tile(rows.candidates[block], (len(per_group), 1)), vectors[index],
+                            np.tile(candidate_norms[block], len(per_group)), vector_norms[index])
+        for number, cosine in enumerate(found.reshape(len(per_group), -1)):
+            out[number][block] = cosine
     return out
 
 
 def _compute(inputs: Inputs, asked: Mapping[str, Output]) -> dict[str, np.ndarray]:
-    spec = inputs.spec
-    by_verb: dict[int, dict[int, dict[str, str]]] = {}  # verb -> window -> kind -> name
+    spec, actions, groups = inputs.spec, inputs.actions, inputs.groups
+    pairs: dict[tuple[int, int], dict[str, str]] = {}  # (verb, window) -> kind -> name
     for name, output in asked.items():
-        v, w = divmod(output.index, len(spec.windows))
-        by_verb.setdefault(v, {}).setdefault(w, {})[output.kind.name] = name
-
-    def verb_outputs(v: int) -> dict[str, np.ndarray]:
-        verb = inputs.verb_number(spec.verbs[v])
-        ordinal = inputs.ordinal(verb)
-        prefix = None
-        out: dict[str, np.ndarray] = {}
-        for w, names in sorted(by_verb[v].items()):
-            first, end = inputs.first(spec.windows[w].length_ms), inputs.groups.end
-            if "count" in names:
-                out[names["count"]] = np.maximum(ordinal[end] - ordinal[first], 0).astype(np.int64)
-            if names.keys() & {"mean_emb", "sim"}:
-                prefix = prefix or verb_prefix(inputs, verb)
-                mean = means(inputs, prefix, first, end)
-                if "mean_emb" in names:
-                    out[names["mean_emb"]] = mean
-                if "sim" in names:
-                    out[names["sim"]] = similarities(inputs, mean)
-        return out
-
-    return each_verb(inputs, verb_outputs, sorted(by_verb))
+        pairs.setdefault(divmod(output.index, len(spec.windows)), {})[output.kind.name] = name
+    verbs = sorted({v for v, _ in pairs})
+    codes = np.array([inputs.verb_number(spec.verbs[v]) for v in verbs], np.int64)
+    of_verb = actions.verb[None, :] == codes[:, None]  # (verbs, n)
+    counted = np.zeros((len(verbs), len(actions) + 1), np.int64)
+    np.cumsum(of_verb, axis=1, out=counted[:, 1:])
+    averaged = [(v, w) for (v, w), names in pairs.items() if names.keys() & {MEAN.name, SIM.name}]
+    found: dict[tuple[int, int], np.ndarray] = {}
+    if averaged:
+        embeddings = actions.embeddings
+        assert embeddings is not None, "means are declared over histories with embeddings only"
+        chosen = of_verb if embeddings.present is None else of_verb & embeddings.present[None, :]
+        running = RunningSums.of(actions.actor, chosen, embeddings)
+        rank = np.array([verbs.index(v) for v, _ in averaged], np.int64).repeat(len(groups))
+        first = np.concatenate([inputs.first(spec.windows[w].length_ms) for _, w in averaged])
+        sums, n = running.between(rank, np.tile(groups.actor, len(averaged)), first,
+                                  np.tile(groups.end, len(averaged)), embeddings)
+        mean = np.divide(sums, n[:, None], out=np.zeros_like(sums), where=n[:, None] > 0)
+        found = {pair: mean[i * len(groups):(i + 1) * len(groups)] for i, pair in enumerate(averaged)}
+    out: dict[str, np.ndarray] = {}
+    for (v, w), names in pairs.items():
+        if COUNT.name in names:
+            at = counted[verbs.index(v)]
+            out[names[COUNT.name]] = np.maximum(at[groups.end] - at[inputs.first(spec.windows[w].length_ms)], 0)
+        if MEAN.name in names:
+            out[names[MEAN.name]] = found[v, w]
+    scored = [(pair, names[SIM.name]) for pair, names in pairs.items() if SIM.name in names]
+    out |= {name: sims for (_, name), sims in zip(scored, similarities(inputs, [found[p] for p, _ in scored]))}
+    return out
 
 
 FAMILY = Family("windows", (COUNT, MEAN, SIM), _outputs, _compute)

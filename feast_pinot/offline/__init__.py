@@ -14,6 +14,14 @@
   time, with one DuckDB range join (histories asked for by name, and those
   with a read-time attribute join).
 * :mod:`~feast_pinot.offline.duckdb`: the one way DuckDB is opened.
+* :mod:`~feast_pinot.offline.engines`: the seam between the store and the
+  engines of the action-log views (:class:`ActionRequest` in, columns out);
+  :mod:`~feast_pinot.offline.duckdb_engine` is the default engine.
+* :mod:`~feast_pinot.offline.delegate`: the team's own Feast offline store,
+  which keeps the ordinary views; :mod:`~feast_pinot.offline.duckdb_store` is
+  the default one (Feast's DuckDB store, paths from the feature repo).
+* :mod:`~feast_pinot.offline.required`: what ``feast apply`` checks of a repo
+  with action logs (imported by the online stores: no Feast offline store here).
 * :mod:`~feast_pinot.offline.store`: :class:`ActionLogOfflineStore`, the Feast
   adapter (``type: feast_pinot.offline.ActionLogOfflineStore``).
 

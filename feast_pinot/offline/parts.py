@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from feast_pinot.errors import ActionValidationError, OfflineStoreError
+from feast_pinot.errors import ActionValidationError, OfflineStoreError, OfflineWriteError
 from feast_pinot.specs import ActionLogSpec
 
 __all__ = ["action_log_columns", "log_parts", "part_schema", "resolve_path", "write_action_parts"]
@@ -76,22 +76,33 @@ def _check_parts(table: pa.Table, spec: ActionLogSpec) -> pa.Table:
 
 
 def write_action_parts(root: str, table: pa.Table, spec: ActionLogSpec) -> list[Path]:
-    """Append actions to the offline log as one Parquet part per event date."""
+    """Append actions to the offline log as one Parquet part per event date.
+
+    An I/O failure raises :class:`OfflineWriteError` (an ``OSError``) naming the
+    parts written before it.
+    """
     table = _check_parts(table, spec)
     if table.num_rows == 0:
         return []
     dates = pc.strftime(table.column("event_timestamp"), format="%Y-%m-%d").to_pylist()
-    written = []
+    written: list[Path] = []
     stamp = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
-    for date in sorted(set(dates)):
-        mask = pa.array([d == date for d in dates])
-        folder = Path(root) / f"date={date}"
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"part-{stamp}.parquet"
-        temp = folder / f".{final.name}.tmp"
-        pq.write_table(table.filter(mask), temp)
-        os.replace(temp, final)
-        written.append(final)
+    days = sorted(set(dates))
+    try:
+        for date in days:
+            mask = pa.array([d == date for d in dates])
+            folder = Path(root) / f"date={date}"
+            folder.mkdir(parents=True, exist_ok=True)
+            final = folder / f"part-{stamp}.parquet"
+            temp = folder / f".{final.name}.tmp"
+            pq.write_table(table.filter(mask), temp)
+            os.replace(temp, final)
+            written.append(final)
+    except OSError as exc:
+        done = ", ".join(map(str, written)) or "none"
+        raise OfflineWriteError(
+            f"writing {table.num_rows} action(s) of '{spec.name}' to {root} failed at part {len(written) + 1} "
+            f"of {len(days)} (parts written before: {done}): {exc}", tuple(map(str, written))) from exc
     return written
 
 

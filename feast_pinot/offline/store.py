@@ -1,40 +1,47 @@
-"""Offline store: Feast's DuckDB store plus point-in-time action histories.
+"""Offline store: the team's own Feast offline store for ordinary views, plus point-in-time action features.
 
-The Feast adapter over :mod:`feast_pinot.offline` (parts, plan, history
-rebuild, windowed engine).
+The Feast adapter over :mod:`feast_pinot.offline` (parts, plan, engines).
 
 ``feature_store.yaml``::
 
     offline_store:
       type: feast_pinot.offline.ActionLogOfflineStore
+      delegate:                  # optional: the store of the ordinary views (default: duckdb)
+        type: snowflake.offline  # any Feast offline store's own block
+        ...
+      engine: duckdb             # optional: what computes the action-log views
 
 (``feast_pinot.offline_store.ActionLogOfflineStore``, the path of earlier
 releases, names the same store.)
 
-* History views: for every entity row at time ``T``, the actor's actions with
-  ``T - retention < ts <= T``, newest first, at most ``max_actions``, duplicates
-  of an ``action_id`` counted once - the same rule the online stores apply at
-  ``now``. The attribute of a read-time join is taken as of ``T``.
-* Windowed views: over a history with stored embeddings (or none), the engine
-  of :mod:`feast_pinot.offline.engine` feeds the families of
-  :mod:`feast_pinot.features` (the code the online path runs) from the sorted
-  log; over a read-time-joined history, the view's own body runs on each
-  row's rebuilt history. The seen features take the candidate key from the
-  entity rows as given.
-* Action logs: pushes with ``to=OFFLINE``/``ONLINE_AND_OFFLINE`` become Parquet
-  part files under the log's path (:mod:`feast_pinot.offline.parts`).
-* Everything else is Feast's DuckDB point-in-time join, with relative
-  ``FileSource`` paths resolved against the feature repo (Feast's DuckDB store
-  resolves them against the working directory).
+* Ordinary feature views go to the delegate (:mod:`feast_pinot.offline.delegate`):
+  its point-in-time join, ``materialize``, ``pull_latest``/``pull_all``,
+  data-source validation and schema inference, offline writes, saved datasets.
+  Without a delegate it is Feast's DuckDB store with relative ``FileSource``
+  paths resolved against the feature repo.
+* Action logs are this store's: histories and windowed views are computed by
+  the engine (:mod:`feast_pinot.offline.engines`) and joined to the delegate's
+  rows by row number, so a delegate that returns rows in another order (or
+  leaves some out) changes nothing: entity rows are never dropped, their order
+  and duplicates are kept.
 
-Entity rows are never dropped; row order and duplicates are preserved.
+  - History views: for every entity row at time ``T``, the actor's actions with
+    ``T - retention < ts <= T``, newest first, at most ``max_actions``,
+    duplicates of an ``action_id`` counted once - the same rule the online
+    stores apply at ``now``. The attribute of a read-time join is taken as of ``T``.
+  - Windowed views: the families of :mod:`feast_pinot.features` (the code the
+    online path runs) over the rebuilt histories. The candidate embedding is
+    the delegate's value of the view's candidate feature; the seen features
+    take the candidate key from the entity rows as given.
+  - Pushes with ``to=OFFLINE``/``ONLINE_AND_OFFLINE`` become Parquet part files
+    under the log's path (:mod:`feast_pinot.offline.parts`).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,60 +52,122 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from feast import FeatureView, FileSource, OnDemandFeatureView
 from feast.data_source import DataSource
-from feast.infra.offline_stores import duckdb as feast_duckdb
-from feast.infra.offline_stores.ibis import (
-    get_historical_features_ibis,
-    pull_all_from_table_or_query_ibis,
-    pull_latest_from_table_or_query_ibis,
-)
-from feast.infra.offline_stores.offline_store import RetrievalJob, RetrievalMetadata
+from feast.feature_logging import LoggingConfig, LoggingSource
+from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
+from feast.infra.offline_stores.file_source import SavedDatasetFileStorage
+from feast.infra.offline_stores.offline_store import OfflineStore, RetrievalJob, RetrievalMetadata
 from feast.infra.registry.base_registry import BaseRegistry
-from feast.repo_config import RepoConfig
+from feast.repo_config import FeastConfigBaseModel, RepoConfig
 from feast.saved_dataset import SavedDatasetStorage
+from pydantic import ConfigDict, Field, SerializeAsAny, field_validator, model_validator
 
 from feast_pinot import clock
 from feast_pinot.actions import actions_to_table, datetime_to_ms, validate_push_rows
-from feast_pinot.errors import ActionValidationError, OfflineStoreError
-from feast_pinot.feast_internals import offline as feast_internals
-from feast_pinot.features import windowed_features
-from feast_pinot.offline import spark as spark_engine
-from feast_pinot.offline.engine import EntityRows, windowed_columns
-from feast_pinot.offline.history import build_histories
-from feast_pinot.offline.log import LogCache
+from feast_pinot.errors import ActionValidationError, OfflineStoreError, OfflineWriteError
+from feast_pinot.offline.delegate import delegate_config, delegate_repo_config, delegate_store
+from feast_pinot.offline.engines import ENGINES, ActionEngine, ActionRequest, HistoryAsk, WindowedAsk, engine_named
 from feast_pinot.offline.parts import action_log_columns, resolve_path, write_action_parts
 from feast_pinot.offline.plan import ROW_ID, EntityPlan
+from feast_pinot.offline.required import STORE_TYPE
 from feast_pinot.offline.spark.config import SparkEngineConfig
-from feast_pinot.specs import HISTORY_FEATURES, ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
+from feast_pinot.specs import ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
 
 __all__ = ["ActionLogOfflineStore", "ActionLogOfflineStoreConfig"]
 
+# DuckDB's options, taken at the top level before the delegate existed: they configure the default delegate
+_DUCKDB_KEYS = ("staging_location", "staging_location_endpoint_override")
 
-class ActionLogOfflineStoreConfig(feast_duckdb.DuckDBOfflineStoreConfig):
-    """Configuration of :class:`ActionLogOfflineStore` (DuckDB's options apply)."""
+
+class ActionLogOfflineStoreConfig(FeastConfigBaseModel):
+    """Configuration of :class:`ActionLogOfflineStore`.
+
+    Any other attribute is the delegate's (``config.offline_store.spark_conf``
+    of a Spark delegate): Feast's timestamp inference hands a data source the
+    repo's offline config, and the data source reads its own store's settings.
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     type: Literal["feast_pinot.offline.ActionLogOfflineStore", "feast_pinot.offline_store.ActionLogOfflineStore"] = (
-        "feast_pinot.offline.ActionLogOfflineStore"
+        STORE_TYPE  # type: ignore[assignment]
     )
-    # the engine of the action-log features: DuckDB on this machine, or Spark (feast_pinot.offline.spark)
-    engine: Literal["duckdb", "spark"] = "duckdb"
+    delegate: SerializeAsAny[FeastConfigBaseModel] = Field(default_factory=DuckDBOfflineStoreConfig)
+    """The Feast offline store of the ordinary feature views: its own block, with its ``type``."""
+    engine: str = "duckdb"
+    """What computes the history and windowed views (one of ``feast_pinot.offline.engines.ENGINES``)."""
     spark: SparkEngineConfig = SparkEngineConfig()
+    """The Spark engine's options (``engine: spark``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _duckdb_keys_configure_the_default(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not any(key in data for key in _DUCKDB_KEYS):
+            return data
+        given = [key for key in _DUCKDB_KEYS if key in data]
+        if data.get("delegate") is not None:
+            raise ValueError(f"offline_store.{given[0]}: set it in offline_store.delegate, the store it configures")
+        rest = {k: v for k, v in data.items() if k not in _DUCKDB_KEYS}
+        return {**rest, "delegate": {"type": "duckdb", **{key: data[key] for key in given}}}
+
+    @field_validator("delegate", mode="before")
+    @classmethod
+    def _load_delegate(cls, value: Any) -> Any:
+        if value is None:
+            return DuckDBOfflineStoreConfig()
+        return value if isinstance(value, FeastConfigBaseModel) else delegate_config(value)
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        if value not in ENGINES:
+            raise ValueError(f"offline_store.engine: unknown engine '{value}' (known: {', '.join(sorted(ENGINES))})")
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name in type(self).model_fields:
+            raise AttributeError(name)
+        return getattr(self.delegate, name)
 
 
-def _read_source(data_source: DataSource, repo_path: str) -> Any:
-    if isinstance(data_source, FileSource) and not data_source.path.startswith(("s3://", "gs://")):
-        import ibis
+@dataclass(frozen=True)
+class _Store:
+    """A Feast offline store, and the repo config it is called with (its own ``offline_store``)."""
 
-        return ibis.read_parquet(resolve_path(repo_path, data_source.path))
-    return feast_internals.read_data_source(data_source, repo_path)
+    store: OfflineStore
+    config: RepoConfig
 
 
-def _ibis_options(config: RepoConfig) -> dict[str, Any]:
-    return {
-        "data_source_reader": _read_source,
-        "data_source_writer": feast_internals.write_data_source,
-        "staging_location": config.offline_store.staging_location,
-        "staging_location_endpoint_override": config.offline_store.staging_location_endpoint_override,
-    }
+@dataclass(frozen=True)
+class _Stores:
+    """Who reads what: Parquet files (``FileSource``) this project's DuckDB, every other source the delegate.
+
+    Warehouse stores refuse a ``FileSource``; DuckDB reads one wherever the
+    delegate keeps the other views, so a repo can keep Parquet views (an
+    attribute view of a read-time join, a saved dataset) beside them.
+    """
+
+    delegate: _Store
+    files: _Store
+
+    @classmethod
+    def of(cls, config: RepoConfig) -> _Stores:
+        offline = _store_config(config).delegate
+        delegate = _Store(delegate_store(offline), delegate_repo_config(config, offline))
+        if isinstance(offline, DuckDBOfflineStoreConfig):
+            return cls(delegate, delegate)
+        duckdb = DuckDBOfflineStoreConfig()
+        return cls(delegate, _Store(delegate_store(duckdb), delegate_repo_config(config, duckdb)))
+
+    def reading(self, source: DataSource | None) -> _Store:
+        return self.files if isinstance(source, FileSource) else self.delegate
+
+
+def _store_config(config: RepoConfig) -> ActionLogOfflineStoreConfig:
+    found = config.offline_store
+    if not isinstance(found, ActionLogOfflineStoreConfig):
+        raise OfflineStoreError(f"ActionLogOfflineStore was called with the offline config of "
+                                f"{type(found).__name__}: set 'type: {STORE_TYPE}' in feature_store.yaml")
+    return found
 
 
 class _FrameJob(RetrievalJob):
@@ -110,11 +179,13 @@ class _FrameJob(RetrievalJob):
         odfvs: list[OnDemandFeatureView],
         full_feature_names: bool,
         metadata: RetrievalMetadata | None,
+        delegated: Callable[[], RetrievalJob] | None = None,
     ) -> None:
         self._build = build
         self._odfvs = odfvs
         self._full_feature_names = full_feature_names
         self._metadata = metadata
+        self._delegated = delegated  # the delegate's own job, for a call of ordinary views only
 
     @property
     def full_feature_names(self) -> bool:
@@ -139,10 +210,18 @@ class _FrameJob(RetrievalJob):
     def persist(
         self, storage: SavedDatasetStorage, allow_overwrite: bool = False, timeout: int | None = None
     ) -> None:
-        path = storage.to_data_source().path  # type: ignore[attr-defined]
-        if os.path.exists(path) and not allow_overwrite:
-            raise OfflineStoreError(f"{path} exists; pass allow_overwrite=True to replace it")
-        pq.write_table(self.to_arrow(), path)
+        if isinstance(storage, SavedDatasetFileStorage):
+            path = storage.file_options.uri
+            if os.path.exists(path) and not allow_overwrite:
+                raise OfflineStoreError(f"{path} exists; pass allow_overwrite=True to replace it")
+            pq.write_table(self.to_arrow(), path)
+        elif self._delegated is not None:
+            self._delegated().persist(storage, allow_overwrite=allow_overwrite, timeout=timeout)
+        else:
+            raise OfflineStoreError(
+                f"training data with action-log features is saved as Parquet (SavedDatasetFileStorage), "
+                f"not in {type(storage).__name__}: the delegate's storage keeps what the delegate computes; "
+                f"write job.to_arrow() to the warehouse with its own tools instead")
 
 
 @dataclass(frozen=True)
@@ -156,7 +235,7 @@ class _Call:
     full_names: bool
     filter_by_created_timestamp: bool
     histories: list[FeatureView]  # every history view requested, or feeding a windowed view
-    others: list[FeatureView]  # ordinary views: Feast's join
+    others: list[FeatureView]  # ordinary views: the delegate's join
     windowed: list[tuple[OnDemandFeatureView, WindowedFeaturesSpec]]
     odfvs: list[OnDemandFeatureView]  # the other on-demand views: Feast applies them
 
@@ -171,6 +250,34 @@ class _Call:
         return cls(config, registry, project, feature_refs, full_names, filter_by_created, histories, others,
                    windowed, [o for o in odfvs if spec_of(o, WindowedFeaturesSpec) is None])
 
+    @property
+    def has_action_views(self) -> bool:
+        return bool(self.histories or self.windowed)
+
+    def groups(self, stores: _Stores) -> list[tuple[_Store, list[FeatureView]]]:
+        """The ordinary views by the store that joins them (the delegate; DuckDB for Parquet views)."""
+        found: dict[int, tuple[_Store, list[FeatureView]]] = {}
+        for view in self.others:
+            store = stores.reading(view.batch_source)
+            found.setdefault(id(store), (store, []))[1].append(view)
+        return list(found.values())
+
+    def refs_of(self, views: list[FeatureView]) -> list[str]:
+        """The refs of ``views``: a store's job must not see (or apply) any other."""
+        names = {fv.projection.name_to_use() for fv in views}
+        return [ref for ref in self.feature_refs if ref.split(":", 1)[0] in names]
+
+    @property
+    def feeding(self) -> set[str]:
+        """Histories that feed a windowed view: their windows come from the log, never from lists."""
+        return {spec.history for _, spec in self.windowed}
+
+    @property
+    def returned_refs(self) -> list[str]:
+        """The refs whose columns the result has (not the lists of a history feeding a windowed view)."""
+        hidden = {fv.projection.name_to_use() for fv in self.histories if fv.name in self.feeding}
+        return [ref for ref in self.feature_refs if ref.split(":", 1)[0] not in hidden]
+
     def history(self, name: str) -> FeatureView:
         for view in self.histories:
             if view.name == name:
@@ -183,14 +290,41 @@ class _Call:
     def column(self, view: str, feature: str) -> str:
         return f"{view}__{feature}" if self.full_names else feature
 
-    @property
-    def feeding(self) -> set[str]:
-        """Histories that feed a windowed view: their windows come from the log, never from lists."""
-        return {spec.history for _, spec in self.windowed}
+    def request(self, plan: EntityPlan, frame: pd.DataFrame) -> ActionRequest:
+        """The engine's question: the histories asked for by name, the windowed views (candidates from ``frame``)."""
+        histories = []
+        for view in self.histories:
+            if view.name not in self.feeding:
+                spec = spec_of(view, HistorySpec)
+                assert spec is not None, "histories are the views with a HistorySpec"
+                name = view.projection.name_to_use()
+                histories.append(HistoryAsk(view, spec, {f: self.column(name, f) for f in self.wanted(name)}))
+        windowed = tuple(self._windowed_ask(odfv, spec, frame) for odfv, spec in self.windowed)
+        return ActionRequest(self.config, plan, tuple(histories), windowed)
+
+    def _windowed_ask(self, odfv: OnDemandFeatureView, spec: WindowedFeaturesSpec,
+                      frame: pd.DataFrame) -> WindowedAsk:
+        history = self.history(spec.history)
+        hspec = spec_of(history, HistorySpec)
+        if hspec is None:
+            raise OfflineStoreError(f"'{odfv.name}' is not a windowed view of a history")
+        view = odfv.projection.name_to_use()
+        candidates = None
+        if spec.candidate:
+            column = self.column(*spec.candidate.split("__", 1))
+            if column not in frame.columns:
+                raise OfflineStoreError(f"'{odfv.name}' needs its candidate '{spec.candidate.replace('__', ':')}' "
+                                        f"in the same request")
+            candidates = frame[column]
+        return WindowedAsk(odfv, spec, history, hspec, {n: self.column(view, n) for n in self.wanted(view)},
+                           candidates)
 
 
-class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
-    """DuckDB offline store that also rebuilds action histories point-in-time."""
+class ActionLogOfflineStore(OfflineStore):
+    """The delegate's offline store for ordinary views, this project's engines for action logs."""
+
+    # passed on to the delegate, which refuses it if it cannot
+    supports_filter_by_created_timestamp = True
 
     @staticmethod
     def get_historical_features(
@@ -203,23 +337,35 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
         full_feature_names: bool = False,
         filter_by_created_timestamp: bool = False,
     ) -> RetrievalJob:
+        stores = _Stores.of(config)
         call = _Call.of(config, feature_views, feature_refs, registry, project, full_feature_names,
                         filter_by_created_timestamp)
-        if config.offline_store.engine == "spark":
-            join = functools.partial(_feast_join, call)
-            return spark_engine.historical_features(call, entity_df, config.offline_store.spark, join)
+        groups = call.groups(stores)
+        if filter_by_created_timestamp:
+            for store, _ in groups:
+                store.store.ensure_filter_by_created_timestamp_supported()
+        native = None  # a call of one store's ordinary views only is that store's own job
+        if not call.has_action_views and len(groups) <= 1:
+            store = groups[0][0] if groups else stores.delegate
+            native = functools.partial(store.store.get_historical_features, store.config, feature_views,
+                                       feature_refs, entity_df, registry, project, full_feature_names,
+                                       **_created_flag(filter_by_created_timestamp))
         if not isinstance(entity_df, pd.DataFrame):
-            raise OfflineStoreError("entity_df must be a pandas DataFrame with engine 'duckdb' (Spark DataFrames "
-                                    "and SQL: engine 'spark')")
+            if native is None:
+                raise OfflineStoreError("entity_df must be a pandas DataFrame here: a SQL entity_df works for "
+                                        "ordinary views of one store only, not with action-log features")
+            return native()
         plan = EntityPlan.of(entity_df)
         times = pd.to_datetime(plan.rows[plan.ts_column], utc=True) if len(plan) else None
         metadata = RetrievalMetadata(
-            features=feature_refs,
+            features=call.returned_refs,
             keys=[c for c in entity_df.columns if c != plan.ts_column],
             min_event_timestamp=None if times is None else times.min().to_pydatetime(),
             max_event_timestamp=None if times is None else times.max().to_pydatetime(),
         )
-        return _FrameJob(functools.partial(_build, call, plan), call.odfvs, full_feature_names, metadata)
+        engine = engine_named(_store_config(config).engine)
+        build = functools.partial(_build, call, plan, groups, engine)
+        return _FrameJob(build, call.odfvs, full_feature_names, metadata, native)
 
     @staticmethod
     def pull_latest_from_table_or_query(
@@ -232,10 +378,12 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
         start_date: datetime,
         end_date: datetime,
     ) -> RetrievalJob:
-        return _pull(
-            pull_latest_from_table_or_query_ibis, config, data_source, join_key_columns,
-            feature_name_columns, timestamp_field, created_timestamp_column, start_date, end_date,
-        )
+        if isinstance(spec_of(data_source), ActionLogSpec):
+            return _empty_job(join_key_columns + feature_name_columns + [timestamp_field])
+        store = _Stores.of(config).reading(data_source)
+        return store.store.pull_latest_from_table_or_query(
+            store.config, data_source, join_key_columns, feature_name_columns, timestamp_field,
+            created_timestamp_column, start_date, end_date)
 
     @staticmethod
     def pull_all_from_table_or_query(
@@ -248,10 +396,12 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
         start_date: datetime | None = None,
         end_date: datetime | None = None,
     ) -> RetrievalJob:
-        return _pull(
-            pull_all_from_table_or_query_ibis, config, data_source, join_key_columns,
-            feature_name_columns, timestamp_field, created_timestamp_column, start_date, end_date,
-        )
+        if isinstance(spec_of(data_source), ActionLogSpec):
+            return _empty_job(join_key_columns + feature_name_columns + [timestamp_field])
+        store = _Stores.of(config).reading(data_source)
+        return store.store.pull_all_from_table_or_query(
+            store.config, data_source, join_key_columns, feature_name_columns, timestamp_field,
+            created_timestamp_column, start_date, end_date)
 
     @staticmethod
     def offline_write_batch(
@@ -262,16 +412,23 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
     ) -> None:
         spec = spec_of(feature_view)
         if not isinstance(spec, ActionLogSpec):
-            feast_duckdb.DuckDBOfflineStore.offline_write_batch(config, feature_view, table, progress)
+            store = _Stores.of(config).reading(feature_view.batch_source)
+            store.store.offline_write_batch(store.config, feature_view, table, progress)
             return
-        # Feast's store.push(..., to=OFFLINE/ONLINE_AND_OFFLINE): the rules of
-        # the online write, so both stores accept the same actions with the same ids.
-        actions, problems = validate_push_rows(_push_rows(table, spec), spec, clock.now_ms())
-        if problems:
-            raise ActionValidationError(problems)
-        write_action_parts(resolve_path(config.repo_path, spec.path), actions_to_table(actions, spec), spec)
+        _write_actions(config, spec, table)
         if progress:
             progress(table.num_rows)
+
+    @staticmethod
+    def write_logged_features(
+        config: RepoConfig,
+        data: pa.Table | Path,
+        source: LoggingSource,
+        logging_config: LoggingConfig,
+        registry: BaseRegistry,
+    ) -> None:
+        store = _Stores.of(config).reading(logging_config.destination.to_data_source())
+        store.store.write_logged_features(store.config, data, source, logging_config, registry)
 
     def validate_data_source(self, config: RepoConfig, data_source: DataSource) -> None:
         spec = spec_of(data_source)
@@ -279,84 +436,65 @@ class ActionLogOfflineStore(feast_duckdb.DuckDBOfflineStore):
             # An action log starts empty: its folder is made, not required.
             Path(resolve_path(config.repo_path, spec.path)).mkdir(parents=True, exist_ok=True)
             return
-        super().validate_data_source(config, data_source)
+        store = _Stores.of(config).reading(data_source)
+        store.store.validate_data_source(store.config, data_source)
 
     def get_table_column_names_and_types_from_data_source(
         self, config: RepoConfig, data_source: DataSource
-    ) -> list[tuple[str, str]]:
+    ) -> Iterable[tuple[str, str]]:
         spec = spec_of(data_source)
         if isinstance(spec, ActionLogSpec):
             return list(action_log_columns(spec).items())
-        if isinstance(data_source, FileSource):
-            schema = pq.read_schema(resolve_path(config.repo_path, data_source.path))
-            return [(f.name, str(f.type)) for f in schema]
-        return list(super().get_table_column_names_and_types_from_data_source(config, data_source))
+        store = _Stores.of(config).reading(data_source)
+        return store.store.get_table_column_names_and_types_from_data_source(store.config, data_source)
 
 
-def _build(call: _Call, plan: EntityPlan) -> pd.DataFrame:
-    """The training frame: Feast's join of the ordinary views, then the histories and windowed views."""
-    frame = plan.rows
-    if call.others:
-        frame = _feast_join(call, plan)
-    for view in call.histories:
-        if view.name not in call.feeding:  # lists are returned only when asked for alone
-            name = view.projection.name_to_use()
-            wanted = call.wanted(name)
-            built = build_histories(call.config, view, wanted, plan, {f: call.column(name, f) for f in wanted})
-            frame = frame.merge(built, on=ROW_ID, how="left", sort=False)
-    logs = LogCache(call.config, {spec.history for _, spec in call.windowed if spec.seen is not None})
-    for odfv, spec in call.windowed:
-        frame = _add_windowed(call, plan, logs, frame, odfv, spec)
+def _build(call: _Call, plan: EntityPlan, groups: list[tuple[_Store, list[FeatureView]]],
+           engine: ActionEngine) -> pd.DataFrame:
+    """The training frame: each store's join of its ordinary views, then the engine's action-log columns."""
+    joined = [aligned(plan, _join(call, plan, store, views)) for store, views in groups]
+    frame = pd.concat([plan.rows, *joined], axis=1)
+    if call.has_action_views:
+        frame = frame.assign(**engine.columns(call.request(plan, frame)))
     return frame.drop(columns=[ROW_ID])
 
 
-def _feast_join(call: _Call, plan: EntityPlan) -> pd.DataFrame:
-    history_refs = tuple(f"{fv.projection.name_to_use()}:" for fv in call.histories)
-    table = get_historical_features_ibis(
-        config=call.config, feature_views=call.others,
-        feature_refs=[r for r in call.feature_refs if not r.startswith(history_refs)],
-        entity_df=plan.rows, registry=call.registry, project=call.project, full_feature_names=call.full_names,
-        filter_by_created_timestamp=call.filter_by_created_timestamp, **_ibis_options(call.config),
-    )._to_arrow_internal()
-    return _arrow_lists_frame(table).sort_values(ROW_ID, kind="stable").reset_index(drop=True)
+def _join(call: _Call, plan: EntityPlan, store: _Store, views: list[FeatureView]) -> pa.Table:
+    job = store.store.get_historical_features(
+        store.config, views, call.refs_of(views), plan.rows, call.registry, call.project, call.full_names,
+        **_created_flag(call.filter_by_created_timestamp))
+    return job.to_arrow()
 
 
-def _add_windowed(call: _Call, plan: EntityPlan, logs: LogCache, frame: pd.DataFrame, odfv: OnDemandFeatureView,
-                  spec: WindowedFeaturesSpec) -> pd.DataFrame:
-    history = call.history(spec.history)
-    hspec = spec_of(history, HistorySpec)
-    if hspec is None:
-        raise OfflineStoreError(f"'{odfv.name}' is not a windowed view of a history")
-    view = odfv.projection.name_to_use()
-    needed_by = f"'{odfv.name}'"
-    request_ts = plan.request_ts(spec.request_field, needed_by)
-    wanted = call.wanted(view)
-    candidates = frame[call.column(*spec.candidate.split("__", 1))] if spec.candidate else None
-    keys = None if spec.seen is None else plan.keys(spec.seen.candidate_key, f"the seen features of {needed_by}")
-    if hspec.attribute is None:
-        entities = plan.entities(history, hspec.log)
-        arrow = None if candidates is None else pa.array(candidates, type=pa.list_(pa.float32()), from_pandas=True)
-        rows = EntityRows(entities["actor"].to_numpy(), plan.t, request_ts, arrow, keys)
-        computed = windowed_columns(logs.of(hspec, entities[["actor"]]), hspec, spec, rows, wanted)
-    else:  # attributes as of each row's time: run the view on the row's full history
-        listed = None if candidates is None else candidates.tolist()
-        computed = _windowed_from_histories(call, plan, spec, history, request_ts, listed, keys, wanted)
-    return frame.assign(**{call.column(view, name): values for name, values in computed.items()})
+def _created_flag(flag: bool) -> dict[str, bool]:
+    """``filter_by_created_timestamp`` only when asked for: not every store's signature has it."""
+    return {"filter_by_created_timestamp": True} if flag else {}
 
 
-def _windowed_from_histories(call: _Call, plan: EntityPlan, spec: WindowedFeaturesSpec, history: FeatureView,
-                             request_ts: Any, candidates: list[Any] | None, keys: list[Any] | None,
-                             wanted: list[str]) -> dict[str, Any]:
-    lists = build_histories(call.config, history, list(HISTORY_FEATURES), plan,
-                            {f: f"{spec.history}__{f}" for f in HISTORY_FEATURES})
-    inputs = {key: lists[key].tolist() for key in lists.columns if key != ROW_ID}
-    inputs[spec.request_field] = list(request_ts)
-    if spec.candidate:
-        inputs[spec.candidate] = candidates or []
-    if spec.seen is not None:
-        inputs[spec.seen.candidate_key] = keys or []
-    computed = windowed_features(inputs, spec.model_dump_json())
-    return {name: computed[name] for name in wanted}
+def aligned(plan: EntityPlan, table: pa.Table) -> pd.DataFrame:
+    """A store's feature columns, one row per entity row in the plan's order (matched by row number).
+
+    A store's join may return rows in any order and, in principle, leave some
+    out: each row is matched by its number, and a row left out gets no
+    feature values (nulls). A row number returned twice is an error: the
+    join fanned out, and which values belong to the row is unknown. The
+    entity columns are the plan's (as given), not the store's copy. Column
+    names are matched without case (some warehouses upper-case them).
+    """
+    entity = {c.lower() for c in plan.rows.columns if c != ROW_ID}
+    row_id = next((c for c in table.column_names if c.lower() == ROW_ID), None)
+    if row_id is None:
+        raise OfflineStoreError(f"the offline store's result has no column '{ROW_ID}' (the row number this "
+                                f"store adds to entity_df); got {table.column_names}")
+    features = _arrow_lists_frame(table.drop_columns([c for c in table.column_names if c.lower() in entity]))
+    ids = features.pop(row_id).astype("int64").to_numpy()
+    counts = pd.Series(ids).value_counts()
+    if (counts > 1).any():
+        twice = counts[counts > 1]
+        raise OfflineStoreError(f"the offline store returned entity row {int(twice.index[0])} "
+                                f"{int(twice.iloc[0])} times ({len(twice)} row(s) repeated): its join fanned out")
+    features.index = ids
+    return features.reindex(plan.rows[ROW_ID].to_numpy()).reset_index(drop=True)
 
 
 def _arrow_lists_frame(table: pa.Table) -> pd.DataFrame:
@@ -372,31 +510,26 @@ def _reject_logs(feature_views: list[FeatureView]) -> None:
             )
 
 
-def _pull(
-    pull: Callable[..., RetrievalJob],
-    config: RepoConfig,
-    data_source: DataSource,
-    join_key_columns: list[str],
-    feature_name_columns: list[str],
-    timestamp_field: str,
-    created_timestamp_column: str | None,
-    start_date: datetime | None,
-    end_date: datetime | None,
-) -> RetrievalJob:
-    if isinstance(spec_of(data_source), ActionLogSpec):
-        # Actions reach the online store by push; materializing "latest per
-        # actor" would store one arbitrary action per member.
-        return _empty_job(join_key_columns + feature_name_columns + [timestamp_field])
-    return pull(
-        config=config, data_source=data_source, join_key_columns=join_key_columns,
-        feature_name_columns=feature_name_columns, timestamp_field=timestamp_field,
-        created_timestamp_column=created_timestamp_column, start_date=start_date,
-        end_date=end_date, **_ibis_options(config),
-    )
-
-
 def _empty_job(columns: list[str]) -> RetrievalJob:
+    # Actions reach the online store by push; materializing "latest per actor"
+    # would store one arbitrary action per member.
     return _FrameJob(lambda: pd.DataFrame({c: [] for c in columns}), [], False, None)
+
+
+def _write_actions(config: RepoConfig, spec: ActionLogSpec, table: pa.Table) -> None:
+    """Feast's store.push(..., to=OFFLINE/ONLINE_AND_OFFLINE): the online write's rules, so both accept the same ids."""
+    actions, problems = validate_push_rows(_push_rows(table, spec), spec, clock.now_ms())
+    if problems:
+        raise ActionValidationError(problems)
+    root = resolve_path(config.repo_path, spec.path)
+    try:
+        write_action_parts(root, actions_to_table(actions, spec), spec)
+    except OfflineWriteError as exc:
+        raise OfflineWriteError(
+            f"{exc}. A store.push(..., to=ONLINE_AND_OFFLINE) has written these actions to the online store "
+            f"already (Feast writes online first): push the same frame again once {root} is writable; the "
+            f"actions' ids make the retry keep each action once on both sides "
+            f"(feast_pinot.push_actions writes the offline log first)", exc.written) from exc
 
 
 def _push_rows(table: pa.Table, spec: ActionLogSpec) -> list[dict[str, Any]]:

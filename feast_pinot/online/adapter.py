@@ -49,6 +49,7 @@ from feast_pinot import clock
 from feast_pinot.actions import datetime_to_ms, ms_to_datetime, validate_push_rows
 from feast_pinot.errors import ActionValidationError, OnlineStoreError
 from feast_pinot.features.inputs import request_time
+from feast_pinot.offline.required import check_offline_store
 from feast_pinot.online import windowed_read
 from feast_pinot.online.backend import History, LatestRow, OnlineBackend, TableSpec, table_name
 from feast_pinot.online.histories import HistoryReader
@@ -120,6 +121,7 @@ class BackendOnlineStore(OnlineStore, Generic[_Backend]):
         entities_to_keep: Sequence[Entity],
         partial: bool,
     ) -> None:
+        check_offline_store(config, tables_to_keep)  # feast apply names a store that cannot read the logs
         backend = self.backend(config)
         backend.drop_tables(_table_specs(config, tables_to_delete))
         backend.create_tables(_table_specs(config, tables_to_keep))

@@ -7,13 +7,10 @@ gets its own connection because sqlite3 connections are not thread-safe.
 
 from __future__ import annotations
 
-import base64
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +18,7 @@ import numpy as np
 
 from feast_pinot.actions import Action
 from feast_pinot.errors import OnlineStoreError
+from feast_pinot.online import json_values
 from feast_pinot.online.backend import History, HistoryWindow, LatestRow, TableSpec
 
 __all__ = ["SqliteBackend"]
@@ -142,37 +140,16 @@ class SqliteBackend:
             self._local.conn = None
 
 
-# Feature values JSON has no form for: Bytes and UnixTimestamp (and their lists)
-# travel as one-key objects. No Feast value is a dict with these keys.
-_BYTES, _TIME = "__feast_pinot_bytes_b64__", "__feast_pinot_datetime__"
-
-
-def _encode(value: object) -> dict[str, str]:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return {_BYTES: base64.b64encode(bytes(value)).decode("ascii")}
-    if isinstance(value, datetime):
-        return {_TIME: value.isoformat()}
-    raise TypeError(f"cannot store a {type(value).__name__} feature value")
-
-
-def _decode(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1:
-        if _BYTES in obj:
-            return base64.b64decode(obj[_BYTES])
-        if _TIME in obj:
-            return datetime.fromisoformat(obj[_TIME])
-    return obj
-
-
 def _dump(values: dict[str, Any]) -> str:
     try:
-        return json.dumps(values, default=_encode)
+        return json_values.dumps(values)
     except (TypeError, ValueError) as exc:
         raise OnlineStoreError(f"feature values cannot be stored: {exc}") from exc
 
 
 def _load(payload: str) -> dict[str, Any]:
-    return json.loads(payload, object_hook=_decode)
+    loaded: dict[str, Any] = json_values.loads(payload)
+    return loaded
 
 
 def _ddl(table: TableSpec) -> list[str]:

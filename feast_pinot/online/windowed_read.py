@@ -202,12 +202,12 @@ def _add_windowed(call: _Call, odfv: OnDemandFeatureView, spec: WindowedFeatures
     nows = np.array([request_time(_plain(v), field_name, row) for row, v in enumerate(call.column(field_name))],
                     np.int64)
     group_of_row, group_actor, group_now = _groups(actor_of_row, nows)
-    kinds = {output.kind.name for output in outputs.values()}
+    kinds = {output.kind for output in outputs.values()}
     candidates = None
-    if spec.candidate and kinds & {"sim", "decayed_sim", "max_sim", "weighted_sim"}:
+    if spec.candidate and any(kind.scores_embedding for kind in kinds):
         candidates = _candidates(call, spec)
     keys = None
-    if spec.seen is not None and key_codes is not None and kinds & {"seen_count", "seen_age_ms"}:
+    if spec.seen is not None and key_codes is not None and any(kind.scores_key for kind in kinds):
         keys = key_codes.candidates(spec.seen, [_plain(v) for v in call.column(spec.seen.candidate_key)])
     computed = compute(spec, actions, history_groups(actions, group_actor, group_now),
                        Rows(group_of_row, candidates, keys), outputs)

@@ -1,4 +1,4 @@
-"""The local Pinot + Kafka launcher itself: cached fetches, clean stops, clear start failures."""
+"""The local Pinot + Kafka launcher itself: cached fetches, clean stops, clear start failures, loopback only."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from local_cluster.artifacts import Runtime, fetch
+from local_cluster.cluster import ClusterEndpoints
 from local_cluster.errors import StartError
-from local_cluster.kafka import start_kafka
-from tests.fixtures.cluster import CACHE
+from local_cluster.kafka import KafkaNode, start_kafka
+from tests.cluster.sockets import listening
+from tests.fixtures.cluster import CACHE, LocalPinot
 
 
 def _port_open(address: str) -> bool:
@@ -49,3 +51,26 @@ def test_a_jvm_that_cannot_start_fails_with_its_log(runtimes: tuple[Runtime, Run
     with pytest.raises(StartError, match=r"kafka storage format exited \(code 1\) before done formatting") as info:
         start_kafka(broken, tmp_path / "kafka")
     assert "kafka.tools.StorageTool" in str(info.value)  # the log's tail: Java's own complaint
+
+
+def _loopback_only(processes: dict[str, int]) -> dict[str, list[str]]:
+    """Every listening socket of each process that is not on 127.0.0.1 (none expected)."""
+    found = {name: listening(pid) for name, pid in processes.items()}
+    assert all(found.values()), f"a process listens nowhere: {found}"  # the listing itself works
+    return {name: [a for a in addresses if not a.startswith("127.0.0.1:")] for name, addresses in found.items()}
+
+
+def test_every_process_of_the_cluster_listens_on_loopback_only(
+    local_cluster: LocalPinot, local_kafka: KafkaNode
+) -> None:
+    processes = {"kafka": local_kafka.process.pid, "zookeeper": local_cluster.node.zookeeper.pid,
+                 "pinot controller+broker+server": local_cluster.node.services.pid}
+    assert _loopback_only(processes) == {name: [] for name in processes}
+    # the controller, broker, server admin and server query ports, all of them on loopback
+    assert len(listening(local_cluster.node.services.pid)) == 4
+
+
+def test_the_secured_cluster_listens_on_loopback_only(secured_cluster: ClusterEndpoints) -> None:
+    processes = {"kafka": secured_cluster.kafka.process.pid, "zookeeper": secured_cluster.pinot.zookeeper.pid,
+                 "pinot controller+broker+server": secured_cluster.pinot.services.pid}
+    assert _loopback_only(processes) == {name: [] for name in processes}

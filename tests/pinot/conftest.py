@@ -6,7 +6,9 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
+from confluent_kafka.admin import AdminClient
 
 from tests.fixtures.pinot import PinotEndpoints
 from tests.pinot.proxy import PinotProxy
@@ -36,3 +38,12 @@ def proxied(pinot_proxies: Proxied) -> Iterator[Proxied]:
     yield pinot_proxies
     pinot_proxies.broker.clear()
     pinot_proxies.controller.clear()
+
+
+def named_with(endpoints: PinotEndpoints, prefix: str) -> tuple[list[str], list[str], list[str]]:
+    """The tables, schemas and Kafka topics whose names start with ``prefix``, sorted."""
+    with httpx.Client(base_url=endpoints.controller_url, timeout=30) as http:
+        tables = [t for t in http.get("/tables").json()["tables"] if t.startswith(prefix)]
+        schemas = [s for s in http.get("/schemas").json() if s.startswith(prefix)]
+    listed = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap}).list_topics(timeout=10).topics
+    return sorted(tables), sorted(schemas), sorted(t for t in listed if t.startswith(prefix))

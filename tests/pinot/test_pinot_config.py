@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +86,28 @@ def test_action_table_retention_follows_the_log_unless_overridden(
     spec = TableSpec("log", "actions", retention_ms=log_retention_ms)
     segments = layout.table_config(spec)["segmentsConfig"]
     assert (segments["retentionTimeUnit"], segments["retentionTimeValue"]) == ("HOURS", hours)
+
+
+def test_kafka_credentials_are_masked_and_redacted() -> None:
+    jaas = 'org.apache.kafka.common.security.scram.ScramLoginModule required username="pinot" password="p1n0t!";'
+    config = PinotOnlineStoreConfig(
+        **MINIMAL, username="feast", password=SecretStr("http-pw"),
+        kafka_producer_config={"security.protocol": "SASL_SSL", "sasl.password": "kafka-pw"},
+        stream_properties={"sasl.jaas.config": jaas, "security.protocol": "SASL_SSL"})
+    shown = repr(config) + str(config)
+    assert [s for s in ("http-pw", "kafka-pw", "p1n0t!", jaas) if s in shown] == []
+    assert "SASL_SSL" in shown  # the rest stays readable
+    assert config.secrets == {"http-pw", "kafka-pw", jaas, "p1n0t!"}
+    assert config.redact(f"refused {{'sasl.jaas.config': '{jaas}'}} for kafka-pw") == (
+        "refused {'sasl.jaas.config': '**********'} for **********")
+
+
+@pytest.mark.parametrize(("change", "where"), [
+    ({"password": "${PINOT_PW}"}, "password"),
+    ({"kafka_producer_config": {"sasl.password": "${KAFKA_PW}"}}, "kafka_producer_config['sasl.password']"),
+    ({"stream_properties": {"sasl.jaas.config": 'x password="${JAAS_PW}";'}}, "stream_properties['sasl.jaas.config']"),
+])
+def test_an_unset_environment_variable_is_named(change: dict[str, Any], where: str) -> None:
+    settings = {**MINIMAL, "username": "u", "password": "p", **change}
+    with pytest.raises(ValidationError, match=re.escape(f"online_store.{where}: environment variable ")):
+        PinotOnlineStoreConfig(**settings)

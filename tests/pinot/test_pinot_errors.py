@@ -31,7 +31,7 @@ from feast_pinot.online.pinot.errors import (
     PinotWriteError,
 )
 from tests.fixtures.pinot import pinot_settings
-from tests.pinot.conftest import Proxied
+from tests.pinot.conftest import Proxied, named_with
 
 PROFILE = TableSpec("p_profile", "latest", columns=(("industry", "String"), ("score", "Int64")))
 ACTIONS = TableSpec("p_actions", "actions", actor_is_int=True)
@@ -70,10 +70,12 @@ def test_a_real_query_error_names_table_query_and_code(make_backend: BackendFact
     assert raised.value.table == table
     assert raised.value.sql == (f'SELECT * FROM "{table}" WHERE "feast_entity_key" IN (\'k1\') ORDER BY '
                                 '"feast_entity_key", "feast_event_ms" DESC, "feast_write_id" DESC LIMIT 1')
-    assert str(raised.value).startswith(
-        f"query on Pinot table '{table}' failed (Pinot error 710): 710: UnknownColumnError:\n"
-        "org.apache.pinot.spi.exception.BadQueryRequestException: "
-        "Unknown columnName 'feast_entity_key' found in the query"
+    # Pinot 0.11 quotes the exception class; 1.x sends the bare message.
+    assert re.match(
+        re.escape(f"query on Pinot table '{table}' failed (Pinot error 710): 710: ")
+        + r"(UnknownColumnError:\norg\.apache\.pinot\.spi\.exception\.BadQueryRequestException: )?"
+        + re.escape("Unknown columnName 'feast_entity_key' found in the query"),
+        str(raised.value),
     )
     assert str(raised.value).endswith(f"\n  query: {raised.value.sql}")
 
@@ -150,7 +152,7 @@ def test_unreachable_services(make_backend: BackendFactory) -> None:
         backend = make_backend(create=False, broker_url=closed, controller_url=closed)
         with pytest.raises(PinotConnectionError, match="cannot reach the Pinot broker for table"):
             backend.read_latest(PROFILE.name, ["k"])
-        with pytest.raises(PinotConnectionError, match=r"cannot reach the Pinot controller \(GET /schemas/"):
+        with pytest.raises(PinotConnectionError, match=r"cannot reach the Pinot controller \(GET /version\)"):
             backend.create_tables([PROFILE])
 
 
@@ -159,20 +161,15 @@ def test_controller_refusals_are_schema_errors(make_backend: BackendFactory) -> 
     retyped = TableSpec(PROFILE.name, "latest", columns=(("industry", "Int64"), ("score", "Int64")))
     with pytest.raises(PinotSchemaError, match=r"POST /schemas answered 400: .*backward.compatible"):
         backend.create_tables([retyped])
-    for feast_type in ("Map", "Array(Bool)"):  # Pinot 0.11 ingests no multi-value BOOLEAN
-        with pytest.raises(
-            PinotSchemaError,
-            match=rf"feature 'm' has Feast type {re.escape(feast_type)}; "
-            r"PinotOnlineStore supports \['String', .*'Array\(Float64\)'\]$",
-        ):
-            backend.create_tables([TableSpec("p_map", "latest", columns=(("m", feast_type),))])
-    with pytest.raises(PinotSchemaError, match="cannot name a Pinot table"):
-        backend.create_tables([TableSpec("p__double", "latest")])
+    for name in ("feast_x", "bad-name", "ünï"):
+        with pytest.raises(PinotSchemaError, match=rf"feature {name!r}: Pinot column names here are letters"):
+            backend.create_tables([TableSpec("p_names", "latest", columns=((name, "Int64"),))])
 
 
 def test_writes_pinot_drops_never_become_visible(make_backend: BackendFactory) -> None:
     backend = make_backend(ingestion_timeout_s=1.0)
-    with pytest.raises(PinotWriteError, match="1 keys written to .* did not become queryable within 1.0 s"):
+    with pytest.raises(PinotWriteError, match=r"waited 1.0 s for 1 keys written to '.*' to become queryable; "
+                       r"Pinot's last answer: not there yet \(Pinot may have rejected the records"):
         backend.write_latest(PROFILE.name, [LatestRow("k", 1, {"industry": "x", "score": "not a number"})])
     assert backend.read_latest(PROFILE.name, ["k"]) == [None]
     with pytest.raises(PinotWriteError, match="a value of 513 characters exceeds maxLength 512"):
@@ -180,11 +177,13 @@ def test_writes_pinot_drops_never_become_visible(make_backend: BackendFactory) -
 
 
 def test_unreachable_kafka(make_backend: BackendFactory) -> None:
+    make_backend()
     backend = make_backend(create=False, kafka_bootstrap_servers="127.0.0.1:1", write_timeout_s=1.0)
     with pytest.raises(PinotWriteError, match="1 unacknowledged after 1.0 s"):
         backend.write_latest(PROFILE.name, [LatestRow("k", 1, {"industry": "x", "score": 1})])
-    with pytest.raises(PinotConnectionError, match="no answer from 127.0.0.1:1 in 1.0 s"):
-        backend.create_tables([PROFILE])
+    with pytest.raises(PinotConnectionError,
+                       match=r"cannot create Kafka topic '.*_p_more': no answer from 127.0.0.1:1 in 1.0 s"):
+        backend.create_tables([TableSpec("p_more", "latest")])
 
 
 def test_recreation_right_after_a_drop_and_a_lingering_external_view(
@@ -208,8 +207,11 @@ def test_recreation_right_after_a_drop_and_a_lingering_external_view(
 
 def test_a_table_the_broker_never_routes(make_backend: BackendFactory, proxied: Proxied, pinot_prefix: str) -> None:
     proxied.broker.inject(pinot_prefix, times=None, edit=_with_exception(410, "BrokerResourceMissingError"))
-    with pytest.raises(PinotSchemaError, match="does not route queries to it after 0.5 s"):
+    with pytest.raises(PinotSchemaError, match=r"waited 0.5 s for table '.*_p_profile' to be routed by the broker "
+                       r"\(it was created\); Pinot's last answer: .*\(Pinot error 410\): 410: BrokerResource"):
         make_backend(ingestion_timeout_s=0.5)
+    proxied.broker.clear()
+    assert named_with(proxied.endpoints, pinot_prefix) == ([], [], [])  # the apply took back what it created
 
 
 @pytest.mark.parametrize(("code", "name"), [(400, "BrokerTimeoutError"), (427, "ServerNotRespondingError")])
@@ -224,3 +226,25 @@ def test_a_new_table_timing_out_at_first_is_probed_again(
 def test_every_error_is_an_online_store_error() -> None:
     for error in (PinotConnectionError, PinotSchemaError, PinotQueryError, PinotTimeoutError, PinotWriteError):
         assert issubclass(error, OnlineStoreError)
+
+
+@pytest.mark.parametrize(("code", "name"), [(427, "ServerNotRespondingError"), (305, "SegmentUnavailable"),
+                                            (400, "BrokerTimeoutError")])
+def test_the_wait_for_ingestion_asks_again_on_a_busy_cluster(
+    make_backend: BackendFactory, proxied: Proxied, code: int, name: str
+) -> None:
+    """What ``scripts/demo.sh --pinot`` met on a loaded machine: 427 while waiting for a materialized row."""
+    backend = make_backend()
+    table = _table(backend, PROFILE)
+
+    def busy(answer: dict[str, Any]) -> dict[str, Any]:
+        return {**answer, "numServersResponded": 0, "exceptions": [{"errorCode": code, "message": name}]}
+
+    proxied.broker.inject(rf"feast_write_id\W+FROM\W+{table}\b", times=3, edit=busy)
+    backend.write_latest(PROFILE.name, [LatestRow("k", 1, {"industry": "x", "score": 1})])
+    assert backend.read_latest(PROFILE.name, ["k"]) == [LatestRow("k", 1, {"industry": "x", "score": 1})]
+    proxied.broker.inject(rf"feast_write_id\W+FROM\W+{table}\b", times=None, edit=busy)
+    other = make_backend(create=False, ingestion_timeout_s=0.5)
+    with pytest.raises(PinotWriteError, match=rf"waited 0.5 s for 1 keys written to '{table}' to become queryable; "
+                       rf"Pinot's last answer: .*\(Pinot error {code}\)"):
+        other.write_latest(PROFILE.name, [LatestRow("k2", 1, {"industry": "y", "score": 2})])

@@ -20,11 +20,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 import yaml
 from feast import FeatureStore
-from feast.infra.offline_stores.file_source import SavedDatasetFileStorage
 
 from feast_pinot.errors import OfflineStoreError
 from feast_pinot.features import output_names
@@ -162,43 +160,14 @@ def test_a_hot_actor_split_across_time_slabs_gives_the_same_values(spark_session
     assert_identical(got, duckdb_beyond, close=frozenset(_window_means(store)))
 
 
-def test_entity_df_as_spark_dataframe_or_sql_and_the_result_in_spark(spark_session: Any, beyond_repo: Any,
-                                                                      duckdb_beyond: pd.DataFrame,
-                                                                      tmp_path: Path) -> None:
-    store, entities = beyond_repo
-    spark = spark_store(store, "spark", actor_buckets=3)
-    frame = spark_session.createDataFrame(pa.Table.from_pandas(entities, preserve_index=False))
-    features = [c for c in duckdb_beyond.columns if "__" in c]
-    job = spark.get_historical_features(entity_df=frame, features=_refs(store), full_feature_names=True)
-    got = job.to_df()
-    assert_identical(got[features], duckdb_beyond[features])
-    assert got["member_id"].tolist() == entities["member_id"].tolist()  # entity order, duplicates kept
-    frame.createOrReplaceTempView("entity_rows")
-    in_spark = spark.get_historical_features(entity_df="SELECT * FROM entity_rows", features=_refs(store),
-                                             full_feature_names=True).to_spark_df()
-    table = in_spark.toArrow()
-    assert table.column_names == duckdb_beyond.columns.tolist()
-    assert_identical(table.select(features).to_pandas(types_mapper=lambda t: pd.ArrowDtype(t) if pa.types.is_list(t)
-                                                      else None), duckdb_beyond[features])
-    saved = tmp_path / "training"
-    job.persist(SavedDatasetFileStorage(path=str(saved)))
-    written = spark_session.read.parquet(str(saved)).toPandas()
-    assert len(written) == len(entities) and written.columns.tolist() == duckdb_beyond.columns.tolist()
-    with pytest.raises(OfflineStoreError, match="exists; pass allow_overwrite=True"):
-        job.persist(SavedDatasetFileStorage(path=str(saved)))
-
-
 def test_bad_entity_rows_are_named(spark_session: Any, beyond_repo: Any) -> None:
     store, entities = beyond_repo
     spark = spark_store(store, "spark", actor_buckets=3)
-    without = spark_session.createDataFrame(pa.Table.from_pandas(entities.drop(columns="request_ts"),
-                                                                 preserve_index=False))
     with pytest.raises(OfflineStoreError, match="'beyond' needs the entity_df column 'request_ts'"):
-        spark.get_historical_features(entity_df=without, features=_refs(store))
-    nulls = pa.Table.from_pandas(entities.assign(request_ts=pd.array([None] * len(entities), dtype="Int64")),
-                                 preserve_index=False)
-    with pytest.raises(OfflineStoreError, match=f"'request_ts' must hold epoch ms .* got {len(entities)} null"):
-        spark.get_historical_features(entity_df=spark_session.createDataFrame(nulls), features=_refs(store))
+        spark.get_historical_features(entity_df=entities.drop(columns="request_ts"), features=_refs(store)).to_df()
+    nulls = entities.assign(request_ts=pd.array([None] * len(entities), dtype="Int64"))
+    with pytest.raises(OfflineStoreError, match="'request_ts' must hold epoch ms"):
+        spark.get_historical_features(entity_df=nulls, features=_refs(store)).to_df()
 
 
 @pytest.fixture(scope="module")

@@ -51,8 +51,8 @@ def test_range_sums_of_empty_and_long_ranges() -> None:
 def test_window_means_stay_exact_next_to_huge_values_of_the_same_actor(huge: float) -> None:
     """Many actors, each with one huge old value among ordinary ones: every window mean as summed directly."""
     rng = np.random.default_rng(3)
-    spec = WindowedFeaturesSpec(view="v", history="h", verbs=("a",), embedding_dim=3,
-                                windows=(WindowSpec(label="1h", length_ms=HOUR), WindowSpec(label="9h", length_ms=9 * HOUR)))
+    windows = (WindowSpec(label="1h", length_ms=HOUR), WindowSpec(label="9h", length_ms=9 * HOUR))
+    spec = WindowedFeaturesSpec(view="v", history="h", verbs=("a",), embedding_dim=3, windows=windows)
     per_actor, actors, now = 40, 30, 10 * HOUR
     actor = np.repeat(np.arange(actors), per_actor)
     ts = np.concatenate([np.sort(rng.integers(0, now, per_actor)) for _ in range(actors)])

@@ -52,7 +52,6 @@ class HistoryAsk:
     """What one call asks of one history: its lists, its windowed views."""
 
     spec: HistorySpec
-    actor_column: str  # the entity column holding the actor (the view's join key map applied)
     lists: dict[str, str]  # history feature -> output column
     views: tuple[ViewAsk, ...]
 

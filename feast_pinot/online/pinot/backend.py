@@ -13,19 +13,29 @@ again, so the per-actor cap never hides a lighter actor's actions.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from feast_pinot.actions import Action
 from feast_pinot.online.backend import History, HistoryWindow, LatestRow, TableSpec
 from feast_pinot.online.pinot.broker import BrokerClient, Result
 from feast_pinot.online.pinot.controller import ControllerClient
-from feast_pinot.online.pinot.errors import PinotQueryError, PinotSchemaError, PinotWriteError
+from feast_pinot.online.pinot.errors import (
+    PinotError,
+    PinotPartialResultError,
+    PinotQueryError,
+    PinotSchemaError,
+    PinotTimeoutError,
+    PinotWriteError,
+)
 from feast_pinot.online.pinot.kafka import KafkaWriter
-from feast_pinot.online.pinot.layout import ACTION_COLUMNS, EVENT_MS, KEY, WRITE_ID, Layout
+from feast_pinot.online.pinot.layout import ACTION_COLUMNS, EMPTY, EVENT_MS, KEY, PRESENT, WRITE_ID, Layout
 from feast_pinot.online.pinot.records import action_records, decode_history, decode_latest, latest_record
 from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 from feast_pinot.online.pinot.sql import MAX_LIMIT, Condition, Query, select
@@ -37,12 +47,13 @@ _KEY_CHUNK = 1000  # values per IN list: far below any broker limit, small enoug
 _HISTORY_ROWS = 10_000  # rows per history query: actors per chunk = this / cap
 _HISTORY_ORDER = (("actor", False), ("timestamp", True), ("action_id", False))
 _LATEST_ORDER = ((KEY, False), (EVENT_MS, True), (WRITE_ID, True))
-# Normal right after creation: the broker not yet told of the table (190, seen on Pinot 0.11 on a
-# loaded machine), segments unavailable (305), segments not yet on their server (235, seen on
-# Pinot 0.11 when a table is re-created right after a delete), no routing yet (410), and, on a
-# loaded machine, the new table's first query timing out before scatter (400) or its server not
-# answering yet (427): each passes once the table is served, so the probe asks again.
-_NOT_ROUTABLE = {190, 235, 305, 400, 410, 427}
+# Normal right after creation, or while a loaded cluster catches up: the broker not yet told of the
+# table (190, seen on Pinot 0.11 on a loaded machine), the server not yet holding it (230, seen when a
+# table is re-created right after a delete), segments unavailable (305), segments not yet
+# on their server (235, seen on Pinot 0.11 when a table is re-created right after a delete), no
+# routing yet (410), a query timing out before scatter (400) or a server not answering yet (427,
+# seen waiting for ingestion in `scripts/demo.sh --pinot`): every wait asks again.
+_NOT_YET = {190, 230, 235, 305, 400, 410, 427}
 
 
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -63,31 +74,49 @@ class PinotBackend:
         self._controller = ControllerClient(config)
         self._broker = BrokerClient(config)
         self._kafka = KafkaWriter(config)
+        self._json_columns: dict[str, frozenset[str]] = {}
 
     # -- tables -------------------------------------------------------------------
 
     def create_tables(self, tables: Sequence[TableSpec]) -> None:
-        for spec in tables:
-            name = self._layout.table(spec.name)
-            self._kafka.ensure_topic(name)
-            self._controller.ensure_schema(self._layout.schema(spec))
-            if self._controller.ensure_table(self._layout.table_config(spec)) == "created":
-                self._wait_routable(name, spec)
+        """All or nothing: every table is planned (names, types, limits) before anything is created,
+        and a failure part-way removes the topics, schemas and tables this call created."""
+        version = self._controller.version()
+        plans = [_Plan(self._layout.table(spec.name), spec, self._layout.schema(spec),
+                       self._layout.table_config(spec, version)) for spec in tables]
+        _distinct_names(plans)
+        undo: list[Callable[[], object]] = []
+        try:
+            for plan in plans:
+                self._create(plan, undo)
+        except BaseException:
+            for step in reversed(undo):
+                with contextlib.suppress(PinotError):  # the first failure is the one to report
+                    step()
+            raise
+
+    def _create(self, plan: _Plan, undo: list[Callable[[], object]]) -> None:
+        if self._kafka.ensure_topic(plan.name) == "created":
+            undo.append(functools.partial(self._kafka.delete_topic, plan.name))
+        if self._controller.ensure_schema(plan.schema) == "created":
+            undo.append(functools.partial(self._controller.delete_schema, plan.name))
+        self._json_columns[plan.name] = _json_columns(plan.schema)
+        if self._controller.ensure_table(plan.config) == "created":
+            undo.append(functools.partial(self._drop, plan.name))
+            self._wait_routable(plan.name, plan.spec)
+
+    def _drop(self, name: str) -> None:
+        if self._controller.delete_table(name) == "deleted":
+            self._controller.wait_table_gone(name)
 
     def _wait_routable(self, name: str, spec: TableSpec) -> None:
         probe = select(name, [KEY if spec.kind == "latest" else "action_id"], [], limit=1)
-        if not self._poll(lambda: self._routable(probe)):
-            raise PinotSchemaError(f"table '{name}' was created but the broker does not route queries to it "
-                                   f"after {self._config.ingestion_timeout_s} s")
 
-    def _routable(self, probe: Query) -> bool:
-        try:
+        def routable() -> bool:
             self._broker.execute(probe)
-        except PinotQueryError as exc:
-            if exc.error_code in _NOT_ROUTABLE:
-                return False
-            raise
-        return True
+            return True
+
+        self._wait(routable, f"table '{name}' to be routed by the broker (it was created)", PinotSchemaError)
 
     def drop_tables(self, tables: Sequence[TableSpec]) -> None:
         names = [self._layout.table(spec.name) for spec in tables]
@@ -100,6 +129,16 @@ class PinotBackend:
                 self._controller.wait_table_gone(name)
             self._controller.delete_schema(name)
             self._kafka.delete_topic(name)
+            self._json_columns.pop(name, None)
+
+    def _json_columns_of(self, name: str) -> frozenset[str]:
+        """The features of ``name`` held as JSON, from its schema (asked once per table)."""
+        if name not in self._json_columns:
+            schema = self._controller.schema(name)
+            if schema is None:
+                raise PinotSchemaError(f"Pinot has no schema '{name}': run feast apply first")
+            self._json_columns[name] = _json_columns(schema)
+        return self._json_columns[name]
 
     # -- latest values --------------------------------------------------------------
 
@@ -108,14 +147,15 @@ class PinotBackend:
             return
         name = self._layout.table(table)
         write_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"  # orders writes with equal event times
-        length = self._config.max_string_length
-        self._kafka.produce(name, [(r.key.encode(), _json(latest_record(r, write_id, length))) for r in rows])
+        length, as_json = self._config.max_string_length, self._json_columns_of(name)
+        records = [(r.key.encode(), _json(latest_record(r, write_id, length, as_json))) for r in rows]
+        self._kafka.produce(name, records)
         if self._config.wait_for_ingestion:
             newest: dict[str, int] = {}
             for row in rows:
                 newest[row.key] = max(newest.get(row.key, row.event_ms), row.event_ms)
-            if not self._poll(lambda: self._latest_visible(name, newest, write_id)):
-                raise self._not_visible(f"{len(newest)} keys written to '{name}'")
+            self._wait_visible(lambda: self._latest_visible(name, newest, write_id),
+                               f"{len(newest)} keys written to '{name}'")
 
     def _latest_visible(self, name: str, pending: dict[str, int], write_id: str) -> bool:
         """Drop the keys now showing this write (or a newer one) from ``pending``; True when none is left."""
@@ -176,8 +216,8 @@ class PinotBackend:
         if self._config.wait_for_ingestion:
             pending = {a.action_id for a, _ in new}
             since = min(a.ts_ms for a, _ in new) - 1
-            if not self._poll(lambda: self._actions_visible(name, pending, since)):
-                raise self._not_visible(f"{len(new)} actions appended to '{name}'")
+            self._wait_visible(lambda: self._actions_visible(name, pending, since),
+                               f"{len(new)} actions appended to '{name}'")
         return len(new)
 
     def _actions_visible(self, name: str, pending: set[str], since_ms: int) -> bool:
@@ -235,27 +275,66 @@ class PinotBackend:
 
     # -- plumbing -----------------------------------------------------------------------
 
-    def _poll(self, done: Callable[[], bool]) -> bool:
-        """Whether ``done()`` became true within ``ingestion_timeout_s``."""
-        deadline = time.monotonic() + self._config.ingestion_timeout_s
-        pause = 0.002
-        while not done():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(pause)
-            pause = min(pause * 2, 0.02)
-        return True
+    def _wait(self, done: Callable[[], bool], what: str, error: Callable[[str], PinotError]) -> None:
+        """Ask ``done()`` until it holds; Pinot's "not yet" answers count as not yet, until the deadline.
 
-    def _not_visible(self, what: str) -> PinotWriteError:
-        return PinotWriteError(
-            f"{what} did not become queryable within {self._config.ingestion_timeout_s} s: "
-            "Pinot may have rejected the records (see its servers' ingestion errors)"
-        )
+        On a busy cluster a just-created table or a just-written row can be
+        answered by 190, 235, 305, 410, 427 or a timeout for a while; each is
+        asked again. Past ``ingestion_timeout_s``, ``error`` says what was
+        waited for and Pinot's last answer.
+        """
+        deadline = time.monotonic() + self._config.ingestion_timeout_s
+        pause, last = 0.002, "no answer yet"
+        while True:
+            try:
+                if done():
+                    return
+                last = "not there yet"
+            except PinotQueryError as exc:
+                if not _not_yet(exc):
+                    raise
+                last = str(exc).split("\n", 1)[0]
+            if time.monotonic() > deadline:
+                raise error(f"waited {self._config.ingestion_timeout_s} s for {what}; Pinot's last answer: {last}")
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def _wait_visible(self, done: Callable[[], bool], what: str) -> None:
+        self._wait(done, f"{what} to become queryable", lambda message: PinotWriteError(
+            f"{message} (Pinot may have rejected the records: see its servers' ingestion errors)"))
 
     def close(self) -> None:
         self._kafka.close()
         self._broker.close()
         self._controller.close()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One table of an apply, checked in full before anything is created."""
+
+    name: str
+    spec: TableSpec
+    schema: dict[str, Any]
+    config: dict[str, Any]
+
+
+def _distinct_names(plans: Sequence[_Plan]) -> None:
+    seen: dict[str, str] = {}
+    for plan in plans:
+        other = seen.setdefault(plan.name, plan.spec.name)
+        if other != plan.spec.name:
+            raise PinotSchemaError(f"'{other}' and '{plan.spec.name}' would both be Pinot table '{plan.name}'")
+
+
+def _json_columns(schema: Mapping[str, Any]) -> frozenset[str]:
+    fields = schema.get("dimensionFieldSpecs", [])
+    return frozenset(f["name"] for f in fields if f.get("dataType") == "JSON") - {PRESENT, EMPTY}
+
+
+def _not_yet(exc: PinotQueryError) -> bool:
+    """An answer a busy or just-changed cluster gives for a while: worth asking again in a wait."""
+    return isinstance(exc, (PinotTimeoutError, PinotPartialResultError)) or exc.error_code in _NOT_YET
 
 
 def _group_by_actor(result: Result) -> dict[int | str, list[dict[str, Any]]]:

@@ -16,7 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from feast_pinot.online.pinot.errors import (
+    PinotAuthError,
     PinotConnectionError,
+    PinotError,
     PinotPartialResultError,
     PinotQueryError,
     PinotTableMissingError,
@@ -29,6 +31,7 @@ __all__ = ["BrokerClient", "Result"]
 
 _TIMEOUT_CODES = {240, 250, 400}  # scheduling, execution, broker timeout
 _PARTIAL_CODES = {427, 305}  # servers not responding, segments unavailable
+_ACCESS_DENIED = 180
 _ERROR_TYPES: dict[int, type[PinotQueryError]] = {190: PinotTableMissingError}
 
 
@@ -67,6 +70,7 @@ class BrokerClient:
             query_options=f"timeoutMs={config.query_timeout_ms}",
         )
         self._local = threading.local()
+        self._username = config.username
 
     def _cursor(self) -> Any:
         cursor = getattr(self._local, "cursor", None)
@@ -90,13 +94,18 @@ class BrokerClient:
             raise self._translate(query, cursor.raw_query_response, exc) from exc
         return self._result(query, cursor)
 
-    @staticmethod
-    def _translate(query: Query, raw: Mapping[str, Any] | None, exc: Exception) -> PinotQueryError:
+    def _translate(self, query: Query, raw: Mapping[str, Any] | None, exc: Exception) -> PinotError:
+        status = (raw or {}).get("status_code")
+        if status in (401, 403):
+            return PinotAuthError.http("broker", self._username, f"HTTP {status}", f"a query of table '{query.table}'")
         payload = (raw or {}).get("response")
         if not isinstance(payload, dict):
             return PinotQueryError(query.table, query.sql, f"the broker sent no JSON: {exc}")
         exceptions = payload.get("exceptions") or []
         code = exceptions[0].get("errorCode") if exceptions else None
+        if code == _ACCESS_DENIED:  # Pinot 0.11 answers a refused login with HTTP 200 and this code
+            return PinotAuthError.http("broker", self._username, f"Pinot error {code}",
+                                       f"a query of table '{query.table}'")
         detail = "; ".join(f"{e.get('errorCode')}: {e.get('message')}" for e in exceptions) or str(exc)
         queried, responded = payload.get("numServersQueried", -1), payload.get("numServersResponded", -1)
         if queried < 0 or responded < 0 or responded < queried:

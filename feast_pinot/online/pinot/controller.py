@@ -1,21 +1,30 @@
-"""Idempotent schema and table management through Pinot's controller REST API.
+"""Idempotent schema and table management through Pinot's controller REST API, Pinot 0.11 to 1.5.
 
 ``ensure_*`` compare what the controller holds with what is wanted and only
 write when they differ, so a second ``feast apply`` sends no write at all.
 Pinot fills in defaults and keeps the table name with its type suffix, so
-"the same" means: every key we set has our value.
+"the same" means: every key we set has our value. A table that differs is
+sent back as the controller's config with our keys merged in, so settings an
+operator added (and 1.5's frozen upsert keys) stay as they are.
+
+Versions differ in a few answers (``docs/pinot.md``): a missing table is
+``200 {}`` up to 1.3 and 404 from 1.4; ``GET /version`` names its jars
+differently per distribution, or answers ``{}``.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+import re
 import time
 from typing import Any, Literal
 
-from feast_pinot.online.pinot.errors import PinotConnectionError, PinotSchemaError
+from feast_pinot.online.pinot.errors import PinotAuthError, PinotConnectionError, PinotSchemaError
+from feast_pinot.online.pinot.layout import PinotVersion
 from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 
-__all__ = ["ControllerClient", "contains"]
+__all__ = ["ControllerClient", "contains", "merged", "pinot_version"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +42,30 @@ def contains(actual: Any, wanted: Any) -> bool:
     return bool(actual == wanted)
 
 
+def merged(current: Any, wanted: Any) -> Any:
+    """``current`` with every key of ``wanted`` set to its value (dicts merged, lists of dicts item by item)."""
+    if isinstance(current, dict) and isinstance(wanted, dict):
+        return {**current, **{k: merged(current.get(k), v) for k, v in wanted.items()}}
+    if isinstance(current, list) and isinstance(wanted, list) and len(current) == len(wanted):
+        return [merged(c, w) for c, w in zip(current, wanted)]
+    return copy.deepcopy(wanted)
+
+
+def pinot_version(answer: Any) -> PinotVersion | None:
+    """The release a ``GET /version`` answer names, or None when it names none.
+
+    Keys differ by packaging (``pinot-controller`` on a Maven classpath,
+    ``pinot-distribution`` in the binary release); values look like
+    ``1.5.1-<build>`` or ``0.11.0``.
+    """
+    found = set()
+    for key, value in (answer.items() if isinstance(answer, dict) else ()):
+        match = re.match(r"(\d+)\.(\d+)\.(\d+)", str(value)) if str(key).startswith("pinot") else None
+        if match:
+            found.add((int(match[1]), int(match[2]), int(match[3])))
+    return max(found) if found else None
+
+
 class ControllerClient:
     def __init__(self, config: PinotOnlineStoreConfig) -> None:
         import httpx  # lazy: pinotdb's HTTP client, only needed with Pinot
@@ -41,7 +74,9 @@ class ControllerClient:
             base_url=config.controller_url, auth=config.auth,
             timeout=max(config.http_timeout_s, _MIN_CONTROLLER_TIMEOUT_S),
         )
+        self._config = config
         self._retry_s = config.ingestion_timeout_s
+        self._version: tuple[PinotVersion | None] | None = None
 
     def _call(self, method: str, path: str, body: Any = None, missing_ok: bool = False) -> Any:
         import httpx
@@ -52,14 +87,28 @@ class ControllerClient:
             raise PinotConnectionError(f"cannot reach the Pinot controller ({method} {path}): {exc!r}") from exc
         if missing_ok and response.status_code == 404:
             return None
+        if response.status_code in (401, 403):
+            raise PinotAuthError.http("controller", self._config.username, f"HTTP {response.status_code}",
+                                      f"{method} {path}")
         if response.status_code != 200:
-            raise PinotSchemaError(f"Pinot controller {method} {path} answered {response.status_code}: "
-                                   f"{_error_text(response)}")
+            # Pinot quotes the config it refused, stream credentials included: masked.
+            raise PinotSchemaError(self._config.redact(
+                f"Pinot controller {method} {path} answered {response.status_code}: {_error_text(response)}"))
         payload = response.json()
         unknown = payload.get("unrecognizedProperties") if isinstance(payload, dict) else None
         if unknown:
-            log.warning("Pinot ignored unknown properties in %s %s: %s", method, path, unknown)
+            log.warning("%s", self._config.redact(f"Pinot ignored unknown properties in {method} {path}: {unknown}"))
         return payload
+
+    def version(self) -> PinotVersion | None:
+        """The controller's release (asked once), or None when ``/version`` does not say."""
+        if self._version is None:
+            self._version = (pinot_version(self._call("GET", "/version", missing_ok=True)),)
+        return self._version[0]
+
+    def schema(self, name: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self._call("GET", f"/schemas/{name}", missing_ok=True)
+        return found
 
     def ensure_schema(self, schema: dict[str, Any]) -> Outcome:
         name = schema["schemaName"]
@@ -71,13 +120,15 @@ class ControllerClient:
 
     def ensure_table(self, config: dict[str, Any]) -> Outcome:
         name = config["tableName"]
-        current = self._call("GET", f"/tables/{name}?type=realtime").get("REALTIME")
+        # Up to Pinot 1.3 a missing table is 200 {}; from 1.4 it is 404.
+        current = (self._call("GET", f"/tables/{name}?type=realtime", missing_ok=True) or {}).get("REALTIME")
         if current is None:
             self._create_table(config)
             return "created"
-        if contains({**current, "tableName": name}, config):  # Pinot stores "<name>_REALTIME"
+        current = {**current, "tableName": name}  # Pinot stores "<name>_REALTIME"
+        if contains(current, config):
             return "unchanged"
-        self._call("PUT", f"/tables/{name}", config)
+        self._call("PUT", f"/tables/{name}", merged(current, config))
         return "updated"
 
     def _create_table(self, config: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
     OnlineStoreError
     └── PinotError
         ├── PinotConnectionError     the controller, broker or Kafka cannot be reached
+        ├── PinotAuthError           the controller, broker or Kafka refused the credentials or the permission
         ├── PinotSchemaError         a schema or table cannot be created, updated or deleted
         ├── PinotValueError          a value or query part cannot go into Pinot SQL (also a ValueError)
         ├── PinotQueryError          the broker answered a query with an error
@@ -22,6 +23,7 @@ from feast_pinot.errors import ActionValidationError, OnlineStoreError
 
 __all__ = [
     "PinotActionError",
+    "PinotAuthError",
     "PinotConnectionError",
     "PinotError",
     "PinotPartialResultError",
@@ -40,6 +42,20 @@ class PinotError(OnlineStoreError):
 
 class PinotConnectionError(PinotError):
     """The controller, the broker or Kafka could not be reached."""
+
+
+class PinotAuthError(PinotError):
+    """The controller, the broker or Kafka refused the credentials given, or the principal lacks a permission.
+
+    The message names the service and the user, never a secret.
+    """
+
+    @classmethod
+    def http(cls, service: str, username: str | None, answer: str, what: str) -> PinotAuthError:
+        """The error of a refusal (``answer``: "HTTP 403", "Pinot error 180") from the Pinot ``service``."""
+        who = f"user {username!r}" if username is not None else "a request without credentials"
+        return cls(f"the Pinot {service} refused {who} ({answer}) on {what}: check online_store.username "
+                   "and password (a wrong password, a missing one, or no permission)")
 
 
 class PinotSchemaError(PinotError):

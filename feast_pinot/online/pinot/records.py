@@ -32,6 +32,7 @@ import numpy as np
 
 from feast_pinot.actions import Action, datetime_to_ms
 from feast_pinot.online.backend import History, LatestRow
+from feast_pinot.online.json_values import dumps, loads
 from feast_pinot.online.pinot.errors import PinotActionError, PinotValueError, PinotWriteError
 from feast_pinot.online.pinot.layout import ATTRIBUTE_COLUMNS, EMBEDDING, EMPTY, EVENT_MS, KEY, PRESENT, WRITE_ID
 from feast_pinot.online.pinot.sql import matchable
@@ -80,13 +81,26 @@ def _encode(column: str, value: Any, max_length: int) -> Any:
     return value
 
 
-def latest_record(row: LatestRow, write_id: str, max_length: int) -> dict[str, Any]:
-    record = {name: _encode(name, value, max_length) for name, value in row.values.items() if value is not None}
+def latest_record(row: LatestRow, write_id: str, max_length: int, json_columns: frozenset[str]) -> dict[str, Any]:
+    """The record of one row; features in ``json_columns`` go as ``{"v": value}`` (see :func:`_json_feature`)."""
+    record = {
+        name: _json_feature(name, value) if name in json_columns else _encode(name, value, max_length)
+        for name, value in row.values.items() if value is not None
+    }
     record.update({
         KEY: _checked(KEY, row.key, max_length), EVENT_MS: row.event_ms, WRITE_ID: write_id,
         PRESENT: list(record), EMPTY: [name for name, value in record.items() if value == []],
     })
     return record
+
+
+def _json_feature(column: str, value: Any) -> dict[str, str]:
+    # As JSON text inside an object: Pinot 0.11's JSON decoder turns booleans nested in arrays into
+    # strings, stores an empty JSON array as null, and takes a bare string as JSON text.
+    try:
+        return {"v": dumps(value)}
+    except (TypeError, ValueError) as exc:
+        raise PinotWriteError(f"column {column!r}: {exc}") from exc
 
 
 def action_records(actions: Sequence[Action], max_length: int) -> list[dict[str, Any]]:
@@ -113,7 +127,8 @@ def _action_record(action: Action, max_length: int) -> dict[str, Any]:
     }
     record.update({column: attributes[column] for column in ATTRIBUTE_COLUMNS if column in attributes})
     if action.embedding is not None:
-        record[EMBEDDING] = list(action.embedding)
+        # BYTES, float32 little-endian as hex: read back in one call (numpy), not as dim JSON numbers a row
+        record[EMBEDDING] = np.asarray(action.embedding, dtype="<f4").tobytes().hex()
     return record
 
 
@@ -125,6 +140,8 @@ def _decode(value: Any, pinot_type: str) -> Any:
         return [_decode(v, base) for v in value]
     if base in ("FLOAT", "DOUBLE") and isinstance(value, str):
         return _NON_FINITE[value]
+    if base == "JSON":  # a feature held as JSON: pinotdb has parsed the column, the value is its text
+        return loads(value["v"])
     if base == "BYTES":
         return bytes.fromhex(value)
     if base == "TIMESTAMP" and isinstance(value, datetime) and value.tzinfo is None:
@@ -148,19 +165,28 @@ def decode_latest(row: Mapping[str, Any], types: Mapping[str, str]) -> LatestRow
     return LatestRow(row[KEY], int(row[EVENT_MS]), values)
 
 
-def _embedding(value: Any) -> Any:
-    # A log without embeddings reads null, or [-Infinity] where Pinot fills null defaults.
-    if value is None or (len(value) == 1 and value[0] in ("-Infinity", -math.inf)):
+def _embeddings(rows: Sequence[Mapping[str, Any]]) -> np.ndarray | None:
+    """The rows' embeddings as one (n, dim) float32 array; None unless every row holds one of one size.
+
+    A BYTES column (hex) is decoded in one call. Action-log tables created
+    before embeddings were BYTES hold a multi-value FLOAT column, which reads
+    ``[-Infinity]`` (Pinot's null default) where a row has none.
+    """
+    values = [r[EMBEDDING] for r in rows]
+    if all(isinstance(v, str) for v in values):
+        if not values[0] or any(len(v) != len(values[0]) for v in values):
+            return None
+        return np.frombuffer(bytes.fromhex("".join(values)), dtype="<f4").reshape(len(values), -1).astype(np.float32)
+    if any(v is None or (len(v) == 1 and v[0] in ("-Infinity", -math.inf)) for v in values):
         return None
-    return value
+    return np.asarray(values, dtype=np.float32)
 
 
 def decode_history(rows: Sequence[Mapping[str, Any]]) -> History:
     """One actor's rows, already in history order."""
     if not rows:
         return History((), (), (), (), None)
-    vectors = [_embedding(r[EMBEDDING]) for r in rows]
-    embeddings = None if any(v is None for v in vectors) else np.asarray(vectors, dtype=np.float32)
+    embeddings = _embeddings(rows)
     return History(
         tuple(r["action_id"] for r in rows),
         tuple(int(r["timestamp"]) for r in rows),

@@ -6,16 +6,21 @@ other in a circle.
 """
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from feast.repo_config import FeastConfigBaseModel
 from pydantic import ConfigDict, Field, SecretStr, StrictBool, StrictStr, field_validator, model_validator
+
+from feast_pinot.credentials import MASK, is_secret_key, masked
 
 __all__ = ["STORE_TYPE", "PinotOnlineStoreConfig"]
 
 STORE_TYPE: Literal["feast_pinot.online.pinot.PinotOnlineStore"] = "feast_pinot.online.pinot.PinotOnlineStore"
 _URL = re.compile(r"https?://[^\s/]+(/[^\s]*)?")
 _PREFIX = re.compile(r"([A-Za-z][A-Za-z0-9_]*)?")
+_JAAS_PASSWORD = re.compile(r'password\s*=\s*"([^"]*)"')
+# What Feast's ``os.path.expandvars`` leaves of a variable that is not set.
+_UNEXPANDED = re.compile(r"\$\{(\w+)\}")
 
 
 class PinotOnlineStoreConfig(FeastConfigBaseModel):
@@ -53,15 +58,17 @@ class PinotOnlineStoreConfig(FeastConfigBaseModel):
     replication: int = Field(default=1, ge=1)
     """Pinot segment replicas per partition (``segmentsConfig.replication``)."""
 
-    consumer_factory: StrictStr = "org.apache.pinot.plugin.stream.kafka20.KafkaConsumerFactory"
-    """Pinot's Kafka plugin: ``kafka20`` up to Pinot 1.2 (0.11 has no other);
-    ``...kafka30.KafkaConsumerFactory`` from 1.3 on."""
+    consumer_factory: StrictStr | None = None
+    """Pinot's Kafka plugin; by default chosen from the controller's version: ``...kafka30.KafkaConsumerFactory``
+    from Pinot 1.3, else ``...kafka20.KafkaConsumerFactory`` (every release up to 1.4 ships it, 1.5 aliases it)."""
 
     stream_properties: dict[StrictStr, StrictStr] = Field(default_factory=dict)
-    """Extra stream config entries for Pinot's consumer, e.g. ``stream.kafka.consumer.prop.security.protocol``."""
+    """Extra entries of each table's stream config. Pinot hands un-prefixed Kafka client keys to its
+    consumer as they are: ``security.protocol``, ``sasl.mechanism``, ``sasl.jaas.config``."""
 
     kafka_producer_config: dict[StrictStr, StrictStr] = Field(default_factory=dict)
-    """Extra librdkafka producer settings, e.g. ``security.protocol``, ``sasl.mechanisms``."""
+    """Extra librdkafka settings for the producer and topic admin, e.g. ``security.protocol``,
+    ``sasl.mechanisms``, ``sasl.username``, ``sasl.password``."""
 
     username: StrictStr | None = None
     password: SecretStr | None = None
@@ -108,6 +115,42 @@ class PinotOnlineStoreConfig(FeastConfigBaseModel):
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password must be given together")
         return self
+
+    @model_validator(mode="after")
+    def _variables_expanded(self) -> "PinotOnlineStoreConfig":
+        """A ``${VAR}`` Feast could not expand is a missing credential, not a password."""
+        password = self.password.get_secret_value() if self.password is not None else None
+        fields: list[tuple[str, str | None]] = [("username", self.username), ("password", password)]
+        for block in ("stream_properties", "kafka_producer_config"):
+            fields += [(f"{block}[{key!r}]", value) for key, value in getattr(self, block).items()]
+        for where, value in fields:
+            found = _UNEXPANDED.search(value or "")
+            if found:
+                raise ValueError(f"online_store.{where}: environment variable {found.group(1)} is not set")
+        return self
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            if name in ("stream_properties", "kafka_producer_config") and isinstance(value, dict):
+                value = masked(value)
+            yield name, value
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Every credential the settings hold, to be masked wherever text leaves the store."""
+        found = {self.password.get_secret_value()} if self.password is not None else set()
+        for block in (self.stream_properties, self.kafka_producer_config):
+            for key, value in block.items():
+                if is_secret_key(key):
+                    found.add(value)
+                    found.update(_JAAS_PASSWORD.findall(value))
+        return frozenset(s for s in found if s)
+
+    def redact(self, text: str) -> str:
+        """``text`` with every credential of these settings replaced by asterisks."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return text
 
     @property
     def stream_servers(self) -> str:
