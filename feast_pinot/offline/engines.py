@@ -30,6 +30,7 @@ __all__ = ["ENGINES", "ActionEngine", "ActionRequest", "HistoryAsk", "WindowedAs
 # engine name in feature_store.yaml -> "module.Class" (constructed without arguments)
 ENGINES: dict[str, str] = {
     "duckdb": "feast_pinot.offline.duckdb_engine.DuckDBEngine",
+    "spark": "feast_pinot.offline.spark.seam.SparkEngine",
 }
 
 

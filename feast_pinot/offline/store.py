@@ -69,6 +69,7 @@ from feast_pinot.offline.engines import ENGINES, ActionEngine, ActionRequest, Hi
 from feast_pinot.offline.parts import action_log_columns, resolve_path, write_action_parts
 from feast_pinot.offline.plan import ROW_ID, EntityPlan
 from feast_pinot.offline.required import STORE_TYPE
+from feast_pinot.offline.spark.config import SparkEngineConfig
 from feast_pinot.specs import ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
 
 __all__ = ["ActionLogOfflineStore", "ActionLogOfflineStoreConfig"]
@@ -94,6 +95,8 @@ class ActionLogOfflineStoreConfig(FeastConfigBaseModel):
     """The Feast offline store of the ordinary feature views: its own block, with its ``type``."""
     engine: str = "duckdb"
     """What computes the history and windowed views (one of ``feast_pinot.offline.engines.ENGINES``)."""
+    spark: SparkEngineConfig = SparkEngineConfig()
+    """The Spark engine's options (``engine: spark``)."""
 
     @model_validator(mode="before")
     @classmethod
