@@ -204,3 +204,31 @@ def test_the_parity_replay_three_ways(spark_session: Any, replay: parity.Replay,
         for ref in parity.HISTORY_REFS:
             key = ref.replace(":", "__")
             assert list(lists[key].iloc[i]) == list(row[key]), f"spark row {i} {key}"
+
+
+def test_spark_entity_rows_and_spark_results(spark_session: Any, beyond_repo: Any, duckdb_beyond: pd.DataFrame,
+                                             tmp_path: Path) -> None:
+    """A Spark DataFrame or Spark SQL as entity_df gives the pandas call's frame; to_spark_df and persist keep it."""
+    from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SavedDatasetSparkStorage
+
+    store, entities = beyond_repo
+    spark = spark_store(store, "spark", actor_buckets=3)
+    given = spark_session.createDataFrame(entities)
+    given.createOrReplaceTempView("beyond_entities")
+    for entity_df in (given, "SELECT * FROM beyond_entities"):
+        job = spark.get_historical_features(entity_df=entity_df, features=_refs(store), full_feature_names=True)
+        assert_identical(job.to_df(), duckdb_beyond)
+    back = job.to_spark_df().toPandas()
+    assert len(back) == len(entities) and list(back.columns) == list(duckdb_beyond.columns)
+    assert back["beyond__a_count_1h"].tolist() == duckdb_beyond["beyond__a_count_1h"].tolist()
+    path = str(tmp_path / "saved")
+    job.persist(SavedDatasetSparkStorage(path=path, file_format="parquet"))
+    saved = spark_session.read.parquet(path).toPandas().sort_values(["member_id", "event_timestamp"])
+    want = duckdb_beyond.sort_values(["member_id", "event_timestamp"])
+    assert saved["beyond__a_count_1h"].tolist() == want["beyond__a_count_1h"].tolist()
+    with pytest.raises(OfflineStoreError, match="saving the training data to .*saved failed"):
+        job.persist(SavedDatasetSparkStorage(path=path, file_format="parquet"))  # exists, no allow_overwrite
+    with pytest.raises(OfflineStoreError, match="to_spark_df\\(\\) needs offline_store.engine: spark"):
+        store.get_historical_features(entity_df=entities, features=_refs(store)).to_spark_df()
+    with pytest.raises(OfflineStoreError, match="entity_df must be a pandas DataFrame here, got DataFrame"):
+        store.get_historical_features(entity_df=given, features=_refs(store))

@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from feast import FeatureView
+from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SavedDatasetSparkStorage
+from feast.repo_config import RepoConfig
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 
 from feast_pinot.errors import OfflineStoreError
@@ -26,6 +29,8 @@ from feast_pinot.offline.spark.tasks import ROW, ViewAsk
 from feast_pinot.specs import HistorySpec
 
 __all__ = ["SparkEngine"]
+
+_NULLABLE_INTS = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype(), pa.int16(): pd.Int16Dtype()}
 
 
 def _rows(spark: SparkSession, request: ActionRequest, history: FeatureView, hspec: HistorySpec,
@@ -47,7 +52,39 @@ def _rows(spark: SparkSession, request: ActionRequest, history: FeatureView, hsp
 
 
 class SparkEngine:
-    """Computes action-log views on Spark: the active session, or one built from ``offline_store.spark``."""
+    """Computes action-log views on Spark: the active session, or one built from ``offline_store.spark``.
+
+    Also the store's Spark frames: a Spark DataFrame or Spark SQL as ``entity_df``
+    (collected to the driver in its order: the delegate joins pandas rows), the
+    result as a Spark DataFrame (``to_spark_df``), and ``persist`` into Feast's
+    ``SavedDatasetSparkStorage``.
+    """
+
+    def entity_rows(self, config: RepoConfig, entity_df: Any) -> pd.DataFrame | None:
+        if not isinstance(entity_df, (str, DataFrame)):
+            return None
+        spark = spark_session(config.offline_store.spark)
+        frame = spark.sql(entity_df) if isinstance(entity_df, str) else entity_df
+        # integers stay integers where a value is missing (pandas' default would make them floats)
+        return frame.toArrow().to_pandas(types_mapper=_NULLABLE_INTS.get)
+
+    def result_frame(self, config: RepoConfig, table: pa.Table) -> DataFrame:
+        return spark_session(config.offline_store.spark).createDataFrame(table.replace_schema_metadata(None))
+
+    def persist(self, config: RepoConfig, table: pa.Table, storage: Any, allow_overwrite: bool) -> bool:
+        if not isinstance(storage, SavedDatasetSparkStorage):
+            return False
+        options = storage.spark_options
+        writer = self.result_frame(config, table).write.mode("overwrite" if allow_overwrite else "errorifexists")
+        try:
+            if options.table:
+                writer.saveAsTable(options.table)
+            else:
+                writer.format(options.file_format or "parquet").save(options.path)
+        except PySparkException as exc:
+            raise OfflineStoreError(f"saving the training data to {options.table or options.path} failed "
+                                    f"(allow_overwrite={allow_overwrite}): {exc}") from exc
+        return True
 
     def columns(self, request: ActionRequest) -> dict[str, Any]:
         config = request.config.offline_store.spark
