@@ -25,7 +25,7 @@ __all__ = [
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-EPOCH_MS_MIN = 978_307_200_000  # 2001-01-01T00:00:00Z
+EPOCH_MS_MIN = 315_532_800_000  # 1980-01-01T00:00:00Z: replays of older data (MovieLens: 1997) are times
 EPOCH_MS_MAX = 4_102_444_800_000  # 2100-01-01T00:00:00Z, excluded
 # What a value outside the range may be: a unit, and how to turn it into milliseconds (* mul // div).
 _OTHER_UNITS = (("seconds", 1000, 1), ("microseconds", 1, 1000), ("nanoseconds", 1, 1_000_000))
@@ -36,7 +36,7 @@ def epoch_ms_problem(ms: int) -> str | None:
     """Why ``ms`` cannot be the epoch milliseconds of an action or a request; None when it can.
 
     The one rule for request times and action timestamps, online and offline:
-    from 2001-01-01 (included) to 2100-01-01 (excluded). Outside it the value
+    from 1980-01-01 (included) to 2100-01-01 (excluded). Outside it the value
     is a unit mistake, not a time: seconds read as milliseconds fall in January
     1970 and give empty windows, microseconds fall thousands of years ahead.
     The reason shows the value as a date and names the unit it looks like.
@@ -45,7 +45,7 @@ def epoch_ms_problem(ms: int) -> str | None:
         return None
     guesses = [f"{unit}? as {unit} it is {_date(ms * mul // div)}" for unit, mul, div in _OTHER_UNITS
                if EPOCH_MS_MIN <= ms * mul // div < EPOCH_MS_MAX]
-    return (f"must be epoch milliseconds from 2001-01-01 to 2100-01-01, got {ms} "
+    return (f"must be epoch milliseconds from 1980-01-01 to 2100-01-01, got {ms} "
             f"({'; '.join([f'as milliseconds it is {_date(ms)}', *guesses])})")
 
 

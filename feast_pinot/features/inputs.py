@@ -1,6 +1,6 @@
 """What every engine parses the same way: request times, candidates, verbs and object keys.
 
-* :func:`request_time`: a row's request time (epoch ms, 2001 to 2100), or a
+* :func:`request_time`: a row's request time (epoch ms, 1980 to 2100), or a
   422-mapped error;
 * :func:`candidate_matrix`: candidate embeddings as rows, a zero row where a
   candidate is missing or malformed (its similarities are then 0);
@@ -29,7 +29,7 @@ __all__ = ["KeyCodes", "candidate_keys", "candidate_matrix", "request_ms", "requ
 
 
 def request_time(value: Any, field: str, row: int) -> int:
-    """A request's time (epoch ms, 2001 to 2100), or :class:`RequestFieldError` naming the field and row."""
+    """A request's time (epoch ms, 1980 to 2100), or :class:`RequestFieldError` naming the field and row."""
     ms = request_ms(value, field, row)
     if problem := epoch_ms_problem(ms):
         raise RequestFieldError(f"'{field}' {problem} in row {row}")

@@ -130,7 +130,7 @@ def _as_date(ms: int) -> str:
 
 SECONDS = NOW // 1000
 MICROS = NOW * 1000
-RANGE = "must be epoch milliseconds from 2001-01-01 to 2100-01-01, got"
+RANGE = "must be epoch milliseconds from 1980-01-01 to 2100-01-01, got"
 SECONDS_SAID = f"{SECONDS} (as milliseconds it is {_as_date(SECONDS)}; seconds? as seconds it is {_as_date(NOW)})"
 MICROS_SAID = (f"{MICROS} (as milliseconds it is after the year 9999; "
                f"microseconds? as microseconds it is {_as_date(NOW)})")

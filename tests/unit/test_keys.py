@@ -51,11 +51,11 @@ def test_an_object_names_the_key_after_its_prefix(
     assert object_key(text, prefix, key_is_int) == key
 
 
-def test_epoch_ms_is_plausible_from_2001_to_2100() -> None:
-    assert (EPOCH_MS_MIN, EPOCH_MS_MAX) == (978_307_200_000, 4_102_444_800_000)  # 2001-01-01, 2100-01-01 UTC
+def test_epoch_ms_is_plausible_from_1980_to_2100() -> None:
+    assert (EPOCH_MS_MIN, EPOCH_MS_MAX) == (315_532_800_000, 4_102_444_800_000)  # 1980-01-01, 2100-01-01 UTC
     assert epoch_ms_problem(EPOCH_MS_MIN) is None and epoch_ms_problem(EPOCH_MS_MAX - 1) is None
-    says = "must be epoch milliseconds from 2001-01-01 to 2100-01-01, got {} (as milliseconds it is {})"
-    assert epoch_ms_problem(EPOCH_MS_MIN - 1) == says.format(978307199999, "2000-12-31T23:59:59.999Z")
+    says = "must be epoch milliseconds from 1980-01-01 to 2100-01-01, got {} (as milliseconds it is {})"
+    assert epoch_ms_problem(EPOCH_MS_MIN - 1) == says.format(315532799999, "1979-12-31T23:59:59.999Z")
     assert epoch_ms_problem(EPOCH_MS_MAX) == says.format(4102444800000, "2100-01-01T00:00:00.000Z")
 
 
@@ -71,4 +71,4 @@ def test_epoch_ms_is_plausible_from_2001_to_2100() -> None:
     (2**70, "as milliseconds it is after the year 9999"),
 ])
 def test_an_implausible_epoch_ms_says_what_it_looks_like(value: int, shown: str) -> None:
-    assert epoch_ms_problem(value) == f"must be epoch milliseconds from 2001-01-01 to 2100-01-01, got {value} ({shown})"
+    assert epoch_ms_problem(value) == f"must be epoch milliseconds from 1980-01-01 to 2100-01-01, got {value} ({shown})"

@@ -90,7 +90,7 @@ def test_a_misspelt_or_missing_delegate_key_is_named(tmp_path: Path) -> None:
 
 
 def test_an_unknown_engine_and_a_misplaced_duckdb_option_are_named(tmp_path: Path) -> None:
-    assert "offline_store.engine: unknown engine 'dask' (known: duckdb)" in _error(
+    assert "offline_store.engine: unknown engine 'dask' (known: duckdb, spark)" in _error(
         {"type": STORE, "engine": "dask"}, tmp_path)
     message = _error({"type": STORE, "staging_location": "s3://b", "delegate": {"type": "duckdb"}}, tmp_path)
     assert "offline_store.staging_location: set it in offline_store.delegate" in message
