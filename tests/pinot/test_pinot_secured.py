@@ -25,6 +25,7 @@ from confluent_kafka.admin import (
 )
 from feast import FeatureStore
 from feast.repo_config import FeastConfigError
+from stream_ingest.local import eventually
 
 from demo.synthetic import Scenario, actions, raw_of
 from feast_pinot import push_actions
@@ -37,7 +38,6 @@ from feast_pinot.online.pinot.errors import PinotAuthError, PinotSchemaError
 from local_cluster.cluster import ClusterEndpoints
 from stream_ingest.config import load_config
 from stream_ingest.errors import BrokerUnavailableError, ConfigError
-from stream_ingest.local import eventually
 from tests.ingest.conftest import Topics, running, start_runner
 from tests.ingest.support import ingest_config
 from tests.ingest.test_kafka_roundtrip import check_online

@@ -35,7 +35,7 @@ def _table(ids: list[str], days: list[int], verb: str = "job-apply") -> pa.Table
 
 def test_a_write_makes_one_part_per_event_date_and_leaves_no_temporary(tmp_path: Path) -> None:
     written = write_action_parts(str(tmp_path), _table(["a", "b", "c"], [20_000, 20_001, 20_000]), SPEC)
-    assert [p.parent.name for p in written] == ["date=2024-10-04", "date=2024-10-05"]
+    assert [Path(p).parent.name for p in written] == ["date=2024-10-04", "date=2024-10-05"]
     assert [pq.read_table(p).column("action_id").to_pylist() for p in written] == [["a", "c"], ["b"]]
     assert pq.read_schema(written[0]).names == list(action_log_columns(SPEC))
     assert sorted(f for _, _, files in os.walk(tmp_path) for f in files if f.endswith(".tmp")) == []
@@ -44,7 +44,7 @@ def test_a_write_makes_one_part_per_event_date_and_leaves_no_temporary(tmp_path:
 def test_parts_are_listed_in_write_order_not_folder_order(tmp_path: Path) -> None:
     later_date = write_action_parts(str(tmp_path), _table(["a"], [20_001]), SPEC)
     earlier_date = write_action_parts(str(tmp_path), _table(["b"], [20_000]), SPEC)
-    assert log_parts(str(tmp_path)) == [str(p) for p in later_date + earlier_date]
+    assert log_parts(str(tmp_path)).paths == later_date + earlier_date
 
 
 def test_bad_parts_are_refused_before_anything_is_written(tmp_path: Path) -> None:
@@ -52,7 +52,7 @@ def test_bad_parts_are_refused_before_anything_is_written(tmp_path: Path) -> Non
         write_action_parts(str(tmp_path), _table(["a"], [20_000], verb="job-save"), SPEC)
     with pytest.raises(OfflineStoreError, match="actions for 'member_actions' do not match its columns"):
         write_action_parts(str(tmp_path), _table(["a"], [20_000]).drop_columns(["verb"]), SPEC)
-    assert log_parts(str(tmp_path)) == []
+    assert log_parts(str(tmp_path)).paths == []
 
 
 def test_paths_are_relative_to_the_feature_repo() -> None:
