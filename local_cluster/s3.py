@@ -5,7 +5,7 @@ starts it with the ``filesystem-nio2`` blob store in a fresh temporary folder
 and made-up credentials, waits until a bucket listing succeeds, creates the
 bucket, yields where it listens, then stops it and removes the folder.
 ``tests/fixtures/s3.py`` starts one per test session, for the tests that ask;
-``python -m local_cluster.s3`` runs one until Ctrl-C.
+``python -m local_cluster --s3`` runs one next to Pinot and Kafka until Ctrl-C.
 
 Clients of this server need two settings that real S3 does not (see
 :meth:`S3Server.client_env`): S3Proxy 2.6.0 answers the AWS SDK's default
@@ -18,24 +18,18 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
-import signal
-import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 import pyarrow.fs as pafs
 
 from local_cluster.artifacts import fetch
-from local_cluster.cluster import DEFAULT_CACHE
-from local_cluster.errors import LocalClusterError
 from local_cluster.ports import HOST, free_ports
 from local_cluster.process import JavaProcess, wait_until
 
-__all__ = ["S3PROXY_VERSION", "S3Server", "local_s3"]
+__all__ = ["S3PROXY_VERSION", "S3Server", "local_s3", "summary"]
 
 S3PROXY_VERSION = "2.6.0"
 REGION = "us-east-1"
@@ -120,28 +114,9 @@ def local_s3(cache: Path, bucket: str = "feast-pinot") -> Iterator[S3Server]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def main() -> int:
-    """``python -m local_cluster.s3``: run a local S3 server until Ctrl-C or SIGTERM."""
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    try:
-        with local_s3(DEFAULT_CACHE) as server:
-            print(f"S3Proxy {S3PROXY_VERSION} on http://{server.endpoint}, bucket '{server.bucket}'")
-            print("client environment (the last two only for this server):")
-            print("\n".join(f"export {key}={value}" for key, value in server.client_env().items()))
-            print(f"an action log path: {server.uri('member_actions')}")
-            print("Ctrl-C stops it.", flush=True)
-            stop.wait()
-    except LocalClusterError as error:
-        print(f"local S3: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def summary(server: S3Server) -> list[str]:
+    """What a user needs to point a log at the server."""
+    return [f"s3: S3Proxy {S3PROXY_VERSION} on http://{server.endpoint}, bucket '{server.bucket}'; client environment "
+            "(the checksum settings only for this server):",
+            *(f"  export {key}={value}" for key, value in server.client_env().items()),
+            f"  an action log path: s3://{server.bucket}/member_actions"]
