@@ -32,10 +32,13 @@ def log_files(config: RepoConfig, spec: HistorySpec) -> LogParts:
 
 def _log_sql(spec: HistorySpec, source: str) -> str:
     emb = ", embedding" if spec.log.embedding_dim else ""
+    # an action whose embedding is not finite was refused online: dropped before the dedup, as offline.log does
+    finite = "WHERE coalesce(list_bool_and(list_transform(embedding, lambda x: isfinite(x))), true)" if emb else ""
     return f"""
         SELECT "{spec.log.actor_join_key}" AS actor, action_id, verb, object{emb},
                {epoch_ms_sql("event_timestamp")} AS ts
         FROM {source}
+        {finite}
         QUALIFY row_number() OVER (
             PARTITION BY action_id
             ORDER BY parse_filename(filename), file_row_number) = 1

@@ -25,7 +25,6 @@ from confluent_kafka.admin import (
 )
 from feast import FeatureStore
 from feast.repo_config import FeastConfigError
-from stream_ingest.local import eventually
 
 from demo.synthetic import Scenario, actions, raw_of
 from feast_pinot import push_actions
@@ -36,6 +35,7 @@ from feast_pinot.online.pinot import PinotOnlineStoreConfig
 from feast_pinot.online.pinot.backend import PinotBackend
 from feast_pinot.online.pinot.errors import PinotAuthError, PinotSchemaError
 from local_cluster.cluster import ClusterEndpoints
+from local_cluster.polling import eventually
 from stream_ingest.config import load_config
 from stream_ingest.errors import BrokerUnavailableError, ConfigError
 from tests.ingest.conftest import Topics, running, start_runner
