@@ -8,7 +8,9 @@ written more than ``--older-than`` ago (their names start with the write
 time) become one part:
 
 * it holds only the rows that count: the first copy of each ``action_id`` in
-  the whole log (every folder, write order). A copy that does not count is
+  the whole log (every folder, write order) among the copies readers take (an
+  embedding that is not finite is skipped before the dedup: such rows are kept
+  as they are, still skipped, still logged). A copy that does not count is
   dropped, which changes nothing a reader computes;
 * it is named after the earliest part it replaces (``<that part's name>-c-<id>``),
   so it sorts at that part's place. Every row in it was the first copy of its
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from feast_pinot.errors import FeastPinotError, OfflineStoreError
@@ -75,16 +78,33 @@ def _folder(path: str) -> str:
     return path.rsplit("/", 1)[0]
 
 
+def _ids_and_skipped(store: LogStore, path: str) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """The part's action ids, and which of its rows readers skip (an embedding that is not finite)."""
+    names = pq.read_schema(path, filesystem=store.fs).names
+    table = pq.read_table(path, columns=[c for c in ("action_id", "embedding") if c in names], filesystem=store.fs)
+    skipped = np.zeros(table.num_rows, bool)
+    if "embedding" in names:
+        embeddings = table.column("embedding")
+        # a missing value inside an embedding is no finite number either (the engines' loaders skip it too)
+        bad = ~pc.is_finite(pc.list_flatten(embeddings)).fill_null(False).to_numpy(zero_copy_only=False)
+        rows = pc.list_parent_indices(embeddings).to_numpy(zero_copy_only=False)
+        skipped = np.bincount(rows[bad], minlength=table.num_rows) > 0
+    return table.column("action_id"), skipped
+
+
 def _counting(store: LogStore, parts: list[str]) -> list[np.ndarray]:
-    """Per part (write order), which rows hold the first copy of their ``action_id`` in the whole log."""
+    """Per part (write order), which rows to keep: the first copy of each ``action_id`` in the whole log
+    among those readers take, and the rows readers skip (kept as they are)."""
     try:
-        ids = [pq.read_table(p, columns=["action_id"], filesystem=store.fs).column("action_id") for p in parts]
+        found = [_ids_and_skipped(store, p) for p in parts]
     except (OSError, KeyError, pa.ArrowInvalid) as exc:
         raise OfflineStoreError(f"reading the action ids of {store.shown}: {exc}") from exc
-    every = pd.Series(pa.chunked_array([c for column in ids for c in column.chunks], pa.string()).to_pandas())
-    first = ~every.duplicated(keep="first").to_numpy()
-    bounds = np.cumsum([0, *(len(column) for column in ids)])
-    return [first[bounds[i]:bounds[i + 1]] for i in range(len(parts))]
+    every = pd.Series(pa.chunked_array([c for ids, _ in found for c in ids.chunks], pa.string()).to_pandas())
+    skipped = np.concatenate([s for _, s in found]) if found else np.zeros(0, bool)
+    first = ~every.where(~skipped).duplicated(keep="first").to_numpy() & ~skipped
+    keep = first | skipped
+    bounds = np.cumsum([0, *(len(ids) for ids, _ in found)])
+    return [keep[bounds[i]:bounds[i + 1]] for i in range(len(parts))]
 
 
 def _old(path: str, cutoff_ns: int) -> bool:

@@ -24,8 +24,8 @@ from feast_pinot import clock
 from feast_pinot.errors import OfflineStoreError
 from feast_pinot.offline import compact as compact_module
 from feast_pinot.offline.compact import compact_log, main, parse_age
-from feast_pinot.offline.parts import log_parts, write_action_parts
-from feast_pinot.offline.storage import LogStore
+from feast_pinot.offline.parts import log_parts, part_bytes, part_name, part_schema, write_action_parts
+from feast_pinot.offline.storage import LogStore, open_log
 from feast_pinot.specs import ActionLogSpec, spec_of
 from tests.integration.test_object_storage import _actions, _entities, _refs, _repo
 
@@ -145,6 +145,29 @@ def test_a_late_write_during_a_run_is_kept(repo: tuple[FeatureStore, int], monke
     for batch in [*_batches(now, 8, 1), late]:  # the same writes, never compacted
         _write(fresh, batch)
     pd.testing.assert_frame_equal(with_late, _training(fresh, now), check_exact=True)
+
+
+def test_rows_readers_skip_stay_skipped_and_the_next_copy_counts(tmp_path: Path) -> None:
+    """A part written by another writer, first, with embeddings that are not finite: readers skip those rows,
+    so the copies that count are the later ones; compaction keeps both (the skipped ones still skipped)."""
+    now = clock.now_ms()
+    store = _repo(tmp_path / "repo", {log: f"data/{log}" for log in LOGS}, now)
+    batches = _batches(now, 4, 5)
+    corrupt = batches[0].iloc[10:30]
+    spec = spec_of(store.get_feature_view("acts"), ActionLogSpec)
+    assert spec is not None
+    nan = pa.array([[float("nan"), 1.0]] * 20, pa.list_(pa.float32()), from_pandas=False)
+    table = pa.Table.from_pandas(corrupt, preserve_index=False).set_column(
+        list(corrupt.columns).index("embedding"), "embedding", nan).select(list(part_schema(spec).names))
+    open_log(_root(store, "acts")).write_whole(
+        f"{_root(store, 'acts')}/date={corrupt['event_timestamp'].iloc[0]:%Y-%m-%d}/{part_name(time.time_ns())}",
+        part_bytes(table.cast(part_schema(spec))))
+    for batch in batches:
+        _write(store, batch)
+    before = _training(store, now)
+    done = compact_log(_root(store, "acts"), 3600, time.time_ns() + LATER_NS)
+    assert done.rows_kept == 4 * 40 - 3 * 5 + 20  # the skipped rows and every id's first readable copy
+    pd.testing.assert_frame_equal(_training(store, now), before, check_exact=True)
 
 
 def test_compaction_on_s3(tmp_path: Path, s3_log: str, capsys: pytest.CaptureFixture[str]) -> None:
