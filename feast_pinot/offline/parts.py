@@ -132,9 +132,16 @@ class LogParts:
 
 def list_parts(store: LogStore) -> list[str]:
     """The Parquet parts under the store's root in write order (part names start with the write time)."""
+    root = store.root.rstrip("/")
     found = [info.path for info in store.files(store.root, ".parquet")
-             if not _basename(info.path).startswith((".", "_"))]  # hidden: temporary or not the log's
+             if not _hidden(info.path[len(root):])]
     return sorted(found, key=_basename)  # the listing is sorted by path already: ties keep a fixed order
+
+
+def _hidden(below_root: str) -> bool:
+    """A temporary file, or one in a folder that is not the log's (``_ingest_offsets``): a name in the
+    path that starts with ``.`` or ``_`` (the files Spark's listing skips too)."""
+    return any(name.startswith((".", "_")) for name in below_root.replace(os.sep, "/").split("/"))
 
 
 def log_parts(root: str) -> LogParts:

@@ -34,23 +34,33 @@ import pyarrow.fs as pafs
 
 from feast_pinot.errors import OfflineStoreError
 
-__all__ = ["SECRET_OPTIONS", "LogStore", "check_log_uri", "open_log"]
+__all__ = ["SECRET_OPTIONS", "LogStore", "check_log_uri", "open_log", "uri_problem"]
 
 # URI query options that would put a secret in the repo's declarations
 SECRET_OPTIONS = ("access_key", "secret_key", "session_token", "access_token")
 
 
-def check_log_uri(root: str) -> None:
-    """Refuse a log URI that carries a credential; a local path passes."""
+def uri_problem(root: str) -> str | None:
+    """What is wrong with a log root given as a URI (a credential in it), or None; a local path has none.
+
+    The declaration of a log calls it (``ActionLogSpec``), so a secret is refused before it reaches the registry.
+    """
     if "://" not in root:
-        return
+        return None
     parts = urlsplit(root)
     given = sorted(set(parse_qs(parts.query)) & set(SECRET_OPTIONS))
-    if given or parts.password is not None or parts.username is not None:
-        what = ", ".join(given) or "a user name or password"
-        raise OfflineStoreError(
-            f"the action log URI {_shown(root)} carries {what}: give credentials through the environment "
+    if not given and parts.password is None and parts.username is None:
+        return None
+    what = ", ".join(given) or "a user name or password"
+    return (f"the action log URI {_shown(root)} carries {what}: give credentials through the environment "
             f"(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE) or an instance role, not in the repo")
+
+
+def check_log_uri(root: str) -> None:
+    """Refuse a log URI that carries a credential (:class:`OfflineStoreError`)."""
+    problem = uri_problem(root)
+    if problem is not None:
+        raise OfflineStoreError(problem)
 
 
 def _shown(root: str) -> str:
