@@ -11,6 +11,9 @@ range join).
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -148,3 +151,31 @@ def test_training_data_from_s3_equals_local(pushed: dict[str, Any], monkeypatch:
     assert local["acts_win__a_count_24h"].sum() > 0 and local["light_win__b_count_24h"].sum() > 0
     # the first push's copies of the duplicated ids count: none of the second push's first ten rows is read
     assert len(local) == len(entities)
+
+
+_HALF_AN_UPLOAD = """
+import sys, time
+from feast_pinot.offline.storage import open_log
+store = open_log(sys.argv[1])
+out = store.fs.open_output_stream(store.path("date=2026-12-06", "part-1.parquet"))
+out.write(b"x" * (12 << 20))  # past pyarrow's first multipart part: an upload in progress
+out.flush()
+print("half written", flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_writer_killed_mid_upload_leaves_no_object(s3_log: str, s3_server: S3Server) -> None:
+    """Parts are uploaded in one piece (``LogStore.write_whole``): S3 shows an object only once its upload
+    completes, so a writer killed mid-upload leaves nothing a reader lists."""
+    child = subprocess.Popen([sys.executable, "-c", _HALF_AN_UPLOAD, s3_log], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "half written\n"
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    finally:
+        child.kill()
+    assert log_parts(s3_log).paths == []
+    prefix = s3_log.removeprefix("s3://")
+    listed = s3_server.filesystem().get_file_info(pafs.FileSelector(prefix, allow_not_found=True, recursive=True))
+    assert [f.path for f in listed if f.type == pafs.FileType.File] == []
