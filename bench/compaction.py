@@ -7,13 +7,23 @@ DuckDB engine, a fresh process each) is measured on it, then
 ``feast_pinot.offline.compact`` runs, then ``historical_s`` again on the same
 log. Prints the figures (tests/integration/test_compaction.py checks the
 training data is equal before and after).
+
+``--s3``: the same parts also go to a local S3 server (S3Proxy, started
+here), into a copy of the repo whose log path is an ``s3://`` URI, and
+``historical_s`` is measured on both, before and after compaction of each.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +31,37 @@ import numpy as np
 from bench import historical
 from feast_pinot.offline.compact import compact_log
 from feast_pinot.offline.parts import log_parts
+from feast_pinot.offline.storage import open_log
+from local_cluster.cluster import DEFAULT_CACHE
+from local_cluster.s3 import S3Server, local_s3
 
 
 def _median_s(repo: Path, entities: Path, repeats: int) -> float:
     return float(np.median([historical._run("ours", repo, entities)["seconds"] for _ in range(repeats)]))
+
+
+def _s3_twin(repo: Path, log: str, server: S3Server) -> tuple[Path, str]:
+    """A copy of ``repo`` whose log is on the server, holding the same parts under the same names."""
+    twin = repo.parent / "ours_s3"
+    shutil.copytree(repo, twin)
+    root = f"s3://{server.bucket}/bench/member_actions"
+    features = twin / "features.py"
+    features.write_text(features.read_text().replace('path="data/member_actions"', f'path="{root}"'))
+    subprocess.run([str(Path(sys.executable).parent / "feast"), "apply"], cwd=twin, check=True, capture_output=True)
+    target = open_log(root)
+    for path in log_parts(log).paths:
+        target.write_whole(target.path(*Path(path).relative_to(log).parts), Path(path).read_bytes())
+    return twin, root
+
+
+@contextlib.contextmanager
+def _maybe_s3(wanted: bool) -> Iterator[S3Server | None]:
+    if not wanted:
+        yield None
+        return
+    with local_s3(DEFAULT_CACHE) as server:
+        os.environ.update(server.client_env())  # this process and the measured ones are the server's clients
+        yield server
 
 
 def main() -> None:
@@ -33,23 +70,25 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000, help="entity rows")
     parser.add_argument("--part-actions", type=int, default=1_000, help="actions per write")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--s3", action="store_true", help="also on a local S3 server")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-compaction-") as folder:
+    with tempfile.TemporaryDirectory(prefix="bench-compaction-") as folder, _maybe_s3(args.s3) as server:
         paths = historical.prepare_ours(Path(folder), args.rows, args.actions, max(2_000, args.actions // 50),
                                         chunk=args.part_actions)
-        log = str(paths["ours"] / "data" / "member_actions")
-        before_parts = len(log_parts(log).paths)
-        before = _median_s(paths["ours"], paths["entities"], args.repeats)
-        started = time.perf_counter()
-        done = compact_log(log, 0)
-        compact_s = time.perf_counter() - started
-        after = _median_s(paths["ours"], paths["entities"], args.repeats)
-    print(f"log: {args.actions:,} actions in {before_parts:,} parts ({args.part_actions:,} actions per write); "
-          f"{args.rows:,} entity rows; median of {args.repeats}")
-    print(f"historical_s before compaction: {before:.2f}")
-    print(f"compaction: {compact_s:.2f} s, {done.parts_before:,} parts -> {done.parts_after:,}, "
-          f"{done.rows_kept:,} rows rewritten")
-    print(f"historical_s after compaction: {after:.2f} (ratio before/after {before / after:.2f})")
+        repos = {"local disk": (paths["ours"], str(paths["ours"] / "data" / "member_actions"))}
+        if server is not None:
+            repos["S3Proxy"] = _s3_twin(*repos["local disk"], server)
+        print(f"log: {args.actions:,} actions in {len(log_parts(repos['local disk'][1]).paths):,} parts "
+              f"({args.part_actions:,} actions per write); {args.rows:,} entity rows; median of {args.repeats}")
+        for where, (repo, log) in repos.items():
+            before = _median_s(repo, paths["entities"], args.repeats)
+            started = time.perf_counter()
+            done = compact_log(log, 0)
+            compact_s = time.perf_counter() - started
+            after = _median_s(repo, paths["entities"], args.repeats)
+            print(f"{where}: historical_s {before:.2f} before compaction, {after:.2f} after "
+                  f"(ratio {before / after:.2f}); compaction {compact_s:.2f} s, "
+                  f"{done.parts_before:,} parts -> {done.parts_after:,}", flush=True)
 
 
 if __name__ == "__main__":
