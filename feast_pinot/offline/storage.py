@@ -25,7 +25,6 @@ settings can ride in the URI's query as pyarrow reads them
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -131,10 +130,6 @@ class LogStore:
         """Create the root folder where folders exist (object stores have none to make)."""
         if self.local:
             os.makedirs(self.root, exist_ok=True)
-
-    def opener(self) -> Callable[[str], pa.NativeFile]:
-        """Opens a path for random access (Parquet footers)."""
-        return self.fs.open_input_file
 
 
 def open_log(root: str) -> LogStore:
