@@ -184,7 +184,12 @@ def test_compaction_on_s3(tmp_path: Path, s3_log: str, capsys: pytest.CaptureFix
     pd.testing.assert_frame_equal(_training(store, now), before, check_exact=True)
 
 
-def test_bad_ages_are_refused() -> None:
+def test_bad_ages_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert parse_age("90s") == 90 and parse_age("1.5h") == 5400 and parse_age("2d") == 172_800
     with pytest.raises(OfflineStoreError, match=r"--older-than '1 hour': expected a number and a unit"):
         parse_age("1 hour")
+    assert main([str(tmp_path), "--older-than", "1 hour"]) == 2
+    assert capsys.readouterr().err == ("compact: --older-than '1 hour': expected a number and a unit (s, m, h, d), "
+                                       "e.g. 1h\n")
+    assert main(["s3://b/log?secret_key=x", "--older-than", "1h"]) == 2
+    assert "carries secret_key" in capsys.readouterr().err
