@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pytest
 from feast import FeatureStore
@@ -34,8 +35,8 @@ from feast_pinot import (
     push_actions,
     windowed_action_features,
 )
-from feast_pinot.offline.parts import log_parts
-from feast_pinot.specs import HISTORY_FEATURES, WindowedFeaturesSpec, spec_of
+from feast_pinot.offline.parts import log_parts, write_action_parts
+from feast_pinot.specs import HISTORY_FEATURES, ActionLogSpec, WindowedFeaturesSpec, spec_of
 from feast_pinot.windows import output_names
 from tests.fixtures.s3 import S3Server
 from tests.integration.mini_repo import YAML, jobs_entities
@@ -179,3 +180,18 @@ def test_a_writer_killed_mid_upload_leaves_no_object(s3_log: str, s3_server: S3S
     prefix = s3_log.removeprefix("s3://")
     listed = s3_server.filesystem().get_file_info(pafs.FileSelector(prefix, allow_not_found=True, recursive=True))
     assert [f.path for f in listed if f.type == pafs.FileType.File] == []
+
+
+def test_the_endpoint_can_ride_in_the_uri(s3_log: str, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``?endpoint_override=…&scheme=http``: the log's own path names the server; credentials stay in the env."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    key = s3_log.removeprefix(f"s3://{s3_server.bucket}/")
+    uri = s3_server.uri(key)
+    spec = ActionLogSpec(name="acts", actor_join_key="member_id", actor_is_int=True, verbs=VERBS,
+                         retention_ms=48 * HOUR, max_actions=200, embedding_dim=DIM, future_tolerance_ms=300_000,
+                         path=uri)
+    frame = _actions(clock.now_ms(), np.random.default_rng(2), 30, "u")
+    written = write_action_parts(uri, pa.Table.from_pandas(frame, preserve_index=False), spec)
+    assert log_parts(uri).paths == written and all(p.startswith(f"{s3_server.bucket}/{key}/date=") for p in written)
+    listed = s3_server.filesystem().get_file_info(pafs.FileSelector(f"{s3_server.bucket}/{key}", recursive=True))
+    assert sorted(f.path for f in listed if f.type == pafs.FileType.File) == sorted(written)
