@@ -46,12 +46,12 @@ FEATURES = {"ours": WINDOW_FEATURES, "decayed_seen": DECAYED_SEEN_FEATURES, "int
 SPAN = 120 * HOUR
 
 
-def _write_log(store: FeatureStore, n_actions: int, members: int, start: int) -> None:
+def _write_log(store: FeatureStore, n_actions: int, members: int, start: int, chunk: int) -> None:
+    """``n_actions`` in writes of ``chunk`` actions (each a part per event date)."""
     spec = log_spec(store, "member_actions")
     rng = np.random.default_rng(21)
     _, emb = job_embeddings(Scenario(start_ms=0, jobs=JOBS))
     jobs = rng.integers(0, len(emb), n_actions)
-    chunk = 250_000
     for lo in range(0, n_actions, chunk):
         hi = min(n_actions, lo + chunk)
         part = pa.table({
@@ -66,11 +66,13 @@ def _write_log(store: FeatureStore, n_actions: int, members: int, start: int) ->
         write_action_parts(resolve_path(store.repo_path, spec.path), part, spec)
 
 
-def prepare_ours(root: Path, entity_rows: int, n_actions: int, members: int) -> dict[str, Path]:
-    """Our repo with ``n_actions`` in its log, and ``entity_rows`` entity rows, written under ``root``."""
+def prepare_ours(root: Path, entity_rows: int, n_actions: int, members: int,
+                 chunk: int = 250_000) -> dict[str, Path]:
+    """Our repo with ``n_actions`` in its log (written ``chunk`` at a time), and ``entity_rows`` entity rows,
+    written under ``root``."""
     store = ours(root, members=members, actions=0)
     start = int(pd.Timestamp.now(tz="UTC").value // 1_000_000) - SPAN
-    _write_log(store, n_actions, members, start)
+    _write_log(store, n_actions, members, start, chunk)
     rng = np.random.default_rng(22)
     entities = pd.DataFrame({
         "member_id": rng.integers(1, members + 1, entity_rows),

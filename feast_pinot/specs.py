@@ -15,6 +15,7 @@ from typing import Annotated, Literal, TypeVar, overload
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 from feast_pinot.keys import object_key
+from feast_pinot.offline.storage import uri_problem
 
 __all__ = [
     "HISTORY_FEATURES",
@@ -66,7 +67,15 @@ class ActionLogSpec(_Spec):
     max_actions: int = Field(gt=0)
     embedding_dim: int = Field(ge=0, description="0: no embedding stored with actions")
     future_tolerance_ms: int = Field(ge=0)
-    path: str = Field(description="offline action log directory (Parquet parts)")
+    path: str = Field(description="offline action log directory (Parquet parts): a path or a filesystem URI")
+
+    @model_validator(mode="after")
+    def _no_secret_in_path(self) -> ActionLogSpec:
+        # across the model, not on the field: a field's error would quote the value, secret included
+        problem = uri_problem(self.path)
+        if problem is not None:
+            raise ValueError(f"path: {problem}")
+        return self
 
     @property
     def push_source(self) -> str:

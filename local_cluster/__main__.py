@@ -1,8 +1,9 @@
-"""``python -m local_cluster [--secured] [--fetch-only] [--cache DIR]``: run a local Pinot + Kafka until Ctrl-C."""
+"""``python -m local_cluster [--secured] [--s3] [--fetch-only] [--cache DIR]``: a local Pinot + Kafka until Ctrl-C."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -11,6 +12,7 @@ from types import FrameType
 
 from local_cluster.cluster import DEFAULT_CACHE, fetch_runtimes, local_cluster
 from local_cluster.errors import LocalClusterError
+from local_cluster.s3 import local_s3, summary
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -20,6 +22,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fetch-only", action="store_true", help="download the jars, start nothing")
     parser.add_argument("--secured", action="store_true",
                         help="Kafka with SASL/SCRAM and ACLs, Pinot with basic auth; prints the made-up passwords")
+    parser.add_argument("--s3", action="store_true", help="also a local S3 server (S3Proxy) for the offline log")
     return parser.parse_args(argv)
 
 
@@ -43,8 +46,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"kafka users (SCRAM-SHA-512): {cluster.credentials.kafka}")
                 print(f"pinot users (basic auth): {cluster.credentials.pinot}")
             print("feature_store.yaml:\n" + cluster.online_store_block(), end="")
-            print("Ctrl-C stops both.", flush=True)
-            stop.wait()
+            with local_s3(args.cache) if args.s3 else contextlib.nullcontext() as s3:
+                if s3 is not None:
+                    print("\n".join(summary(s3)))
+                print("Ctrl-C stops them.", flush=True)
+                stop.wait()
             print("stopping...", flush=True)
     except LocalClusterError as error:
         print(f"local cluster: {error}", file=sys.stderr)

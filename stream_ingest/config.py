@@ -189,7 +189,7 @@ class OnlineConfig(_Model):
 
 class OfflineConfig(_Model):
     path: str | None = None
-    """Offline action log folder; default: the action log's own path in the repo."""
+    """Offline action log folder or URI (``s3://...``); default: the action log's own path in the repo."""
     flush_interval_ms: int = Field(default=5_000, ge=0)
     """Parquet parts are written at most this often; offsets are committed after them."""
     max_rows: int = Field(default=100_000, gt=0)

@@ -9,11 +9,13 @@ duplicates) and moves marks on after each flush; the runner's
 :class:`~stream_ingest.runner.incarnations.Incarnations` alone starts new
 generations.
 
-Where marks persist is a :class:`MarkStore`: one JSON file per partition under
-``<offline log>/_ingest_offsets/<group>/`` (:class:`FileMarkStore`). Another
-store (object storage next to the log) only has to load and save one mark
-atomically. :class:`Marks` is the view one process shares between its parts:
-each partition's mark read once per assignment and written through.
+Where marks persist is a :class:`MarkStore` next to the log, chosen by
+:func:`mark_store_beside`: on a local disk one JSON file per partition under
+``<offline log>/_ingest_offsets/<group>/``, replaced by rename
+(:class:`FileMarkStore`); on object storage, which has no rename, write-once
+objects whose names sort as the marks do (:class:`ObjectMarkStore`).
+:class:`Marks` is the view one process shares between its parts: each
+partition's mark read once per assignment and written through.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["NO_MARK", "FileMarkStore", "Mark", "MarkStore", "Marks", "Partition"]
+from feast_pinot.offline.storage import LogStore, open_log
+
+__all__ = ["NO_MARK", "FileMarkStore", "Mark", "MarkStore", "Marks", "ObjectMarkStore", "Partition",
+           "mark_store_beside"]
 
 Partition = tuple[str, int]
 
@@ -81,6 +86,53 @@ class FileMarkStore:
         temp.write_text(json.dumps({"next_offset": mark.next_offset, "generation": mark.generation,
                                     "topic_id": mark.topic_id}))
         os.replace(temp, path)
+
+
+class ObjectMarkStore:
+    """Marks as write-once objects, one folder per partition: ``mark-<generation>-<next offset>.json``.
+
+    A partition's marks only move forward in (generation, next offset), so the
+    greatest name is the current mark: saving uploads a new object whole (no
+    rename needed), then deletes the older ones. A reader that listed an object
+    deleted meanwhile lists again.
+    """
+
+    _ATTEMPTS = 5
+
+    def __init__(self, store: LogStore, group_id: str) -> None:
+        self._store, self._group = store, group_id.replace("/", "_")
+
+    def _folder(self, tp: Partition) -> str:
+        return self._store.path("_ingest_offsets", self._group, f"{tp[0]}-{tp[1]}")
+
+    def _names(self, tp: Partition) -> list[str]:
+        return [info.path for info in self._store.files(self._folder(tp), ".json")
+                if info.path.rsplit("/", 1)[-1].startswith("mark-")]
+
+    def load(self, tp: Partition) -> Mark | None:
+        for _ in range(self._ATTEMPTS):
+            names = self._names(tp)
+            if not names:
+                return None
+            data = self._store.read(names[-1])
+            if data is not None:
+                body = json.loads(data)
+                return Mark(body["next_offset"], body["generation"], body.get("topic_id"))
+        raise OSError(f"the marks of {tp[0]}[{tp[1]}] under {self._store.shown} kept changing while read")
+
+    def save(self, tp: Partition, mark: Mark) -> None:
+        name = f"{self._folder(tp)}/mark-{mark.generation:010d}-{mark.next_offset:020d}.json"
+        self._store.write_whole(name, json.dumps({"next_offset": mark.next_offset, "generation": mark.generation,
+                                                  "topic_id": mark.topic_id}).encode())
+        self._store.delete([older for older in self._names(tp) if older < name])
+
+
+def mark_store_beside(log_root: str, group_id: str) -> MarkStore:
+    """The marks of consumer group ``group_id`` next to the offline log at ``log_root``."""
+    store = open_log(log_root)
+    if store.local:
+        return FileMarkStore.beside(Path(store.root), group_id)
+    return ObjectMarkStore(store, group_id)
 
 
 class Marks:

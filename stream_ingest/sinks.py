@@ -34,6 +34,7 @@ from feast_pinot.actions import Action, actions_to_frame, actions_to_table
 from feast_pinot.errors import ActionValidationError
 from feast_pinot.kafka_produce import produce_one
 from feast_pinot.offline.parts import write_action_parts
+from feast_pinot.offline.storage import open_log
 from feast_pinot.online.adapter import BackendOnlineStore, table_name
 from feast_pinot.online.backend import OnlineBackend
 from feast_pinot.specs import ActionLogSpec
@@ -158,8 +159,9 @@ class OfflineSink:
     to (its ``generation``) is decided by the runner, not here.
     """
 
-    def __init__(self, root: Path, spec: ActionLogSpec, marks: Marks, max_rows: int) -> None:
-        self._root = root
+    def __init__(self, root: str | Path, spec: ActionLogSpec, marks: Marks, max_rows: int) -> None:
+        self._root = str(root)
+        self._local = open_log(self._root).local
         self._spec = spec
         self._marks = marks
         self._max_rows = max_rows
@@ -197,7 +199,7 @@ class OfflineSink:
         """Write the buffered actions, then record how far each partition is written."""
         actions = [a for buffer in self._buffers.values() for a in buffer]
         if actions:
-            write_action_parts(str(self._root), actions_to_table(actions, self._spec), self._spec)
+            write_action_parts(self._root, actions_to_table(actions, self._spec), self._spec)
         for tp, offset in self._passed.items():
             if offset > self._marks.get(tp).next_offset:
                 self._marks.advance(tp, offset)
@@ -218,10 +220,13 @@ class OfflineSink:
     def _sweep_temp_files(self) -> None:
         """Remove the temporary files of part writes that a crash cut short. One not
         touched for STALE_TEMP_S is no longer being written (by any process: several
-        share the folder); writing a part takes seconds."""
+        share the folder); writing a part takes seconds. Object stores have none: an
+        upload cut short never becomes an object."""
         self._last_sweep = time.monotonic()
+        if not self._local:
+            return
         cutoff = time.time() - STALE_TEMP_S
-        stale = [p for p in self._root.glob("date=*/.part-*.parquet.tmp") if _mtime(p) < cutoff]
+        stale = [p for p in Path(self._root).glob("date=*/.part-*.parquet.tmp") if _mtime(p) < cutoff]
         for path in stale:
             path.unlink(missing_ok=True)
         if stale:

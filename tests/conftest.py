@@ -1,2 +1,2 @@
 pytest_plugins = ["tests.fixtures.cluster", "tests.fixtures.kafka", "tests.fixtures.pinot", "tests.fixtures.postgres",
-                  "tests.fixtures.spark"]
+                  "tests.fixtures.s3", "tests.fixtures.spark"]

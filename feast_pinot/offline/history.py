@@ -16,8 +16,8 @@ from feast import FeatureView
 from feast.repo_config import RepoConfig
 
 from feast_pinot.errors import OfflineStoreError
-from feast_pinot.offline.duckdb import epoch_ms_sql, session, sql_literal
-from feast_pinot.offline.parts import log_parts, resolve_path
+from feast_pinot.offline.duckdb import epoch_ms_sql, parts_sql, session, sql_literal
+from feast_pinot.offline.parts import LogParts, log_parts, resolve_path
 from feast_pinot.offline.plan import ROW_ID, EntityPlan
 from feast_pinot.specs import HISTORY_FEATURES, AttributeJoinSpec, HistorySpec, spec_of
 
@@ -25,20 +25,19 @@ __all__ = ["build_histories", "log_files"]
 _ORDER = "ts DESC, action_id ASC"
 
 
-def log_files(config: RepoConfig, spec: HistorySpec) -> list[str]:
+def log_files(config: RepoConfig, spec: HistorySpec) -> LogParts:
     """The Parquet parts of the history's log, in write order."""
     return log_parts(resolve_path(config.repo_path, spec.log.path))
 
 
-def _log_sql(spec: HistorySpec, files: list[str]) -> str:
+def _log_sql(spec: HistorySpec, source: str) -> str:
     emb = ", embedding" if spec.log.embedding_dim else ""
     # an action whose embedding is not finite was refused online: dropped before the dedup, as offline.log does
     finite = "WHERE coalesce(list_bool_and(list_transform(embedding, lambda x: isfinite(x))), true)" if emb else ""
     return f"""
         SELECT "{spec.log.actor_join_key}" AS actor, action_id, verb, object{emb},
                {epoch_ms_sql("event_timestamp")} AS ts
-        FROM read_parquet([{", ".join(map(sql_literal, files))}],
-                          filename = true, file_row_number = true, union_by_name = true)
+        FROM {source}
         {finite}
         QUALIFY row_number() OVER (
             PARTITION BY action_id
@@ -100,7 +99,7 @@ def _query(config: RepoConfig, spec: HistorySpec, entities: pd.DataFrame) -> pd.
         return pd.DataFrame({c: [] for c in columns})
     with session(f"building history '{spec.name}'") as con:
         con.register("entities", entities)
-        con.execute(f"CREATE TEMP VIEW log AS {_log_sql(spec, files)}")
+        con.execute(f"CREATE TEMP VIEW log AS {_log_sql(spec, parts_sql(con, files))}")
         con.execute(f"CREATE TEMP TABLE hits AS {_hits_sql(spec)}")
         if spec.attribute is not None:
             attr_path = resolve_path(config.repo_path, spec.attribute.path)

@@ -27,9 +27,10 @@ from feast.repo_config import RepoConfig
 
 from feast_pinot.errors import OfflineStoreError
 from feast_pinot.features import Embeddings
-from feast_pinot.offline.duckdb import epoch_ms_sql, session, sql_literal
+from feast_pinot.offline.duckdb import epoch_ms_sql, parts_sql, session, sql_literal
 from feast_pinot.offline.engine import ActionLog, empty_log
 from feast_pinot.offline.history import log_files
+from feast_pinot.offline.parts import LogParts
 from feast_pinot.specs import HistorySpec
 
 __all__ = ["LogCache", "load_log"]
@@ -54,7 +55,7 @@ class LogCache:
         return self._found[spec.name]
 
 
-def _narrow_sql(spec: HistorySpec, files: list[str], objects: bool, skipped: bool) -> str:
+def _narrow_sql(spec: HistorySpec, files: list[str], source: str, objects: bool, skipped: bool) -> str:
     file_list = "[" + ", ".join(map(sql_literal, files)) + "]"
     verb_list = "[" + ", ".join(map(sql_literal, spec.log.verbs)) + "]"
     obj, arg_obj, out_obj = ("object, ", "arg_min(object, pos) AS object, ", ", object") if objects else ("", "", "")
@@ -64,7 +65,7 @@ def _narrow_sql(spec: HistorySpec, files: list[str], objects: bool, skipped: boo
             SELECT "{spec.log.actor_join_key}" AS actor, action_id, {obj}{epoch_ms_sql("event_timestamp")} AS ts,
                    coalesce(list_position({verb_list}, verb), 0) AS verb_no,
                    ((list_position({file_list}, filename) - 1)::BIGINT << 32) + file_row_number AS pos
-            FROM read_parquet({file_list}, filename = true, file_row_number = true, union_by_name = true)),
+            FROM {source}),
         unique_actions AS (
             SELECT action_id, arg_min(actor, pos) AS actor, arg_min(ts, pos) AS ts, {arg_obj}
                    arg_min(verb_no, pos) AS verb_no, min(pos) AS pos
@@ -75,9 +76,10 @@ def _narrow_sql(spec: HistorySpec, files: list[str], objects: bool, skipped: boo
     """
 
 
-def _stored_embeddings(files: list[str], dim: int) -> tuple[np.ndarray, np.ndarray]:
+def _stored_embeddings(log_parts: LogParts, dim: int) -> tuple[np.ndarray, np.ndarray]:
     """All parts' embeddings in file order, and the first row of each file."""
-    parts = [pq.ParquetFile(f) for f in files]  # opened once: row counts first, then the column
+    files, fs = log_parts.paths, log_parts.store.fs
+    parts = [pq.ParquetFile(f, filesystem=fs) for f in files]  # opened once: row counts first, then the column
     offsets = np.concatenate([[0], np.cumsum([part.metadata.num_rows for part in parts])]).astype(np.int64)
     # each file's values land straight in their slice: no concatenated copy
     out = np.empty((int(offsets[-1]), dim), np.float32)
@@ -97,13 +99,15 @@ def _stored_embeddings(files: list[str], dim: int) -> tuple[np.ndarray, np.ndarr
     return out, offsets
 
 
-def _non_finite(stored: np.ndarray, offsets: np.ndarray, files: list[str]) -> pd.DataFrame:
+def _non_finite(stored: np.ndarray, offsets: np.ndarray, log_parts: LogParts) -> pd.DataFrame:
     """The positions (part << 32 | row) of rows with a value that is not finite; each part is logged."""
     bad = np.flatnonzero(~np.isfinite(stored).all(axis=1))
     part = np.searchsorted(offsets, bad, side="right") - 1
+    files = log_parts.paths
     for number in np.unique(part).tolist():
         rows = bad[part == number] - offsets[number]
-        ids = pq.read_table(files[number], columns=["action_id"]).column("action_id").take(pa.array(rows[:3]))
+        part_ids = pq.read_table(files[number], columns=["action_id"], filesystem=log_parts.store.fs)
+        ids = part_ids.column("action_id").take(pa.array(rows[:3]))
         log.warning("skipped %d action(s) of %s whose embedding is not finite (NaN or infinite), e.g. %s; "
                     "the online stores refuse such actions", len(rows), files[number], ids.to_pylist())
     return pd.DataFrame({"pos": (part.astype(np.int64) << 32) + (bad - offsets[part])})
@@ -111,19 +115,20 @@ def _non_finite(stored: np.ndarray, offsets: np.ndarray, files: list[str]) -> pd
 
 def load_log(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame, objects: bool) -> ActionLog:
     """The actions of ``actors`` (a frame with column ``actor``); ``objects``: with their objects."""
-    files = log_files(config, spec)
-    if not files or actors.empty:
+    parts = log_files(config, spec)
+    if not parts or actors.empty:
         return empty_log(spec, objects)
     dim = spec.log.embedding_dim
     stored = offsets = None
     skipped = pd.DataFrame({"pos": np.zeros(0, np.int64)})
     if dim:
-        stored, offsets = _stored_embeddings(files, dim)
-        skipped = _non_finite(stored, offsets, files)
+        stored, offsets = _stored_embeddings(parts, dim)
+        skipped = _non_finite(stored, offsets, parts)
     with session(f"reading action log '{spec.log.name}'") as con:
         con.register("actors", actors)
         con.register("skipped", skipped)
-        table = con.sql(_narrow_sql(spec, files, objects, len(skipped) > 0)).to_arrow_table()
+        sql = _narrow_sql(spec, parts.paths, parts_sql(con, parts), objects, len(skipped) > 0)
+        table = con.sql(sql).to_arrow_table()
     pos = table.column("pos").to_numpy()
     embeddings = None
     if stored is not None and offsets is not None:

@@ -78,6 +78,7 @@ from feast_pinot.offline.parts import action_log_columns, resolve_path, write_ac
 from feast_pinot.offline.plan import ROW_ID, EntityPlan
 from feast_pinot.offline.required import STORE_TYPE
 from feast_pinot.offline.spark.config import SparkEngineConfig
+from feast_pinot.offline.storage import open_log
 from feast_pinot.specs import ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
 
 __all__ = ["ActionLogOfflineStore", "ActionLogOfflineStoreConfig"]
@@ -460,7 +461,7 @@ class ActionLogOfflineStore(OfflineStore):
         spec = spec_of(data_source)
         if isinstance(spec, ActionLogSpec):
             # An action log starts empty: its folder is made, not required.
-            Path(resolve_path(config.repo_path, spec.path)).mkdir(parents=True, exist_ok=True)
+            open_log(resolve_path(config.repo_path, spec.path)).make_root()
             return
         store = _Stores.of(config).reading(data_source)
         store.store.validate_data_source(store.config, data_source)

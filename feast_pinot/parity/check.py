@@ -63,7 +63,7 @@ def _actions(plan: ServicePlan) -> pd.DataFrame:
     if not parts:
         raise ParityError(f"action log '{plan.log.name}' has no Parquet parts under {plan.log_root}")
     columns = [plan.log.actor_join_key, "object", "event_timestamp"]
-    table = pa.concat_tables([pq.read_table(p, columns=columns) for p in parts])
+    table = pa.concat_tables([pq.read_table(p, columns=columns, filesystem=parts.store.fs) for p in parts.paths])
     frame = table.to_pandas()
     frame["ts_ms"] = table.column("event_timestamp").cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64()).to_numpy()
     return frame

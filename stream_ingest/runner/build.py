@@ -15,7 +15,7 @@ from feast_pinot.specs import ActionLogSpec, HistorySpec, spec_of
 from stream_ingest.config import IngestConfig, check_against_repo
 from stream_ingest.errors import ConfigError
 from stream_ingest.lookups import CachedLookup, FeastLookup, Lookup
-from stream_ingest.marks import FileMarkStore, Marks
+from stream_ingest.marks import Marks, mark_store_beside
 from stream_ingest.pipeline import Ingester, Pipeline
 from stream_ingest.retry import RetryPolicy, describe
 from stream_ingest.runner.clients import kafka_client, kafka_settings
@@ -60,8 +60,8 @@ def build_lookups(config: IngestConfig, store: FeatureStore) -> dict[str, Lookup
 def build_runner(config: IngestConfig, stats: Stats | None = None) -> KafkaRunner:
     """A runner for ``config``: the Feast repo opened and checked; no Kafka client is opened before it runs."""
     store, spec = open_repo(config)
-    offline_root = Path(resolve_path(config.feast.repo_path, config.offline.path or spec.path))
-    marks = Marks(FileMarkStore.beside(offline_root, config.kafka.group_id))
+    offline_root = resolve_path(config.feast.repo_path, config.offline.path or spec.path)
+    marks = Marks(mark_store_beside(offline_root, config.kafka.group_id))
     ingester = Ingester(
         Pipeline(config, spec, build_lookups(config, store)),
         make_online_sink(store, spec, config.online.write),

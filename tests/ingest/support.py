@@ -14,8 +14,9 @@ import pyarrow.parquet as pq
 
 from demo.stream import EXAMPLE_CONFIG, example_config_dict, ingest_config, write_config
 from demo.synthetic import application, interaction, raw_of
+from feast_pinot.offline.parts import log_parts
 from feast_pinot.specs import ActionLogSpec
-from stream_ingest.marks import FileMarkStore, Marks
+from stream_ingest.marks import Marks, mark_store_beside
 from stream_ingest.sinks import OfflineSink
 
 __all__ = [
@@ -31,14 +32,14 @@ __all__ = [
 ]
 
 
-def read_offline_log(root: Path) -> pa.Table:
-    """Every row of every Parquet part under ``root`` (duplicates kept: tests count them)."""
-    parts = sorted(root.rglob("*.parquet"))
+def read_offline_log(root: str | Path) -> pa.Table:
+    """Every row of every Parquet part under ``root``, a folder or a URI (duplicates kept: tests count them)."""
+    parts = log_parts(str(root))
     if not parts:
         return pa.table({"action_id": pa.array([], pa.string())})
-    return pa.concat_tables([pq.read_table(p) for p in parts])
+    return pa.concat_tables([pq.read_table(p, filesystem=parts.store.fs) for p in parts.paths])
 
 
-def offline_sink(root: Path, spec: ActionLogSpec, group: str = "g", max_rows: int = 10_000) -> OfflineSink:
-    """The offline sink of ``group`` over the log at ``root``, its marks in the log's folder (as the runner has it)."""
-    return OfflineSink(root, spec, Marks(FileMarkStore.beside(root, group)), max_rows)
+def offline_sink(root: str | Path, spec: ActionLogSpec, group: str = "g", max_rows: int = 10_000) -> OfflineSink:
+    """The offline sink of ``group`` over the log at ``root``, its marks next to the log (as the runner has it)."""
+    return OfflineSink(root, spec, Marks(mark_store_beside(str(root), group)), max_rows)

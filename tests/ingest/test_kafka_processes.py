@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from demo.synthetic import actions, raw_by_kind
@@ -63,16 +64,24 @@ def send(bootstrap: str, items: list[dict[str, Any]], topics: Topics) -> None:
         produce(bootstrap, topic, messages)
 
 
+@pytest.mark.parametrize("log", ["local", "s3"])
 def test_sigkill_mid_stream_then_restart_loses_nothing_and_duplicates_nothing(
-    repo: Path, kafka_bootstrap: str, topics: Topics, make_config: Any, tmp_path: Path
+    repo: Path, kafka_bootstrap: str, topics: Topics, make_config: Any, tmp_path: Path, log: str,
+    request: pytest.FixtureRequest,
 ) -> None:
+    """On a local disk, and with the offline log (parts and marks) on the session's S3 server."""
+    offline_root: str | Path = repo / "data" / "member_actions"
+    where = {}
+    if log == "s3":  # the ingester process inherits the S3 client environment the fixture sets
+        offline_root = request.getfixturevalue("s3_log")
+        where = {"path": offline_root}
     items = actions(scenario(members=40, per_hour=40))
     third = len(items) // 3
     handled = third + third // 2  # by the first process: its last half third never checkpointed
     members = sorted({a["actor"] for a in items})
     # Checkpoints only when `third` actions are buffered (never by time): the first third is
     # committed, the next half third handled but not, whatever the machine's speed.
-    config = write_config(make_config(offline={"flush_interval_ms": 3_600_000, "max_rows": third}),
+    config = write_config(make_config(offline={"flush_interval_ms": 3_600_000, "max_rows": third, **where}),
                           tmp_path / "ingest.yaml")
     first = IngesterProcess.start(config, None, tmp_path / "first.log")
     second = None
@@ -99,10 +108,10 @@ def test_sigkill_mid_stream_then_restart_loses_nothing_and_duplicates_nothing(
     events_in, _stored = final_counts(second)
     assert events_in == len(items) - durable  # the restart resumed exactly at the last commit
     assert stored_online(repo, members) == expected_online(items)
-    offline_ids = read_offline_log(repo / "data" / "member_actions").column("action_id").to_pylist()
+    offline_ids = read_offline_log(offline_root).column("action_id").to_pylist()
     assert len(offline_ids) == len(set(offline_ids)) == len(items)
     print(
-        f"\ncrash/restart: produced {len(items)}; the killed process stored {stored_by_first} online, "
+        f"\ncrash/restart ({log}): produced {len(items)}; the killed process stored {stored_by_first} online, "
         f"committed {durable}; handled after restart {events_in} (replayed {stored_by_first - durable}); "
         f"online {sum(stored_online(repo, members).values())}; offline rows {len(offline_ids)} "
         f"({len(set(offline_ids))} distinct)"

@@ -62,7 +62,7 @@ def raw_events(items: list[tuple[str, bytes, bytes]]) -> list[RawEvent]:
 class Harness:
     """An Ingester with in-memory online and dead-letter sinks and a real offline sink."""
 
-    def __init__(self, config: IngestConfig, root: Path, online: Any = None) -> None:
+    def __init__(self, config: IngestConfig, root: str | Path, online: Any = None) -> None:
         self.online: Any = online or MemoryActionSink()
         self.dead = MemoryDeadLetterSink()
         self.lookups = lookups()

@@ -28,13 +28,19 @@ def run_feast(repo: Path, *args: str, timeout: float = 600) -> subprocess.Comple
     return done
 
 
-def make_repo(dest: Path, scenario: Scenario, online_store: dict[str, Any] | None = None) -> FeatureStore:
+def make_repo(dest: Path, scenario: Scenario, online_store: dict[str, Any] | None = None,
+              log_root: str | None = None) -> FeatureStore:
     """Copy the example repo to ``dest``, write its batch sources, apply, materialize.
 
     ``online_store`` replaces the repo's ``online_store`` block (the documented
     one-block switch, e.g. to PinotOnlineStore); ``None`` keeps the embedded default.
+    ``log_root`` (e.g. ``s3://bucket/prefix``) holds the action logs instead of the repo's ``data/``.
     """
     shutil.copytree(REPO_SOURCE, dest, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    if log_root is not None:
+        features = dest / "features.py"
+        declared = features.read_text()
+        features.write_text(declared.replace('path="data/member_actions', f'path="{log_root}/member_actions'))
     if online_store is not None:
         config_path = dest / "feature_store.yaml"
         config = yaml.safe_load(config_path.read_text())

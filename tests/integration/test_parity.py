@@ -137,8 +137,15 @@ def parity_online_store() -> dict[str, Any] | None:
 
 
 @pytest.fixture(scope="module")
-def replay(tmp_path_factory: pytest.TempPathFactory, parity_online_store: dict[str, Any] | None) -> Replay:
-    store = make_repo(tmp_path_factory.mktemp("parity") / "repo", SCENARIO, parity_online_store)
+def parity_log_root() -> str | None:
+    """Where the action logs live; ``None``: the repo's ``data/`` folder (another module overrides it)."""
+    return None
+
+
+@pytest.fixture(scope="module")
+def replay(tmp_path_factory: pytest.TempPathFactory, parity_online_store: dict[str, Any] | None,
+           parity_log_root: str | None) -> Replay:
+    store = make_repo(tmp_path_factory.mktemp("parity") / "repo", SCENARIO, parity_online_store, parity_log_root)
     rng = random.Random(11)
     raw = actions(SCENARIO) + edge_actions()
     raw.sort(key=lambda a: a["timestamp"])
