@@ -49,7 +49,7 @@ from demo.stream import produced_to_visible
 from demo.synthetic import Scenario, actions, application, job_embeddings, raw_by_kind, write_batch_sources
 from demo.two_interests import show_two_interests
 from feast_pinot import push_actions, with_request_ts
-from feast_pinot.clock import now_ms
+from feast_pinot.clock import frozen, now_ms
 from local_cluster import ClusterEndpoints, local_cluster
 from local_cluster.cluster import DEFAULT_CACHE
 from local_cluster.ingester import IngesterProcess
@@ -92,9 +92,11 @@ def backfill(store: FeatureStore, scenario: Scenario) -> int:
     history = actions(scenario)
     light = [{k: v for k, v in a.items() if k != "objectAttributes"} for a in history]
     started = time.perf_counter()
-    for start in range(0, len(history), 2000):
-        push_actions(store, "member_actions", history[start:start + 2000])
-        push_actions(store, "member_actions_light", light[start:start + 2000])
+    # As of the scenario's end: its first actions stay within the retention however long apply took.
+    with frozen(scenario.end_ms):
+        for start in range(0, len(history), 2000):
+            push_actions(store, "member_actions", history[start:start + 2000])
+            push_actions(store, "member_actions_light", light[start:start + 2000])
     say(f"backfilled {len(history)} actions into two logs in {time.perf_counter() - started:.1f} s")
     return len(history)
 

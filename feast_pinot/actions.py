@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from feast_pinot.keys import is_int64, is_utf8
+from feast_pinot.keys import epoch_ms_problem, is_int64, is_utf8
 from feast_pinot.specs import ActionLogSpec
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "actions_to_table",
     "datetime_to_ms",
     "derive_action_id",
+    "embeddings_not_numbers",
     "ms_to_datetime",
     "validate_action",
     "validate_actions",
@@ -135,6 +136,8 @@ def _timestamp(raw: Mapping[str, Any], spec: ActionLogSpec, now_ms: int) -> int:
     ts = _integer(_require(raw, "timestamp"))
     if ts is None:
         raise _Reject(f"'timestamp' must be epoch milliseconds (int), got {raw['timestamp']!r}")
+    if problem := epoch_ms_problem(ts):
+        raise _Reject(f"'timestamp' {problem}")
     if ts <= now_ms - spec.retention_ms:
         raise _Reject(
             f"timestamp {ts} is outside the {spec.retention_ms} ms retention (now={now_ms})"
@@ -198,16 +201,37 @@ def _flat_array(emb: np.ndarray) -> Any:
 
 def _float64s(emb: list[Any] | tuple[Any, ...]) -> Sequence[float]:
     """The values as float64; this runs per ingested event, so plain numbers take one C loop."""
-    kinds = set(map(type, emb))
-    if not kinds <= _NUMBER_TYPES and not all(map(_is_number_type, kinds)):
-        shown = sorted({k.__name__ for k in kinds if not _is_number_type(k)})
-        raise _Reject(f"embedding must contain only numbers, got {', '.join(shown)}")
+    if problem := _not_numbers(emb):
+        raise _Reject(problem)
     try:
         return array("d", emb)
     except OverflowError:  # an int beyond any float
         raise _Reject(
             f"embedding values must be within float32's range (|x| <= {_FLOAT32_MAX:.7g})"
         ) from None
+
+
+def _not_numbers(emb: list[Any] | tuple[Any, ...]) -> str | None:
+    kinds = set(map(type, emb))
+    if kinds <= _NUMBER_TYPES or all(map(_is_number_type, kinds)):
+        return None
+    shown = sorted({k.__name__ for k in kinds if not _is_number_type(k)})
+    return f"embedding must contain only numbers, got {', '.join(shown)}"
+
+
+def embeddings_not_numbers(embeddings: Iterable[Any]) -> list[int]:
+    """The rows whose embedding (list, tuple or 1-D array) holds something other than numbers.
+
+    Feast converts a frame given to ``store.push`` to Arrow before any store
+    sees it, and Arrow turns a boolean among an embedding's floats into 1.0:
+    this checks the frame as it was given (:mod:`feast_pinot.provider`).
+    """
+    found = []
+    for row, emb in enumerate(embeddings):
+        values = emb.tolist() if isinstance(emb, np.ndarray) else emb
+        if isinstance(values, (list, tuple)) and _not_numbers(values):
+            found.append(row)
+    return found
 
 
 def _is_number_type(kind: type) -> bool:

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 from feast import FeatureStore
 from feast.data_source import PushMode
+from feast.infra.online_stores.helpers import get_online_store_from_config
 
 from feast_pinot import clock
 from feast_pinot.actions import Action, actions_to_frame, datetime_to_ms, validate_actions, validate_push_rows
@@ -20,10 +21,11 @@ from feast_pinot.errors import (
     PushError,
 )
 from feast_pinot.offline.parts import resolve_path
+from feast_pinot.online.backend import ChecksActions
 from feast_pinot.push_checks import declared_keyings, online_only_message, online_push_checked, warn_unkeyed_objects
 from feast_pinot.specs import ActionLogSpec, spec_of
 
-__all__ = ["log_spec", "push_actions", "with_request_ts"]
+__all__ = ["log_spec", "push_actions", "validate_frame", "with_request_ts"]
 
 
 def log_spec(store: FeatureStore, log_name: str) -> ActionLogSpec:
@@ -48,8 +50,9 @@ def push_actions(
     ``verb``, ``object``, ``event_timestamp``, optional ``action_id``,
     ``attributes`` and ``embedding``). numpy scalars and arrays are accepted.
 
-    All or nothing: if any action is invalid, :class:`ActionValidationError`
-    lists every problem and nothing is written.
+    All or nothing: if any action is invalid, or holds a value the online store
+    would refuse (Pinot: a NUL character, two consecutive single quotes),
+    :class:`ActionValidationError` lists every problem and nothing is written.
 
     With ``ONLINE_AND_OFFLINE`` the offline log (the durable record) is written
     first, then the online store. If the log cannot be written, nothing was
@@ -65,19 +68,28 @@ def push_actions(
     """
     spec = log_spec(store, log_name)
     if isinstance(actions, pd.DataFrame):
-        good, bad = _validate_frame(actions, spec, clock.now_ms())
+        good, bad = validate_frame(actions, spec, clock.now_ms())
     elif isinstance(actions, (Mapping, str, bytes)):
         raise ActionValidationError([(0, f"pass a list of actions or a DataFrame, not one {type(actions).__name__}")])
     else:
         good, bad = validate_actions(actions, spec, clock.now_ms())
     if bad:
         raise ActionValidationError(bad)
+    if good and to is not PushMode.OFFLINE:
+        _check_online(store, good)
     if to is PushMode.ONLINE:
         warnings.warn(online_only_message(spec, "push_actions"), FeastPinotWarning, stacklevel=2)
     if good:
         warn_unkeyed_objects(good, spec, declared_keyings(store, log_name))
         _push(store, spec, actions_to_frame(good, spec), to)
     return len(good)
+
+
+def _check_online(store: FeatureStore, actions: list[Action]) -> None:
+    """The online store's own refusals, before the offline log is written: all or nothing."""
+    online = get_online_store_from_config(store.config.online_store)  # a new instance: connects lazily
+    if isinstance(online, ChecksActions):
+        online.check_actions(store.config.online_store, actions)
 
 
 def _push(store: FeatureStore, spec: ActionLogSpec, frame: pd.DataFrame, to: PushMode) -> None:
@@ -103,9 +115,10 @@ def _push(store: FeatureStore, spec: ActionLogSpec, frame: pd.DataFrame, to: Pus
                 f"each action once on both sides") from exc
 
 
-def _validate_frame(
+def validate_frame(
     frame: pd.DataFrame, spec: ActionLogSpec, now_ms: int
 ) -> tuple[list[Action], list[tuple[int, str]]]:
+    """:func:`~feast_pinot.actions.validate_actions` for a DataFrame of actions or a push frame."""
     if "actor" in frame.columns:
         return validate_actions(_records(frame, "timestamp"), spec, now_ms)
     if spec.actor_join_key in frame.columns:

@@ -288,9 +288,21 @@ def _labelled(lengths: _Lengths) -> list[tuple[str, timedelta]]:
     return list(lengths.items()) if isinstance(lengths, Mapping) else [(_label(w), w) for w in lengths]
 
 
-def _windows(windows: _Lengths, declaring: str, argument: str) -> tuple[WindowSpec, ...]:
-    return tuple(_spec(WindowSpec, declaring, label=label, length_ms=_ms(w, f"{declaring}: {argument} {label}"))
-                 for label, w in _labelled(windows))
+def _windows(windows: _Lengths, declaring: str, argument: str, log: ActionLogSpec) -> tuple[WindowSpec, ...]:
+    specs = tuple(_spec(WindowSpec, declaring, label=label, length_ms=_ms(w, f"{declaring}: {argument} {label}"))
+                  for label, w in _labelled(windows))
+    for window in specs:
+        # A history holds the retention and nothing older: a longer window would silently be the retention.
+        # (A half-life longer than the retention is a weighting, not a span: it stays allowed.)
+        if window.length_ms > log.retention_ms:
+            length = _label(timedelta(milliseconds=window.length_ms))
+            shown = window.label if window.label == length else f"{window.label} ({length})"
+            raise DeclarationError(
+                f"{declaring}: {argument} {shown} is longer than the retention "
+                f"{_label(timedelta(milliseconds=log.retention_ms))} of log '{log.name}': "
+                "a history holds no older action"
+            )
+    return specs
 
 
 def _decays(half_lives: _Lengths, declaring: str) -> tuple[DecaySpec, ...]:
@@ -341,7 +353,7 @@ def _seen(
     key = columns[0].name
     return _spec(
         SeenSpec, declaring, {"windows": "seen_windows", "candidate_key": "candidate"},
-        windows=_windows(seen_windows, declaring, "seen_windows"),
+        windows=_windows(seen_windows, declaring, "seen_windows", history.log),
         candidate_key=candidate.projection.join_key_map.get(key, key),
         object_prefix=object_prefix,
         key_is_int=columns[0].dtype == Int64,
@@ -422,7 +434,7 @@ def windowed_action_features(
         view=name,
         history=history.name,
         verbs=chosen,
-        windows=_windows(windows, declaring, "windows"),
+        windows=_windows(windows, declaring, "windows", hspec.log),
         embedding_dim=hspec.embedding_dim,
         candidate=_candidate_key(candidate) if hspec.embedding_dim else None,
         decays=_decays(half_lives, declaring),

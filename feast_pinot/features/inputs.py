@@ -1,6 +1,7 @@
 """What every engine parses the same way: request times, candidates, verbs and object keys.
 
-* :func:`request_time`: a row's request time (epoch ms), or a 422-mapped error;
+* :func:`request_time`: a row's request time (epoch ms, 2001 to 2100), or a
+  422-mapped error;
 * :func:`candidate_matrix`: candidate embeddings as rows, a zero row where a
   candidate is missing or malformed (its similarities are then 0);
 * :class:`KeyCodes`: the seen features' one code space for the actions'
@@ -21,14 +22,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from feast_pinot.errors import RequestFieldError
-from feast_pinot.keys import is_int64
+from feast_pinot.keys import epoch_ms_problem, is_int64
 from feast_pinot.specs import SeenSpec, WindowedFeaturesSpec
 
-__all__ = ["KeyCodes", "candidate_keys", "candidate_matrix", "request_time", "verb_codes"]
+__all__ = ["KeyCodes", "candidate_keys", "candidate_matrix", "request_ms", "request_time", "verb_codes"]
 
 
 def request_time(value: Any, field: str, row: int) -> int:
-    """A request's time (epoch ms), or :class:`RequestFieldError` naming the field and row."""
+    """A request's time (epoch ms, 2001 to 2100), or :class:`RequestFieldError` naming the field and row."""
+    ms = request_ms(value, field, row)
+    if problem := epoch_ms_problem(ms):
+        raise RequestFieldError(f"'{field}' {problem} in row {row}")
+    return ms
+
+
+def request_ms(value: Any, field: str, row: int) -> int:
+    """:func:`request_time` without the plausible range: what the ODFV body checks.
+
+    ``feast apply`` runs that body on a sample whose ``request_ts`` is 1; every
+    read reaching it checked its request times with :func:`request_time` before
+    (both online stores' reads, the offline store).
+    """
     if value is None:
         raise RequestFieldError(f"'{field}' is required (epoch ms of the request), got null in row {row}")
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):

@@ -16,7 +16,7 @@ import numpy as np
 
 from feast_pinot.features.base import Output, Rows
 from feast_pinot.features.histories import HistoryValues, history_actions, history_groups
-from feast_pinot.features.inputs import candidate_matrix, request_time
+from feast_pinot.features.inputs import candidate_matrix, request_ms
 from feast_pinot.features.table import compute, output_names
 from feast_pinot.specs import WindowedFeaturesSpec
 
@@ -41,7 +41,7 @@ def windowed_features(inputs: dict[str, list[Any]], spec_json: str) -> dict[str,
     """The ODFV body: python-mode ``inputs`` (column lists) to output columns."""
     spec = _spec(spec_json)
     now_col = inputs[spec.request_field]
-    now = np.array([request_time(v, spec.request_field, i) for i, v in enumerate(now_col)], np.int64)
+    now = np.array([request_ms(v, spec.request_field, i) for i, v in enumerate(now_col)], np.int64)
     n = len(now)
     columns = {f: _column(inputs, spec, f) for f in ("action_ts", "action_verbs", "action_embeddings",
                                                      "action_objects")}

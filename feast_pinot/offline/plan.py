@@ -19,6 +19,7 @@ from feast import FeatureView
 from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_entity_df
 
 from feast_pinot.errors import OfflineStoreError
+from feast_pinot.features.inputs import request_time
 from feast_pinot.specs import ActionLogSpec
 
 __all__ = ["ROW_ID", "EntityPlan"]
@@ -70,7 +71,10 @@ class EntityPlan:
         if values.isna().any() or not pd.api.types.is_integer_dtype(values.dtype):
             raise OfflineStoreError(f"entity_df column '{name}' must hold epoch ms (integers, no nulls), "
                                     f"got dtype {values.dtype}")
-        return values.to_numpy(np.int64)
+        ms = values.to_numpy(np.int64)
+        for row in sorted({int(ms.argmin()), int(ms.argmax())} if len(ms) else set()):  # the rule is a range
+            request_time(int(ms[row]), name, row)  # the online rule: a RequestFieldError naming the row
+        return ms
 
     def keys(self, name: str, needed_by: str) -> list[Any]:
         """A column's values as given, None for missing ones.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -55,6 +55,18 @@ class History:
     embeddings: np.ndarray | None  # (n, dim) float32 when the log stores embeddings
 
 
+@runtime_checkable
+class ChecksActions(Protocol):
+    """An online store that refuses some valid actions (values it would alter or could not match).
+
+    ``push_actions`` asks it before writing anywhere, so a push it would refuse
+    leaves the offline log untouched too.
+    """
+
+    def check_actions(self, store_config: Any, actions: Sequence[Action]) -> None:
+        """Raise an :class:`~feast_pinot.errors.ActionValidationError` naming every action refused."""
+
+
 class OnlineBackend(Protocol):
     def create_tables(self, tables: Sequence[TableSpec]) -> None:
         """Create what is missing; existing tables are left as they are."""
@@ -69,12 +81,16 @@ class OnlineBackend(Protocol):
         """One entry per key, in order; None where nothing is stored."""
 
     def append_actions(self, table: str, actions: Sequence[Action], keep: HistoryWindow) -> int:
-        """Append, ignoring already-stored ``action_id``s; return how many were new.
+        """Append, ignoring ``action_id``s already written; return how many were new.
 
-        ``keep`` is what a read now would return. The backend may delete what no
-        read at or after ``keep.until_ms`` can return: actions at or before
-        ``keep.since_ms``, and per actor those behind the newest ``keep.limit``
-        at or before ``keep.until_ms``.
+        An ``action_id`` counts once, whatever actor a later copy names: the
+        first copy written wins, also after it was trimmed (Pinot forgets the
+        ids of the segments its retention deletes). ``keep`` is what a
+        read now would return (the retention up to now, the cap). Reads pinned
+        anywhere within that retention (backtests) must still find their whole
+        history, so the backend may delete only actions older than twice the
+        retention (at or before ``keep.since_ms - (keep.until_ms - keep.since_ms)``),
+        and never by the cap.
         """
 
     def read_histories(

@@ -3,6 +3,13 @@
 WAL lets one writer (the ingester, ``feast materialize``) and any number of
 reader processes (``feast serve`` workers) use the file at once; each thread
 gets its own connection because sqlite3 connections are not thread-safe.
+
+An action log is two tables: the actions, and the ids of the actions trimmed
+from it. Writes trim an actor's actions older than twice the retention, so a
+read pinned anywhere within the retention before now (a backtest) still finds
+its whole history; the per-actor cap is applied by reads only. A trimmed
+action leaves its id behind, so a later copy of it is refused, as the offline
+log refuses it (the first written copy of an ``action_id`` wins).
 """
 
 from __future__ import annotations
@@ -48,6 +55,7 @@ class SqliteBackend:
         self._path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
+        self._with_trimmed_ids: set[str] = set()  # action tables whose trimmed-ids table is known to exist
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -92,6 +100,8 @@ class SqliteBackend:
         with self._write() as conn:
             for table in tables:
                 conn.execute(f"DROP TABLE IF EXISTS {_quote(table.name)}")
+                if table.kind == "actions":
+                    conn.execute(f"DROP TABLE IF EXISTS {_trimmed(table.name)}")
 
     def write_latest(self, table: str, rows: Sequence[LatestRow]) -> None:
         sql = (
@@ -119,19 +129,23 @@ class SqliteBackend:
 
     def append_actions(self, table: str, actions: Sequence[Action], keep: HistoryWindow) -> int:
         name = _quote(table)
-        insert = (
-            f"INSERT OR IGNORE INTO {name} "
-            "(action_id, actor, ts, verb, object, embedding, attributes) VALUES (?,?,?,?,?,?,?)"
+        insert = (  # ?1, the action_id: refused when stored, or trimmed and remembered
+            f"INSERT OR IGNORE INTO {name} (action_id, actor, ts, verb, object, embedding, attributes) "
+            "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {_trimmed(table)} WHERE action_id = ?1)"
         )
         rows = [
             (a.action_id, a.actor, a.ts_ms, a.verb, a.object, _blob(a.embedding), a.attributes)
             for a in actions
         ]
         with self._write() as conn:
+            if table not in self._with_trimmed_ids:  # a file applied before trimmed ids were kept has none
+                conn.execute(_TRIMMED_DDL.format(_trimmed(table)))
             before = conn.total_changes
             conn.executemany(insert, rows)
             added = conn.total_changes - before
-            _trim(conn, name, {a.actor for a in actions}, keep)
+            _trim(conn, table, {a.actor for a in actions}, keep)
+        self._with_trimmed_ids.add(table)
         return added
 
     def read_histories(
@@ -178,39 +192,38 @@ def _ddl(table: TableSpec) -> list[str]:
         "ts INTEGER NOT NULL, verb TEXT NOT NULL, object TEXT NOT NULL, embedding BLOB, "
         "attributes TEXT NOT NULL)",
         f"CREATE INDEX IF NOT EXISTS {_quote(table.name + '_actor_ts')} ON {name} (actor, ts)",
+        _TRIMMED_DDL.format(_trimmed(table.name)),
     ]
+
+
+_TRIMMED_DDL = "CREATE TABLE IF NOT EXISTS {} (action_id TEXT PRIMARY KEY) WITHOUT ROWID"
+
+
+def _trimmed(table: str) -> str:
+    """The table of the ids of the actions trimmed from action log ``table``."""
+    return _quote(table + "__trimmed_ids")
 
 
 def _blob(embedding: tuple[float, ...] | None) -> bytes | None:
     return None if embedding is None else np.asarray(embedding, dtype="<f4").tobytes()
 
 
-def _trim(conn: sqlite3.Connection, name: str, actors: set[int | str], keep: HistoryWindow) -> None:
-    """Drop what retention and the per-actor cap no longer keep, for these actors.
+def _trim(conn: sqlite3.Connection, table: str, actors: set[int | str], keep: HistoryWindow) -> None:
+    """Move these actors' actions older than twice the retention out, keeping their ids.
 
-    One statement per batch finds the few actors over the cap, so a batch of
-    thousands of actors costs one indexed scan instead of two deletes each.
-    CROSS JOIN fixes the loop order: SQLite would otherwise scan the whole
-    (actor, ts) index, a cost that grows with the table instead of the batch.
+    ``keep`` spans the retention up to now: what goes is what no read pinned
+    within that retention can return (those reads reach back to
+    ``keep.since_ms - retention``). The cap is left to reads: trimming by it
+    would take actions from reads pinned before the newest ones.
     """
+    horizon = keep.since_ms - (keep.until_ms - keep.since_ms)
+    name = _quote(table)
     conn.execute("CREATE TEMP TABLE IF NOT EXISTS trim_actors (actor PRIMARY KEY)")
     conn.execute("DELETE FROM trim_actors")
     conn.executemany("INSERT OR IGNORE INTO trim_actors VALUES (?)", [(a,) for a in actors])
-    conn.execute(
-        f"DELETE FROM {name} WHERE actor IN (SELECT actor FROM trim_actors) AND ts <= ?",
-        (keep.since_ms,),
-    )
-    over = conn.execute(
-        f"SELECT actor FROM trim_actors CROSS JOIN {name} AS t USING (actor) WHERE t.ts <= ? "
-        "GROUP BY actor HAVING COUNT(*) > ?",
-        (keep.until_ms, keep.limit),
-    ).fetchall()
-    for (actor,) in over:
-        conn.execute(
-            f"DELETE FROM {name} WHERE action_id IN (SELECT action_id FROM {name} "
-            f"WHERE actor = ? AND ts <= ? ORDER BY {_ORDER} LIMIT -1 OFFSET ?)",
-            (actor, keep.until_ms, keep.limit),
-        )
+    old = f"FROM {name} WHERE actor IN (SELECT actor FROM trim_actors) AND ts <= ?"
+    conn.execute(f"INSERT OR IGNORE INTO {_trimmed(table)} SELECT action_id {old}", (horizon,))
+    conn.execute(f"DELETE {old}", (horizon,))
 
 
 def _history(rows: list[tuple[Any, ...]]) -> History:

@@ -152,3 +152,59 @@ def test_int_and_string_actors_are_distinct(tables: OnlineBackend) -> None:
     tables.append_actions(TEXT_ACTIONS.name, [action("s1", "42", 10, emb=None)], WIDE)
     assert tables.read_histories(ACTIONS.name, [42], WIDE)[0].action_ids == ("n1",)
     assert tables.read_histories(TEXT_ACTIONS.name, ["42"], WIDE)[0].action_ids == ("s1",)
+
+
+# -- what trimming may not change (issue 20, item 1) ---------------------------------------------------
+
+HOUR = 3_600_000
+RETENTION = 96 * HOUR
+NOW = 1_767_571_200_000  # 2026-01-05T00:00Z
+
+
+def _keep(now: int, cap: int = 3) -> HistoryWindow:
+    """What a read at ``now`` returns from a log with 96 h retention and cap ``cap`` (ActionLogSpec.window)."""
+    return HistoryWindow(now - RETENTION, now, cap)
+
+
+def _ids(backend: OnlineBackend, actor: int, at: int, cap: int = 3) -> tuple[str, ...]:
+    return backend.read_histories(ACTIONS.name, [actor], _keep(at, cap))[0].action_ids
+
+
+def test_a_read_pinned_to_a_past_instant_sees_what_the_cap_hides_now(tables: OnlineBackend) -> None:
+    for hours in range(5, -1, -1):  # N-5h ... N, one write each, the clock at each action
+        at = NOW - hours * HOUR
+        tables.append_actions(ACTIONS.name, [action(f"b{hours}", 1, at)], _keep(at))
+    assert _ids(tables, 1, NOW) == ("b0", "b1", "b2")
+    assert _ids(tables, 1, NOW - 5 * HOUR // 2) == ("b3", "b4", "b5")  # the backtest of the issue
+    assert _ids(tables, 1, NOW - 5 * HOUR) == ("b5",)
+
+
+def test_a_read_pinned_within_the_retention_reaches_back_a_retention_from_there(tables: OnlineBackend) -> None:
+    old = NOW - RETENTION - HOUR  # out of a read now, inside a read pinned two hours ago
+    tables.append_actions(ACTIONS.name, [action("old", 1, old)], _keep(old + HOUR))
+    tables.append_actions(ACTIONS.name, [action("new", 1, NOW)], _keep(NOW))  # a write now trims what it may
+    assert _ids(tables, 1, NOW) == ("new",)
+    assert _ids(tables, 1, NOW - 2 * HOUR) == ("old",)
+
+
+def test_an_id_behind_the_cap_stays_taken(tables: OnlineBackend) -> None:
+    tables.append_actions(ACTIONS.name, [action(f"c{i}", 1, NOW - i * HOUR) for i in range(4)], _keep(NOW))
+    assert _ids(tables, 1, NOW) == ("c0", "c1", "c2")  # c3 is behind the cap
+    reused = [Action("c3", actor, "apply", "job:new", NOW - 60_000, (9.0, 9.0, 9.0), "{}") for actor in (1, 2)]
+    for copy in reused:  # the same member and another one: the first copy written wins
+        assert tables.append_actions(ACTIONS.name, [copy], _keep(NOW)) == 0
+    assert _ids(tables, 1, NOW) == ("c0", "c1", "c2")
+    assert _ids(tables, 2, NOW) == ()
+    past = tables.read_histories(ACTIONS.name, [1], _keep(NOW, cap=10))[0]
+    assert (past.action_ids, past.objects[3]) == (("c0", "c1", "c2", "c3"), "job:c3")
+
+
+def test_an_id_trimmed_by_retention_stays_taken(tables: OnlineBackend) -> None:
+    first = NOW - 3 * RETENTION  # beyond anything a read within the retention reaches
+    tables.append_actions(ACTIONS.name, [action("r1", 1, first)], _keep(first))
+    tables.append_actions(ACTIONS.name, [action("r2", 1, NOW - HOUR)], _keep(NOW))  # may trim r1
+    for actor in (1, 2):
+        copy = Action("r1", actor, "apply", "job:new", NOW - 60_000, (9.0, 9.0, 9.0), "{}")
+        assert tables.append_actions(ACTIONS.name, [copy], _keep(NOW)) == 0
+    assert _ids(tables, 1, NOW) == ("r2",)
+    assert _ids(tables, 2, NOW) == ()

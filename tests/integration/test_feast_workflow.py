@@ -313,6 +313,20 @@ def test_feast_serve_answers_4xx_naming_request_ts_for_client_mistakes(store: Fe
                 422,
                 "'request_ts' must be epoch ms within int64, got 9223372036854775808 in row 0",
             ),
+            "seconds": (
+                {"request_ts": [now_ms(), 1_767_571_200]},
+                422,
+                "'request_ts' must be epoch milliseconds from 2001-01-01 to 2100-01-01, got 1767571200 (as "
+                "milliseconds it is 1970-01-21T10:59:31.200Z; seconds? as seconds it is 2026-01-05T00:00:00.000Z) "
+                "in row 1",
+            ),
+            "microseconds": (
+                {"request_ts": [1_767_571_200_123_456, now_ms()]},
+                422,
+                "'request_ts' must be epoch milliseconds from 2001-01-01 to 2100-01-01, got 1767571200123456 (as "
+                "milliseconds it is after the year 9999; microseconds? as microseconds it is "
+                "2026-01-05T00:00:00.123Z) in row 0",
+            ),
         }
         for name, (extra, status, message) in cases.items():
             body = {"features": [COUNT_1H], "entities": {"member_id": [1, 2], "job_id": [4, 5], **extra}}

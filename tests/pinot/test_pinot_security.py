@@ -56,6 +56,7 @@ SHAPES = [  # every query the client sends, literals blanked
     'WHERE "feast_entity_key" IN (?) ORDER BY "feast_entity_key", "feast_event_ms" DESC, "feast_write_id" DESC LIMIT ?',
     'SELECT * FROM "{p}sec_profile" WHERE "feast_entity_key" IN (?) '
     'ORDER BY "feast_entity_key", "feast_event_ms" DESC, "feast_write_id" DESC LIMIT ?',
+    'SELECT "action_id" FROM "{p}sec_events" WHERE "action_id" IN (?) LIMIT ?',
     'SELECT "action_id" FROM "{p}sec_events" WHERE "action_id" IN (?) AND "timestamp" > ? LIMIT ?',
     'SELECT "actor", "action_id", "timestamp", "verb", "object", "objectEmbedding" FROM "{p}sec_events" '
     'WHERE "actor" IN (?) AND "timestamp" > ? AND "timestamp" <= ? '

@@ -89,7 +89,7 @@ def test_apply_creates_the_documented_tables(store: FeatureStore, pinot_endpoint
         "replication": "1",
         "replicasPerPartition": "1",
         "retentionTimeUnit": "HOURS",
-        "retentionTimeValue": "96",
+        "retentionTimeValue": "192",
     }
     # Pinot adds its defaults (1.3+ more of them): every key the store set has its value.
     assert contains(log["segmentsConfig"], segments)

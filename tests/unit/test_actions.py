@@ -61,6 +61,11 @@ def test_valid_action_is_normalised() -> None:
             f"timestamp {NOW - 96 * 3_600_000} is outside the 345600000 ms retention (now={NOW})",
         ),
         ({"timestamp": NOW + 300_001}, f"timestamp {NOW + 300_001} is more than 300000 ms in the future"),
+        (
+            {"timestamp": NOW // 1000},
+            "'timestamp' must be epoch milliseconds from 2001-01-01 to 2100-01-01, got 1767571200 (as milliseconds "
+            "it is 1970-01-21T10:59:31.200Z; seconds? as seconds it is 2026-01-05T00:00:00.000Z)",
+        ),
         ({"objectAttributes": {"embedding": [1.0]}}, "embedding must have 2 floats, got 1"),
         ({"objectAttributes": {"embedding": [1.0, "x"]}}, "embedding must contain only numbers, got str"),
         ({"objectAttributes": {"embedding": [1.0, float("nan")]}}, "embedding contains NaN or infinity"),

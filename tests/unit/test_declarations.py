@@ -170,6 +170,26 @@ def _log(**kwargs):  # type: ignore[no-untyped-def]
             lambda: action_history("h", _log(), attribute=ObjectAttribute(jobs, "embedding", dim=-1)),
             "action_history 'h': attribute.dim: Input should be greater than or equal to 0 (got -1)",
         ),
+        (
+            lambda: windowed_action_features(
+                "w", action_history("h", _log(retention=timedelta(hours=48))), {"7d": timedelta(days=7)}),
+            "windowed_action_features 'w': windows 7d (168h) is longer than the retention 48h of log 'a': "
+            "a history holds no older action",
+        ),
+        (
+            lambda: windowed_action_features(
+                "w", action_history("h", _log(retention=timedelta(hours=48))), [timedelta(hours=48, seconds=1)]),
+            "windowed_action_features 'w': windows 172801s is longer than the retention 48h of log 'a': "
+            "a history holds no older action",
+        ),
+        (
+            lambda: windowed_action_features(
+                "w", action_history("h", _log(embedding_dim=2, retention=timedelta(hours=48))),
+                {"48h": timedelta(hours=48)}, candidate=jobs[["embedding"]], object_prefix="job:",
+                seen_windows={"3d": timedelta(days=3)}),
+            "windowed_action_features 'w': seen_windows 3d (72h) is longer than the retention 48h of log 'a': "
+            "a history holds no older action",
+        ),
     ],
 )
 def test_declaration_mistakes_raise_declaration_error_naming_the_argument(build, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -177,6 +197,18 @@ def test_declaration_mistakes_raise_declaration_error_naming_the_argument(build,
         build()
     assert str(err.value) == message
     assert not isinstance(err.value, pydantic.ValidationError)
+
+
+def test_windows_as_long_as_the_retention_and_longer_half_lives_are_allowed() -> None:
+    history = action_history("h", _log(embedding_dim=2, retention=timedelta(hours=48)))
+    view = windowed_action_features(
+        "w", history, {"48h": timedelta(hours=48)}, candidate=jobs[["embedding"]], object_prefix="job:",
+        seen_windows={"48h": timedelta(hours=48)}, half_lives={"7d": timedelta(days=7)},
+        interests=Interests(k=2, half_life=timedelta(days=30)))
+    spec = spec_of(view, WindowedFeaturesSpec)
+    assert spec is not None and spec.seen is not None and spec.interests is not None
+    assert (spec.windows[0].length_ms, spec.seen.windows[0].length_ms) == (48 * 3_600_000,) * 2
+    assert (spec.decays[0].half_life_ms, spec.interests.half_life_ms) == (168 * 3_600_000, 720 * 3_600_000)
 
 
 def test_spec_of_with_a_kind_gives_only_that_kind() -> None:

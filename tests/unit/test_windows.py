@@ -121,3 +121,23 @@ def test_embeddings_as_float32_bytes() -> None:
     assert out["job_apply_mean_emb_1m"] == [2.0, 0.0]
     with pytest.raises(FeastPinotError, match="gave an odd number of bytes for 2 actions"):
         run(ts=[10, 9], verbs=["job-apply", "job-apply"], flat=flat[:-1], now=10)  # type: ignore[arg-type]
+
+
+
+def test_a_request_ts_column_offline_follows_the_online_rule() -> None:
+    import pandas as pd
+
+    from feast_pinot.errors import RequestFieldError
+    from feast_pinot.offline.plan import EntityPlan
+
+    now = 1_767_571_200_000
+    at = pd.Timestamp(now, unit="ms", tz="UTC")
+
+    def plan(request_ts: list[int]) -> EntityPlan:
+        return EntityPlan.of(pd.DataFrame({"event_timestamp": [at] * len(request_ts), "request_ts": request_ts}))
+
+    assert plan([now, now - 5]).request_ts("request_ts", "w").tolist() == [now, now - 5]
+    for bad, row, said in ((now // 1000, 2, "seconds?"), (now * 1000, 1, "microseconds?")):
+        with pytest.raises(RequestFieldError, match=rf"^'request_ts' must be epoch milliseconds .* got {bad} "
+                                                    rf"\(.*{said} .*\) in row {row}$"):
+            plan([*[now, now + 1, now][:row], bad, now]).request_ts("request_ts", "w")

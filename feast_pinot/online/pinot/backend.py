@@ -208,7 +208,7 @@ class PinotBackend:
         unique: dict[str, tuple[Action, dict[str, Any]]] = {}  # the first occurrence of an id wins
         for action, record in zip(actions, records):
             unique.setdefault(action.action_id, (action, record))
-        stored = self._stored_action_ids(name, list(unique), keep.since_ms)
+        stored = self._stored_action_ids(name, list(unique))  # any time: the first copy written wins
         new = [(a, record) for aid, (a, record) in unique.items() if aid not in stored]
         if not new:
             return 0
@@ -225,10 +225,11 @@ class PinotBackend:
         pending -= self._stored_action_ids(name, list(pending), since_ms)
         return not pending
 
-    def _stored_action_ids(self, name: str, ids: list[str], since_ms: int) -> set[str]:
+    def _stored_action_ids(self, name: str, ids: list[str], since_ms: int | None = None) -> set[str]:
         found: set[str] = set()
         for chunk in _chunks(ids, _KEY_CHUNK):
-            where = [Condition("action_id", "IN", chunk), Condition("timestamp", ">", since_ms)]
+            where = [Condition("action_id", "IN", chunk)]
+            where += [] if since_ms is None else [Condition("timestamp", ">", since_ms)]
             answer = self._broker.execute(select(name, ["action_id"], where, len(chunk)))
             found |= {row["action_id"] for row in answer.rows}
         return found

@@ -146,7 +146,9 @@ class Layout:
     def _retention_hours(self, spec: TableSpec) -> int:
         if self.config.retention_hours is not None:
             return self.config.retention_hours
-        return max(1, -(-spec.retention_ms // HOUR_MS))  # Pinot keeps whole hours: round up, never drop early
+        # Twice the log's: a read pinned anywhere within the retention (a backtest) reaches back that far.
+        # Pinot keeps whole hours: round up, never drop early.
+        return max(1, -(-2 * spec.retention_ms // HOUR_MS))
 
     def table_config(self, spec: TableSpec, version: PinotVersion | None = None) -> dict[str, Any]:
         """The REALTIME table config; ``version`` is the controller's (None: unknown, 0.11's forms)."""

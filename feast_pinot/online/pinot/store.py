@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from feast import FeatureView
 from feast.infra.supported_async_methods import SupportedAsyncMethods
@@ -12,6 +13,7 @@ from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.repo_config import RepoConfig
 
+from feast_pinot.actions import Action
 from feast_pinot.online.adapter import BackendOnlineStore
 from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 
@@ -30,6 +32,12 @@ class PinotOnlineStore(BackendOnlineStore["PinotBackend"]):
         from feast_pinot.online.pinot.backend import PinotBackend  # lazy: pinotdb, confluent_kafka
 
         return PinotBackend(config.online_store)
+
+    def check_actions(self, store_config: Any, actions: Sequence[Action]) -> None:
+        """:class:`PinotActionError` for actions holding a value Pinot would alter or could not match."""
+        from feast_pinot.online.pinot.records import action_records  # lazy: as the backend
+
+        action_records(actions, store_config.max_string_length)
 
     @property
     def async_supported(self) -> SupportedAsyncMethods:
