@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -9,14 +10,16 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from feast import FeatureStore
+from feast import FeatureStore, FeatureView
 from feast.data_source import PushMode
 
-from feast_pinot import push_actions
+from demo.synthetic import Scenario, write_batch_sources
+from feast_pinot import DeclarationError, ObjectAttribute, action_history, push_actions
 from feast_pinot.actions import actions_to_frame, validate_actions
 from feast_pinot.clock import now_ms
 from feast_pinot.errors import FeastPinotWarning
 from feast_pinot.specs import ActionLogSpec, spec_of
+from tests.integration.conftest import REPO_SOURCE, run_feast
 from tests.integration.mini_repo import HOUR, jobs_frame, make_mini_repo
 
 NOW = now_ms() // 1000 * 1000
@@ -100,6 +103,50 @@ def test_an_object_without_the_declared_prefix_warns_naming_the_form(store: Feat
     assert sorted(_history_objects(store, "light_hist", 106)) == ["12", "job:3", "job:x"]  # stored all the same
 
 
-def test_a_log_no_view_keys_objects_of_takes_any_object(store: FeatureStore) -> None:
-    # 'acts' stores its embeddings: no attribute join, no seen features, so no declared form
-    assert _ours(lambda: push_actions(store, "acts", [_act(107, "12", objectAttributes={"embedding": [1, 0]})])) == []
+def test_seen_features_declare_the_form_of_a_log_that_stores_its_embeddings(store: FeatureStore) -> None:
+    # 'acts' joins no attribute; its 'acts_rank' view's seen features key objects by object_prefix 'job:'
+    embedding = {"embedding": [1, 0]}
+    caught = _ours(lambda: push_actions(store, "acts", [_act(107, "12", objectAttributes=embedding),
+                                                        _act(107, "job:5", objectAttributes=embedding)]))
+    assert [str(w.message) for w in caught] == [
+        "1 object(s) pushed to 'acts' match no declared object key, so no attribute join or seen feature will "
+        "ever match them: '12'. Objects must look like 'job:<integer>' (acts_rank); write e.g. 'job:12', not '12'"]
+
+
+def _wrong_dim_history(store: FeatureStore) -> FeatureView:
+    attribute = ObjectAttribute(store.get_feature_view("job_attributes"), "embedding", dim=3, object_prefix="job:")
+    return action_history("wrong_hist", store.get_feature_view("light"), attribute=attribute)
+
+
+WRONG_DIM = ("action_history 'wrong_hist' declares ObjectAttribute(dim=3) but 'job_attributes.embedding' holds "
+             "2-dim vectors, so no action would get an embedding and every similarity would be 0.0: declare dim=2")
+
+
+def test_feast_apply_refuses_an_attribute_dim_its_vectors_do_not_have(tmp_path: Path) -> None:
+    store = make_mini_repo(tmp_path / "repo", jobs_frame(JOBS, NOW - 50 * HOUR))
+    with pytest.raises(DeclarationError) as refused:
+        store.apply([_wrong_dim_history(store)])
+    assert str(refused.value) == WRONG_DIM
+    assert "wrong_hist" not in {v.name for v in store.list_feature_views()}
+
+
+def test_a_read_finding_vectors_of_another_dim_warns(tmp_path: Path) -> None:
+    store = make_mini_repo(tmp_path / "repo", jobs_frame(JOBS, NOW - 50 * HOUR))
+    source = tmp_path / "repo" / "data" / "jobs.parquet"
+    source.rename(source.with_suffix(".away"))  # written after apply (or remote): apply cannot see it
+    store.apply([_wrong_dim_history(store)])
+    source.with_suffix(".away").rename(source)
+    push_actions(store, "light", [_act(108, "job:3")])
+    caught = _ours(lambda: store.get_online_features(
+        features=["wrong_hist:action_embeddings"], entity_rows=[{"member_id": 108}]).to_dict())
+    assert [str(w.message) for w in caught] == [WRONG_DIM]
+
+
+def test_feast_plan_on_the_unchanged_example_repo_reports_no_change(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO_SOURCE, repo, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    write_batch_sources(repo, Scenario(start_ms=NOW - 10 * HOUR, hours=9, members=3, jobs=5))
+    run_feast(repo, "apply")
+    planned = run_feast(repo, "plan").stdout
+    assert "No changes to registry" in planned, planned
+    assert "Updated" not in planned and "Created" not in planned, planned
