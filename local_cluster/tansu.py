@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from local_cluster.errors import StartError
-from local_cluster.ports import HOST, free_ports
-from local_cluster.topics import wait_ready
+from .errors import StartError
+from .ports import HOST, free_ports
+from .topics import wait_ready
 
 __all__ = ["LocalBroker", "kafka_broker"]
 
