@@ -6,14 +6,12 @@ Runs until Ctrl-C (or SIGTERM). Installed from the wheel it is ``python -m feast
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
 from .cluster import DEFAULT_CACHE, fetch_runtimes, local_cluster
 from .errors import LocalClusterError
+from .signals import stop_on_signals
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -32,13 +30,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals()
     try:
         if args.fetch_only:
             for runtime in fetch_runtimes(args.cache):

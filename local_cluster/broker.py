@@ -10,16 +10,14 @@ SIGTERM). Installed from the wheel it is ``python -m feast_pinot_local_cluster.b
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
 from stream_ingest.config import load_config
 from stream_ingest.errors import ConfigError
 
 from .errors import LocalClusterError
+from .signals import stop_on_signals
 from .tansu import LocalBroker
 from .topics import create_topics
 
@@ -48,13 +46,7 @@ def _usage(bootstrap: str, config: Path | None) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals()
     try:
         config = load_config(args.config) if args.config is not None else None
         with LocalBroker.start(port=args.port) as broker:
