@@ -32,8 +32,12 @@ def _run(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.Complet
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # from a clean copy: setuptools' build/ folder in the checkout could carry files since deleted
+    source = tmp_path_factory.mktemp("source") / "feast-pinot"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".cache", "build", "dist", "*.egg-info", "__pycache__", "demo-output", "data"))
     out = tmp_path_factory.mktemp("dist")
-    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(ROOT)], ROOT)
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(out), str(source)], source)
     (found,) = out.glob("feast_pinot-*.whl")
     return found
 
