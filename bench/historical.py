@@ -28,7 +28,7 @@ from feast_pinot import with_request_ts
 from feast_pinot.client import log_spec
 from feast_pinot.offline.parts import resolve_path, write_action_parts
 
-__all__ = ["historical_metrics", "prepare"]
+__all__ = ["historical_metrics", "prepare", "prepare_ours"]
 
 WINDOW_FEATURES = [f"member_job_windows:{v}_{k}_{w}" for v in ("job_apply", "job_dismiss")
                    for w in ("1h", "24h", "96h") for k in ("count", "mean_emb", "sim")]
@@ -66,17 +66,12 @@ def _write_log(store: FeatureStore, n_actions: int, members: int, start: int) ->
         write_action_parts(resolve_path(store.repo_path, spec.path), part, spec)
 
 
-def prepare(root: Path, entity_rows: int, n_actions: int, members: int) -> dict[str, Path]:
-    """Both repos and the entity frame, written under ``root``."""
+def prepare_ours(root: Path, entity_rows: int, n_actions: int, members: int) -> dict[str, Path]:
+    """Our repo with ``n_actions`` in its log, and ``entity_rows`` entity rows, written under ``root``."""
     store = ours(root, members=members, actions=0)
     start = int(pd.Timestamp.now(tz="UTC").value // 1_000_000) - SPAN
     _write_log(store, n_actions, members, start)
     rng = np.random.default_rng(22)
-    plain_rows = pd.DataFrame({
-        "member_id": rng.integers(1, members + 1, n_actions),
-        "event_timestamp": pd.to_datetime(start + rng.integers(0, SPAN, n_actions), unit="ms", utc=True),
-    })
-    plain = plain_feast(root, offline="duckdb", rows=plain_rows.assign(**stats_columns(rng, n_actions)))
     entities = pd.DataFrame({
         "member_id": rng.integers(1, members + 1, entity_rows),
         "job_id": rng.integers(0, JOBS, entity_rows),
@@ -84,7 +79,21 @@ def prepare(root: Path, entity_rows: int, n_actions: int, members: int) -> dict[
     })
     entities_path = root / "entities.parquet"
     with_request_ts(entities).to_parquet(entities_path, index=False)
-    return {"ours": Path(store.repo_path), "plain": Path(plain.repo_path), "entities": entities_path}
+    (root / "start_ms").write_text(str(start))
+    return {"ours": Path(store.repo_path), "entities": entities_path}
+
+
+def prepare(root: Path, entity_rows: int, n_actions: int, members: int) -> dict[str, Path]:
+    """Both repos and the entity frame, written under ``root``."""
+    paths = prepare_ours(root, entity_rows, n_actions, members)
+    start = int((root / "start_ms").read_text())
+    rng = np.random.default_rng(23)
+    plain_rows = pd.DataFrame({
+        "member_id": rng.integers(1, members + 1, n_actions),
+        "event_timestamp": pd.to_datetime(start + rng.integers(0, SPAN, n_actions), unit="ms", utc=True),
+    })
+    plain = plain_feast(root, offline="duckdb", rows=plain_rows.assign(**stats_columns(rng, n_actions)))
+    return {**paths, "plain": Path(plain.repo_path)}
 
 
 def _run(kind: str, repo: Path, entities: Path) -> dict[str, float]:

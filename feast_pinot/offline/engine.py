@@ -47,6 +47,23 @@ class ActionLog:
     embeddings: Embeddings | None = None
     objects: pa.DictionaryArray | None = None  # each action's object, read for the seen features only
 
+    @classmethod
+    def of_sorted(cls, table: pa.Table, verbs: tuple[str, ...], embeddings: Embeddings | None) -> ActionLog:
+        """From a table already sorted by (actor, ts, ``action_id`` descending).
+
+        Columns ``actor``, ``ts``, ``verb_no`` (and ``object`` for the seen
+        features). The DuckDB loader sorts in SQL; a Spark task sorts its
+        bucket's actions with Arrow.
+        """
+        actor = table.column("actor").to_numpy()
+        first = np.flatnonzero(np.r_[True, actor[1:] != actor[:-1]]) if len(actor) else np.zeros(0, np.int64)
+        codes = np.repeat(np.arange(len(first), dtype=np.int64), np.diff(np.r_[first, len(actor)]))
+        objects = None
+        if "object" in table.column_names:
+            objects = table.column("object").combine_chunks().dictionary_encode()
+        return cls(pd.Index(actor[first]), codes, table.column("ts").to_numpy(),
+                   table.column("verb_no").to_numpy().astype(np.int64), verbs, embeddings, objects)
+
     def for_view(self, spec: WindowedFeaturesSpec) -> tuple[Actions, KeyCodes | None]:
         """The actions with verbs numbered as ``spec.read_verbs``, and the object keys if seen is declared."""
         remap = np.array([0] + [spec.read_verbs.index(v) + 1 if v in spec.read_verbs else 0 for v in self.verbs],

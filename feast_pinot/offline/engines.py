@@ -16,20 +16,22 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
+import pyarrow as pa
 from feast import FeatureView, OnDemandFeatureView
 from feast.repo_config import RepoConfig
 
 from feast_pinot.offline.plan import EntityPlan
 from feast_pinot.specs import HistorySpec, WindowedFeaturesSpec
 
-__all__ = ["ENGINES", "ActionEngine", "ActionRequest", "HistoryAsk", "WindowedAsk", "engine_named"]
+__all__ = ["ENGINES", "ActionEngine", "ActionRequest", "ClusterFrames", "HistoryAsk", "WindowedAsk", "engine_named"]
 
 # engine name in feature_store.yaml -> "module.Class" (constructed without arguments)
 ENGINES: dict[str, str] = {
     "duckdb": "feast_pinot.offline.duckdb_engine.DuckDBEngine",
+    "spark": "feast_pinot.offline.spark.seam.SparkEngine",
 }
 
 
@@ -71,6 +73,24 @@ class ActionEngine(Protocol):
 
     def columns(self, request: ActionRequest) -> dict[str, Any]:
         """Every output column of the request (histories first, then windowed views), each in row order."""
+        ...
+
+
+@runtime_checkable
+class ClusterFrames(Protocol):
+    """An engine with frames of its own system (Spark): entity rows from them, training data into them."""
+
+    def entity_rows(self, config: RepoConfig, entity_df: Any) -> pd.DataFrame | None:
+        """``entity_df`` (a frame of the engine's system, or its SQL) as pandas rows in its order;
+        None when it is not of that system."""
+        ...
+
+    def result_frame(self, config: RepoConfig, table: pa.Table) -> Any:
+        """The training data as a frame of the engine's system."""
+        ...
+
+    def persist(self, config: RepoConfig, table: pa.Table, storage: Any, allow_overwrite: bool) -> bool:
+        """Save the training data in ``storage`` if it is the engine's kind; False if it is not."""
         ...
 
 

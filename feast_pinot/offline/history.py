@@ -32,11 +32,14 @@ def log_files(config: RepoConfig, spec: HistorySpec) -> list[str]:
 
 def _log_sql(spec: HistorySpec, files: list[str]) -> str:
     emb = ", embedding" if spec.log.embedding_dim else ""
+    # an action whose embedding is not finite was refused online: dropped before the dedup, as offline.log does
+    finite = "WHERE coalesce(list_bool_and(list_transform(embedding, lambda x: isfinite(x))), true)" if emb else ""
     return f"""
         SELECT "{spec.log.actor_join_key}" AS actor, action_id, verb, object{emb},
                {epoch_ms_sql("event_timestamp")} AS ts
         FROM read_parquet([{", ".join(map(sql_literal, files))}],
                           filename = true, file_row_number = true, union_by_name = true)
+        {finite}
         QUALIFY row_number() OVER (
             PARTITION BY action_id
             ORDER BY parse_filename(filename), file_row_number) = 1

@@ -69,7 +69,7 @@ def _narrow_sql(spec: HistorySpec, files: list[str], objects: bool, skipped: boo
             SELECT action_id, arg_min(actor, pos) AS actor, arg_min(ts, pos) AS ts, {arg_obj}
                    arg_min(verb_no, pos) AS verb_no, min(pos) AS pos
             FROM raw {where} GROUP BY action_id)
-        SELECT dense_rank() OVER (ORDER BY actor) - 1 AS code, actor, ts, verb_no, pos{out_obj}
+        SELECT actor, ts, verb_no, pos{out_obj}
         FROM unique_actions WHERE actor IN (SELECT DISTINCT actor FROM actors)
         ORDER BY actor, ts, action_id DESC
     """
@@ -128,9 +128,4 @@ def load_log(config: RepoConfig, spec: HistorySpec, actors: pd.DataFrame, object
     embeddings = None
     if stored is not None and offsets is not None:
         embeddings = Embeddings(stored, offsets[pos >> 32] + (pos & 0xFFFFFFFF))
-    return ActionLog(
-        actors=pd.Index(table.column("actor").to_pandas()).unique(),
-        actor=table.column("code").to_numpy(), ts=table.column("ts").to_numpy(),
-        verb=table.column("verb_no").to_numpy(), verbs=spec.log.verbs, embeddings=embeddings,
-        objects=table.column("object").combine_chunks().dictionary_encode() if objects else None,
-    )
+    return ActionLog.of_sorted(table, spec.log.verbs, embeddings)

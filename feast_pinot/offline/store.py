@@ -65,10 +65,19 @@ from feast_pinot import clock
 from feast_pinot.actions import actions_to_table, datetime_to_ms, validate_push_rows
 from feast_pinot.errors import ActionValidationError, OfflineStoreError, OfflineWriteError
 from feast_pinot.offline.delegate import delegate_config, delegate_repo_config, delegate_store
-from feast_pinot.offline.engines import ENGINES, ActionEngine, ActionRequest, HistoryAsk, WindowedAsk, engine_named
+from feast_pinot.offline.engines import (
+    ENGINES,
+    ActionEngine,
+    ActionRequest,
+    ClusterFrames,
+    HistoryAsk,
+    WindowedAsk,
+    engine_named,
+)
 from feast_pinot.offline.parts import action_log_columns, resolve_path, write_action_parts
 from feast_pinot.offline.plan import ROW_ID, EntityPlan
 from feast_pinot.offline.required import STORE_TYPE
+from feast_pinot.offline.spark.config import SparkEngineConfig
 from feast_pinot.specs import ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
 
 __all__ = ["ActionLogOfflineStore", "ActionLogOfflineStoreConfig"]
@@ -94,6 +103,8 @@ class ActionLogOfflineStoreConfig(FeastConfigBaseModel):
     """The Feast offline store of the ordinary feature views: its own block, with its ``type``."""
     engine: str = "duckdb"
     """What computes the history and windowed views (one of ``feast_pinot.offline.engines.ENGINES``)."""
+    spark: SparkEngineConfig = SparkEngineConfig()
+    """The Spark engine's options (``engine: spark``)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -177,8 +188,10 @@ class _FrameJob(RetrievalJob):
         full_feature_names: bool,
         metadata: RetrievalMetadata | None,
         delegated: Callable[[], RetrievalJob] | None = None,
+        frames: tuple[ClusterFrames, RepoConfig] | None = None,
     ) -> None:
         self._build = build
+        self._frames = frames  # the engine's own system (Spark), when it has one
         self._odfvs = odfvs
         self._full_feature_names = full_feature_names
         self._metadata = metadata
@@ -204,9 +217,19 @@ class _FrameJob(RetrievalJob):
         # pandas metadata would name Arrow-backed dtypes that to_pandas() cannot rebuild
         return table.replace_schema_metadata(None)
 
+    def to_spark_df(self) -> Any:
+        """The training data (on-demand views applied) as a Spark DataFrame: with ``engine: spark`` only."""
+        if self._frames is None:
+            raise OfflineStoreError("to_spark_df() needs offline_store.engine: spark")
+        engine, config = self._frames
+        return engine.result_frame(config, self.to_arrow())
+
     def persist(
         self, storage: SavedDatasetStorage, allow_overwrite: bool = False, timeout: int | None = None
     ) -> None:
+        if self._frames is not None and self._frames[0].persist(self._frames[1], self.to_arrow(), storage,
+                                                                allow_overwrite):
+            return
         if isinstance(storage, SavedDatasetFileStorage):
             path = storage.file_options.uri
             if os.path.exists(path) and not allow_overwrite:
@@ -347,11 +370,18 @@ class ActionLogOfflineStore(OfflineStore):
             native = functools.partial(store.store.get_historical_features, store.config, feature_views,
                                        feature_refs, entity_df, registry, project, full_feature_names,
                                        **_created_flag(filter_by_created_timestamp))
+        if not isinstance(entity_df, pd.DataFrame) and native is not None:
+            return native()  # the delegate's own entity_df: its SQL, its frames
+        engine = engine_named(_store_config(config).engine)
+        frames = (engine, config) if isinstance(engine, ClusterFrames) else None
         if not isinstance(entity_df, pd.DataFrame):
-            if native is None:
-                raise OfflineStoreError("entity_df must be a pandas DataFrame here: a SQL entity_df works for "
-                                        "ordinary views of one store only, not with action-log features")
-            return native()
+            rows = None if frames is None else frames[0].entity_rows(config, entity_df)
+            if rows is None:
+                raise OfflineStoreError(
+                    f"entity_df must be a pandas DataFrame here, got {type(entity_df).__name__}: a SQL entity_df "
+                    f"works for ordinary views of one store only; with engine: spark, a Spark DataFrame or "
+                    f"Spark SQL works too")
+            entity_df = rows
         plan = EntityPlan.of(entity_df)
         times = pd.to_datetime(plan.rows[plan.ts_column], utc=True) if len(plan) else None
         metadata = RetrievalMetadata(
@@ -360,9 +390,8 @@ class ActionLogOfflineStore(OfflineStore):
             min_event_timestamp=None if times is None else times.min().to_pydatetime(),
             max_event_timestamp=None if times is None else times.max().to_pydatetime(),
         )
-        engine = engine_named(_store_config(config).engine)
         build = functools.partial(_build, call, plan, groups, engine)
-        return _FrameJob(build, call.odfvs, full_feature_names, metadata, native)
+        return _FrameJob(build, call.odfvs, full_feature_names, metadata, native, frames)
 
     @staticmethod
     def pull_latest_from_table_or_query(

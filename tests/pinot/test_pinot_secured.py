@@ -35,9 +35,9 @@ from feast_pinot.online.pinot import PinotOnlineStoreConfig
 from feast_pinot.online.pinot.backend import PinotBackend
 from feast_pinot.online.pinot.errors import PinotAuthError, PinotSchemaError
 from local_cluster.cluster import ClusterEndpoints
+from local_cluster.polling import eventually
 from stream_ingest.config import load_config
 from stream_ingest.errors import BrokerUnavailableError, ConfigError
-from stream_ingest.local import eventually
 from tests.ingest.conftest import Topics, running, start_runner
 from tests.ingest.support import ingest_config
 from tests.ingest.test_kafka_roundtrip import check_online

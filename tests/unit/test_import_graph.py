@@ -126,3 +126,15 @@ def test_the_ingester_and_the_parts_module_stay_clear_of_the_offline_store(forbi
     users = sorted(m for m in reached if any(n == forbidden or n.startswith(forbidden + ".")
                                              for n in graph[m] | _third_party(m)))
     assert users == []
+
+
+def test_no_core_module_imports_pyspark() -> None:
+    """pyspark is the ``[spark]`` extra: only the Spark engine's own modules import it (the default install works)."""
+    graph = _graph()
+    users = {m for m in graph if any(n == "pyspark" or n.startswith("pyspark.") for n in _third_party(m))}
+    assert "feast_pinot.offline.spark.engine" in users  # the graph sees the engine's imports
+    engine = "feast_pinot.offline.spark."
+    assert sorted(m for m in users if not m.startswith(engine)) == []
+    free = {"feast_pinot.offline.spark", "feast_pinot.offline.spark.config", "feast_pinot.offline.spark.tasks"}
+    reaching = sorted(m for m in graph if (not m.startswith(engine) or m in free) and _reachable(graph, m) & users)
+    assert reaching == []
