@@ -106,7 +106,8 @@ def historical_run(sizes: Sizes, root: Path, plots: Path) -> list[Metric]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, Spark in local mode only: a smoke check in a few minutes")
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes, Spark in local mode only: a smoke check in a few minutes")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     parser.add_argument("--plots", type=Path, default=DOCS, help="where the PNGs go (default: docs/)")
     parser.add_argument("--historical-only", action="store_true",
