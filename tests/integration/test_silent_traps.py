@@ -19,6 +19,7 @@ from feast_pinot.actions import actions_to_frame, validate_actions
 from feast_pinot.clock import now_ms
 from feast_pinot.errors import FeastPinotWarning
 from feast_pinot.specs import ActionLogSpec, spec_of
+from stream_ingest.sinks import PushSink
 from tests.integration.conftest import REPO_SOURCE, run_feast
 from tests.integration.mini_repo import HOUR, jobs_frame, make_mini_repo
 
@@ -152,3 +153,12 @@ def test_feast_plan_on_the_unchanged_example_repo_reports_no_change(tmp_path: Pa
     assert "Updated" not in planned.stdout and "Created" not in planned.stdout, planned.stdout
     # Feast's "on demand feature views ... do not scale well for offline retrieval" is untrue of windowed views
     assert "does not scale well" not in applied.stderr + planned.stderr
+
+
+def test_the_ingesters_online_push_sink_does_not_warn(store: FeatureStore) -> None:
+    # it pushes online only on purpose: its OfflineSink writes the log
+    spec = spec_of(store.get_feature_view("light"), ActionLogSpec)
+    assert spec is not None
+    good, _ = validate_actions([_act(109, "job:3")], spec, now_ms())
+    assert _ours(lambda: PushSink(store, spec).write(good)) == []
+    assert _history_objects(store, "light_hist", 109) == ["job:3"]
