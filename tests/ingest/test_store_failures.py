@@ -22,6 +22,7 @@ from feast_pinot.online.backend import LatestRow, TableSpec
 from feast_pinot.online.pinot import PinotOnlineStoreConfig
 from feast_pinot.online.pinot.backend import PinotBackend
 from feast_pinot.online.pinot.errors import PinotConnectionError
+from feast_pinot.online.pinot.kafka import KafkaWriter
 from feast_pinot.online.sqlite_backend import SqliteBackend
 from local_cluster.ports import free_ports
 from stream_ingest.config import IngestConfig, parse_config
@@ -147,18 +148,22 @@ def test_a_value_sqlite_refuses_is_the_datas_fault(db: Path) -> None:
     assert classify(raised.value) is Failure.DATA
 
 
+def _unreachable_config(kafka: str | None = None) -> PinotOnlineStoreConfig:
+    controller, broker, no_kafka = free_ports(3)
+    return PinotOnlineStoreConfig(
+        controller_url=f"http://127.0.0.1:{controller}", broker_url=f"http://127.0.0.1:{broker}",
+        kafka_bootstrap_servers=kafka or f"127.0.0.1:{no_kafka}", name_prefix="unreachable_",
+        http_timeout_s=5.0, write_timeout_s=1.0,
+    )
+
+
 @pytest.fixture
 def unreachable() -> Iterator[Callable[..., PinotBackend]]:
     """``make(kafka=None)``: a Pinot whose controller and broker (and Kafka, unless given) listen nowhere."""
     made: list[PinotBackend] = []
 
     def make(kafka: str | None = None) -> PinotBackend:
-        controller, broker, no_kafka = free_ports(3)
-        made.append(PinotBackend(PinotOnlineStoreConfig(
-            controller_url=f"http://127.0.0.1:{controller}", broker_url=f"http://127.0.0.1:{broker}",
-            kafka_bootstrap_servers=kafka or f"127.0.0.1:{no_kafka}", name_prefix="unreachable_",
-            http_timeout_s=5.0, write_timeout_s=1.0,
-        )))
+        made.append(PinotBackend(_unreachable_config(kafka)))
         return made[-1]
 
     yield make
@@ -170,9 +175,11 @@ def test_an_unreachable_pinot_broker_or_kafka_is_unavailable(unreachable: Callab
     backend = unreachable()
     with pytest.raises(PinotConnectionError, match="cannot reach the Pinot broker") as read:
         backend.read_latest(LATEST.name, ["k"])
-    with pytest.raises(PinotConnectionError, match="1 unacknowledged after 1.0 s") as write:
-        backend.write_latest(LATEST.name, [LatestRow("k", 1, {"v": 1})])  # straight to Kafka
-    for raised in (read, write):
+    with pytest.raises(PinotConnectionError, match="cannot reach the Pinot controller") as write:
+        backend.write_latest(LATEST.name, [LatestRow("k", 1, {"v": 1})])  # asks the controller for the layout
+    with pytest.raises(PinotConnectionError, match="1 unacknowledged after 1.0 s") as produce:
+        KafkaWriter(_unreachable_config()).produce("unreachable_topic", [(b"k", b"{}")])
+    for raised in (read, write, produce):
         assert isinstance(raised.value, OnlineStoreUnavailableError)
         assert classify(raised.value) is Failure.TRANSIENT
 
