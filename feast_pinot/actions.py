@@ -37,6 +37,8 @@ __all__ = [
     "derive_action_id",
     "embeddings_not_numbers",
     "ms_to_datetime",
+    "shown_duration",
+    "shown_time",
     "validate_action",
     "validate_actions",
     "validate_push_rows",
@@ -69,6 +71,22 @@ def ms_to_datetime(ms: int) -> datetime:
     return datetime.fromtimestamp(ms // 1000, tz=timezone.utc).replace(
         microsecond=(ms % 1000) * 1000
     )
+
+
+def shown_time(ms: int) -> str:
+    """Epoch ms as a message shows it: ``2026-11-22 08:26:40.123 UTC``."""
+    try:
+        return ms_to_datetime(ms).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+    except (OverflowError, OSError, ValueError):  # beyond the years datetime knows
+        return "not a date"
+
+
+def shown_duration(ms: int) -> str:
+    """A duration as a message shows it: hours, minutes or seconds, whichever is whole."""
+    for unit, size in (("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms % size == 0:
+            return f"{ms // size} {unit}"
+    return f"{ms} ms"
 
 
 def datetime_to_ms(ts: datetime | pd.Timestamp) -> int:
@@ -140,10 +158,12 @@ def _timestamp(raw: Mapping[str, Any], spec: ActionLogSpec, now_ms: int) -> int:
         raise _Reject(f"'timestamp' {problem}")
     if ts <= now_ms - spec.retention_ms:
         raise _Reject(
-            f"timestamp {ts} is outside the {spec.retention_ms} ms retention (now={now_ms})"
+            f"timestamp {ts} ({shown_time(ts)}) is outside the {shown_duration(spec.retention_ms)} retention "
+            f"(now {shown_time(now_ms)})"
         )
     if ts > now_ms + spec.future_tolerance_ms:
-        raise _Reject(f"timestamp {ts} is more than {spec.future_tolerance_ms} ms in the future")
+        raise _Reject(f"timestamp {ts} ({shown_time(ts)}) is more than {shown_duration(spec.future_tolerance_ms)} "
+                      f"in the future (now {shown_time(now_ms)})")
     return ts
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -12,9 +13,16 @@ from feast.infra.online_stores.helpers import get_online_store_from_config
 
 from feast_pinot import clock
 from feast_pinot.actions import Action, actions_to_frame, datetime_to_ms, validate_actions, validate_push_rows
-from feast_pinot.errors import ActionValidationError, DeclarationError, OfflineWriteError, PushError
+from feast_pinot.errors import (
+    ActionValidationError,
+    DeclarationError,
+    FeastPinotWarning,
+    OfflineWriteError,
+    PushError,
+)
 from feast_pinot.offline.parts import resolve_path
 from feast_pinot.online.backend import ChecksActions
+from feast_pinot.push_checks import declared_keyings, online_only_message, online_push_checked, warn_unkeyed_objects
 from feast_pinot.specs import ActionLogSpec, spec_of
 
 __all__ = ["log_spec", "push_actions", "validate_frame", "with_request_ts"]
@@ -52,6 +60,11 @@ def push_actions(
     then fails, :class:`PushError` names where the actions are; pushing the
     same actions again is harmless either way: their ``action_id`` (derived
     from the content when not given) makes both stores keep each action once.
+
+    An object that no view over the log can key (``"12"`` where an attribute
+    join or seen feature declares ``object_prefix="job:"``) is written, with a
+    :class:`~feast_pinot.errors.FeastPinotWarning` naming the expected form;
+    so is a push with ``PushMode.ONLINE``, which training data never sees.
     """
     spec = log_spec(store, log_name)
     if isinstance(actions, pd.DataFrame):
@@ -64,7 +77,10 @@ def push_actions(
         raise ActionValidationError(bad)
     if good and to is not PushMode.OFFLINE:
         _check_online(store, good)
+    if to is PushMode.ONLINE:
+        warnings.warn(online_only_message(spec, "push_actions"), FeastPinotWarning, stacklevel=2)
     if good:
+        warn_unkeyed_objects(good, spec, declared_keyings(store, log_name))
         _push(store, spec, actions_to_frame(good, spec), to)
     return len(good)
 
@@ -87,7 +103,8 @@ def _push(store: FeatureStore, spec: ActionLogSpec, frame: pd.DataFrame, to: Pus
             raise OfflineWriteError(f"{cause}; nothing was written to the online store", exc.written) from exc
     if to in (PushMode.ONLINE, PushMode.ONLINE_AND_OFFLINE):
         try:
-            store.push(spec.push_source, frame, to=PushMode.ONLINE)
+            with online_push_checked():
+                store.push(spec.push_source, frame, to=PushMode.ONLINE)
         except Exception as exc:
             if to is PushMode.ONLINE:
                 raise

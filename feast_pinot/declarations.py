@@ -7,6 +7,7 @@ registry round-trip and every process sees the same definition.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 DEFAULT_RETENTION = timedelta(hours=96)
+_FEAST_ODFV_WARNING = r"On demand feature view is an experimental feature\. .*does not scale well for offline retrieval"
 _KEY_DTYPES = {ValueType.INT64: Int64, ValueType.STRING: String}
 _Spec = TypeVar("_Spec", bound=BaseModel)
 # spec fields whose helper argument has another name
@@ -394,6 +396,18 @@ def _udf_source(function_name: str, spec: WindowedFeaturesSpec) -> str:
     )
 
 
+def _quiet_feast_odfv_warning() -> None:
+    """Hide Feast's "on demand feature views ... do not scale well for offline retrieval" in this process.
+
+    Feast warns on every apply and plan of a repo with on-demand views; for a
+    windowed view it is untrue (its training data is computed by the offline
+    store's engine over whole columns, not a Python call per row). A process
+    that declares one gets this one message of Feast's filtered (only it: the
+    same text from Feast, nothing else).
+    """
+    warnings.filterwarnings("ignore", message=_FEAST_ODFV_WARNING, category=RuntimeWarning)
+
+
 def windowed_action_features(
     name: str,
     history: FeatureView,
@@ -441,6 +455,7 @@ def windowed_action_features(
         interests=_interests(interests, chosen, hspec, declaring),
         seen=_seen(seen_windows, candidate, hspec, object_prefix, declaring),
     )
+    _quiet_feast_odfv_warning()
     function_name = "windowed_" + "".join(c if c.isalnum() else "_" for c in name)
     source = _udf_source(function_name, spec)
     namespace: dict[str, object] = {}

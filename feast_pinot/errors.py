@@ -18,6 +18,10 @@
     ├── ReplayError            the freshness replay got data or settings it cannot use
     └── ParityError            the parity check got a repo, service or log it cannot use
 
+    FeastPinotWarning (a UserWarning)  a write that works but cannot give what it was
+                                       meant to (an object no view can key, an
+                                       online-only push of actions, a wrong dim)
+
 Driver errors (sqlite3, duckdb, ...) are translated at the boundary and chained
 with ``raise ... from exc`` so the original stays visible. Each backend decides
 which of its failures are transient (:class:`OnlineStoreUnavailableError`) and
@@ -33,6 +37,7 @@ __all__ = [
     "ActionValidationError",
     "DeclarationError",
     "FeastPinotError",
+    "FeastPinotWarning",
     "OfflineStoreError",
     "OfflineWriteError",
     "OnlineStoreError",
@@ -47,6 +52,10 @@ __all__ = [
 
 class FeastPinotError(Exception):
     """Root of every error feast_pinot raises on purpose."""
+
+
+class FeastPinotWarning(UserWarning):
+    """Accepted, but it will not do what was meant; the message names the fix."""
 
 
 class DeclarationError(FeastPinotError, ValueError):

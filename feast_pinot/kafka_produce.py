@@ -2,15 +2,34 @@
 
 Shared by the Pinot store's writer and the ingester (its dead-letter topic and
 the local-broker helpers); it takes the producer as given, so it imports no
-Kafka client itself.
+Kafka client itself. :class:`LibrdkafkaLog` sends a client's own log lines
+through Python's logging.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["produce_all", "produce_one"]
+__all__ = ["LibrdkafkaLog", "produce_all", "produce_one"]
+
+
+class LibrdkafkaLog:
+    """librdkafka's log lines (a client's ``logger`` setting) through Python's ``logging``, at INFO at most.
+
+    Without it librdkafka writes to stderr itself: a client that cannot reach
+    its broker prints a ``%3|...|FAIL|`` line per reconnect attempt, hundreds a
+    minute. What a caller must act on reaches it as the call's own error (and
+    ``error_cb``), so these lines are detail: DEBUG/INFO, shown when asked for.
+    """
+
+    def __init__(self, name: str, ceiling: int = logging.INFO) -> None:
+        self._logger = logging.getLogger(name)
+        self._ceiling = ceiling
+
+    def log(self, level: int, msg: str, *args: object) -> None:  # what confluent_kafka calls
+        self._logger.log(min(level, self._ceiling), msg, *args)
 
 # How long a producer whose local queue is full serves delivery callbacks before trying again.
 _DRAIN_S = 0.05

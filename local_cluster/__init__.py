@@ -11,8 +11,8 @@ read back), ``ingester.py`` (``python -m stream_ingest`` as a subprocess) and
 ``polling.py`` (``eventually``: waiting on a condition).
 """
 
-from local_cluster.cluster import KAFKA_VERSION, PINOT_VERSION, ClusterEndpoints, fetch_runtimes, local_cluster
-from local_cluster.errors import FetchError, LocalClusterError, StartError
+from .cluster import KAFKA_VERSION, PINOT_VERSION, ClusterEndpoints, fetch_runtimes, local_cluster
+from .errors import FetchError, LocalClusterError, StartError
 
 __all__ = [
            "KAFKA_VERSION",

@@ -1,25 +1,30 @@
-"""``python -m local_cluster [--secured] [--s3] [--fetch-only] [--cache DIR]``: a local Pinot + Kafka until Ctrl-C."""
+"""``python -m local_cluster [--port-base N] [--secured] [--s3] [--fetch-only] [--cache DIR]``: a local Pinot + Kafka.
+
+Runs until Ctrl-C (or SIGTERM). Installed from the wheel it is ``python -m feast_pinot_local_cluster``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
-import threading
 from pathlib import Path
-from types import FrameType
 
-from local_cluster.cluster import DEFAULT_CACHE, fetch_runtimes, local_cluster
-from local_cluster.errors import LocalClusterError
-from local_cluster.s3 import local_s3, summary
+from .cluster import DEFAULT_CACHE, fetch_runtimes, local_cluster
+from .errors import LocalClusterError
+from .s3 import local_s3, summary
+from .signals import stop_on_signals
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local_cluster", description=__doc__)
+    parser = argparse.ArgumentParser(prog=f"python -m {__package__}", description=__doc__)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
                         help="where the fetched jars are kept (default: .cache/local-cluster)")
     parser.add_argument("--fetch-only", action="store_true", help="download the jars, start nothing")
+    parser.add_argument("--port-base", type=int, metavar="N",
+                        help="fixed ports N..N+9, the same on every start (Kafka on N, Pinot's controller on N+2 and "
+                             "broker on N+3), so a feature_store.yaml stays valid across restarts; default: free "
+                             "ports, new on every start")
     parser.add_argument("--secured", action="store_true",
                         help="Kafka with SASL/SCRAM and ACLs, Pinot with basic auth; prints the made-up passwords")
     parser.add_argument("--s3", action="store_true", help="also a local S3 server (S3Proxy) for the offline log")
@@ -28,19 +33,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    stop = threading.Event()
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    stop = stop_on_signals()
     try:
         if args.fetch_only:
             for runtime in fetch_runtimes(args.cache):
                 print(f"{runtime.name} {runtime.version}: {runtime.size_mb:.0f} MB in {runtime.lib}")
             return 0
-        with local_cluster(args.cache, secured=args.secured) as cluster:
+        with local_cluster(args.cache, secured=args.secured, port_base=args.port_base) as cluster:
             print("\n".join(cluster.summary()))
             if cluster.credentials is not None:
                 print(f"kafka users (SCRAM-SHA-512): {cluster.credentials.kafka}")

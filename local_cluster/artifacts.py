@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from local_cluster.errors import FetchError
+from .errors import FetchError
 
 __all__ = ["Runtime", "fetch"]
 
@@ -55,7 +55,7 @@ def _copy_dependencies(name: str, version: str, home: Path) -> None:
         raise FetchError("Maven (mvn) is not on PATH: install it (Debian: apt-get install maven)")
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
-    template = resources.files("local_cluster") / "maven"
+    template = resources.files(__package__) / "maven"
     (home / "pom.xml").write_text((template / f"{name}.xml").read_text().replace("@VERSION@", version))
     (home / "settings.xml").write_text((template / "settings.xml").read_text())
     command = ["mvn", "-B", "-q", "-s", str(home / "settings.xml"), "-f", str(home / "pom.xml"),

@@ -9,11 +9,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from local_cluster.artifacts import Runtime, fetch
-from local_cluster.kafka import KafkaNode, start_kafka
-from local_cluster.loopback import loopback_preload
-from local_cluster.pinot import PinotNode, start_pinot
-from local_cluster.security import Credentials
+from .artifacts import Runtime, fetch
+from .kafka import KafkaNode, start_kafka
+from .loopback import loopback_preload
+from .pinot import PINOT_PORTS, PinotNode, pinot_ports, start_pinot
+from .ports import claim_ports
+from .security import Credentials
 
 __all__ = [
     "DEFAULT_CACHE",
@@ -51,10 +52,13 @@ class ClusterEndpoints:
         return self.kafka.credentials
 
     def summary(self) -> list[str]:
+        """One labelled line per endpoint, then what each start took."""
         return [
-            f"pinot: Apache Pinot {self.pinot.version} at {self.broker_url} (started in {self.pinot.started_s:.1f} s)",
-            f"kafka: Apache Kafka {self.kafka.version} at {self.kafka_bootstrap} "
-            f"(started in {self.kafka.started_s:.1f} s)",
+            f"pinot controller URL: {self.controller_url}",
+            f"pinot broker URL:     {self.broker_url}",
+            f"kafka bootstrap:      {self.kafka_bootstrap}",
+            f"(Apache Pinot {self.pinot.version} started in {self.pinot.started_s:.1f} s, "
+            f"Apache Kafka {self.kafka.version} in {self.kafka.started_s:.1f} s)",
         ]
 
 
@@ -77,20 +81,29 @@ def fetch_runtimes(cache: Path) -> tuple[Runtime, Runtime]:
 
 
 @contextmanager
-def local_cluster(cache: Path, workdir: Path | None = None, secured: bool = False) -> Iterator[ClusterEndpoints]:
+def local_cluster(cache: Path, workdir: Path | None = None, secured: bool = False,
+                  port_base: int | None = None) -> Iterator[ClusterEndpoints]:
     """Kafka, then Pinot, in fresh private directories; both stopped (and the directories removed) on exit.
 
     ``secured``: Kafka with SASL/SCRAM and ACLs, Pinot with HTTP Basic auth (``security.py``),
-    with passwords made up for this start (``ClusterEndpoints.credentials``).
+    with passwords made up for this start (``ClusterEndpoints.credentials``). ``port_base``: fixed
+    ports, the same on every start (Kafka's bootstrap on it, Pinot's controller on ``+2`` and broker
+    on ``+3``; ten in all); default: free ports, new on every start.
     """
+    kafka_ports = None if port_base is None else (port_base, port_base + 1)
+    if port_base is not None:  # all of them before anything starts
+        last = port_base + 2 + PINOT_PORTS - 1
+        claim_ports({"kafka broker": port_base, "kafka controller": port_base + 1, **pinot_ports(port_base + 2)},
+                    f"--port-base {port_base} takes {port_base}..{last}: pick another")
     pinot_runtime, kafka_runtime = fetch_runtimes(cache)
     preload = loopback_preload(cache)
     credentials = Credentials.made_up() if secured else None
     home = Path(tempfile.mkdtemp(prefix="feast-pinot-cluster-", dir=workdir))
     # Kafka first: on 2 cores two JVMs starting at once crawl.
-    kafka = start_kafka(kafka_runtime, home / "kafka", credentials=credentials)
+    kafka = start_kafka(kafka_runtime, home / "kafka", credentials=credentials, ports=kafka_ports)
     try:
-        pinot = start_pinot(pinot_runtime, home / "pinot", preload, credentials=credentials)
+        pinot = start_pinot(pinot_runtime, home / "pinot", preload, credentials=credentials,
+                            port_base=None if port_base is None else port_base + 2)
         try:
             yield ClusterEndpoints(
                 pinot.controller_url, pinot.broker_url, kafka.bootstrap, pinot, kafka, (pinot_runtime, kafka_runtime)

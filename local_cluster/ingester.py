@@ -14,8 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from local_cluster.errors import LocalClusterError
-from local_cluster.polling import eventually
+from .errors import LocalClusterError
+from .polling import eventually
 
 __all__ = ["IngesterProcess"]
 

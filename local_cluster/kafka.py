@@ -26,10 +26,10 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # not in its 
     ResourceType,
 )
 
-from local_cluster.artifacts import Runtime
-from local_cluster.ports import HOST, free_ports
-from local_cluster.process import JavaProcess, wait_until
-from local_cluster.security import KAFKA_ACLS, Credentials
+from .artifacts import Runtime
+from .ports import HOST, free_ports
+from .process import JavaProcess, wait_until
+from .security import KAFKA_ACLS, Credentials
 
 __all__ = ["KafkaNode", "start_kafka"]
 
@@ -143,14 +143,15 @@ def _version(log: Path, fallback: str) -> str:
 
 
 def start_kafka(runtime: Runtime, home: Path, heap_mb: int = 512,
-                credentials: Credentials | None = None) -> KafkaNode:
+                credentials: Credentials | None = None, ports: tuple[int, int] | None = None) -> KafkaNode:
     """Format a fresh KRaft log directory in ``home`` and start the broker; return once it answers.
 
     With ``credentials`` the broker is secured (SASL, ACLs) and the users exist before it starts.
+    ``ports``: the broker's and the KRaft controller's (default: free ones).
     """
     started = time.monotonic()
     (home / "logs").mkdir(parents=True, exist_ok=True)
-    broker_port, controller_port = free_ports(2)
+    broker_port, controller_port = ports or free_ports(2)
     properties, log4j = home / "server.properties", home / "log4j.properties"
     properties.touch(mode=0o600)  # it holds the passwords when secured
     properties.write_text(_server_properties(home, broker_port, controller_port, credentials))

@@ -16,14 +16,14 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
-from local_cluster.errors import StartError
+from .errors import StartError
 
 __all__ = ["loopback_preload"]
 
 
 def loopback_preload(cache: Path) -> Path:
     """The shared object to put in ``LD_PRELOAD``, compiled into ``cache`` on first use."""
-    source = (resources.files("local_cluster") / "native" / "loopback_bind.c").read_bytes()
+    source = (resources.files(__package__) / "native" / "loopback_bind.c").read_bytes()
     built = cache.resolve() / f"loopback-bind-{hashlib.sha256(source).hexdigest()[:12]}.so"
     if built.exists():
         return built

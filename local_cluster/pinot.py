@@ -15,6 +15,7 @@ demand HTTP Basic credentials (``security.PINOT_USERS``); the server uses the
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import socket
 import time
@@ -24,12 +25,12 @@ from typing import Any
 
 import httpx
 
-from local_cluster.artifacts import Runtime
-from local_cluster.ports import HOST, free_ports
-from local_cluster.process import JavaProcess, wait_until
-from local_cluster.security import PINOT_USERS, Credentials
+from .artifacts import Runtime
+from .ports import HOST, free_ports
+from .process import JavaProcess, wait_until
+from .security import PINOT_USERS, Credentials
 
-__all__ = ["PinotNode", "start_pinot"]
+__all__ = ["PINOT_PORTS", "PinotNode", "pinot_ports", "start_pinot"]
 
 _READY_DEADLINE_S = 240.0
 _ADMIN = "org.apache.pinot.tools.admin.PinotAdministrator"
@@ -54,6 +55,9 @@ class PinotNode:
         return self.services.peak_rss_mb()
 
 
+PINOT_PORTS = 8  # ZooKeeper, controller, broker, server (admin, query, two query runners)
+
+
 @dataclass(frozen=True)
 class _Ports:
     zookeeper: int
@@ -67,7 +71,17 @@ class _Ports:
 
     @classmethod
     def free(cls) -> _Ports:
-        return cls(*free_ports(8))
+        return cls(*free_ports(PINOT_PORTS))
+
+    @classmethod
+    def at(cls, base: int) -> _Ports:
+        """The controller on ``base``, the broker on ``base + 1`` (what a feature_store.yaml names), then the rest."""
+        return cls(base + 2, base, base + 1, *range(base + 3, base + PINOT_PORTS))
+
+
+def pinot_ports(base: int) -> dict[str, int]:
+    """What ``start_pinot(port_base=base)`` listens on, by role."""
+    return {f"pinot {name.replace('_', ' ')}": port for name, port in dataclasses.asdict(_Ports.at(base)).items()}
 
 
 def _listener(prefix: str, port: int) -> dict[str, Any]:
@@ -185,14 +199,15 @@ def _version(controller_url: str, fallback: str, headers: dict[str, str]) -> str
 
 
 def start_pinot(runtime: Runtime, home: Path, preload: Path, heap_mb: int = 1024,
-                credentials: Credentials | None = None) -> PinotNode:
+                credentials: Credentials | None = None, port_base: int | None = None) -> PinotNode:
     """Start ZooKeeper, then controller + broker + server; return once a REALTIME table could be created.
 
-    ``preload`` is :func:`~local_cluster.loopback.loopback_preload`'s shared object.
+    ``preload`` is :func:`~local_cluster.loopback.loopback_preload`'s shared object. ``port_base``:
+    the controller on it, the broker on the next, the rest after them (default: free ports).
     """
     started = time.monotonic()
     (home / "logs").mkdir(parents=True, exist_ok=True)
-    ports, headers = _Ports.free(), _headers(credentials)
+    ports, headers = _Ports.free() if port_base is None else _Ports.at(port_base), _headers(credentials)
     zookeeper = _zookeeper(runtime, home, ports.zookeeper, preload)
     started_processes = [zookeeper]
     try:

@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from local_cluster.errors import StartError
-from local_cluster.ports import HOST, free_ports
+from .errors import StartError
+from .ports import HOST, free_ports
 
 __all__ = ["PostgresServer", "local_postgres", "postgres_binaries"]
 

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from local_cluster.errors import StartError
+from .errors import StartError
 
 __all__ = ["JavaProcess", "java_binary", "wait_until"]
 

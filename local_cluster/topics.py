@@ -19,8 +19,9 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from feast_pinot.kafka_produce import produce_all
-from local_cluster.errors import LocalClusterError, StartError
-from local_cluster.polling import eventually
+
+from .errors import LocalClusterError, StartError
+from .polling import eventually
 
 __all__ = ["FAST_GROUP_SETTINGS", "create_topics", "produce", "read_topic", "wait_ready"]
 

@@ -37,6 +37,7 @@ from feast_pinot.offline.parts import write_action_parts
 from feast_pinot.offline.storage import open_log
 from feast_pinot.online.adapter import BackendOnlineStore, table_name
 from feast_pinot.online.backend import OnlineBackend
+from feast_pinot.push_checks import online_push_checked
 from feast_pinot.specs import ActionLogSpec
 from stream_ingest.errors import ConfigError
 from stream_ingest.marks import Marks, Partition
@@ -103,8 +104,11 @@ class PushSink:
         self._spec = spec
 
     def write(self, actions: Sequence[Action]) -> Rejected:
-        return _write_refusing_invalid(actions, lambda batch: self._store.push(
-            self._spec.push_source, actions_to_frame(batch, self._spec), to=PushMode.ONLINE))
+        return _write_refusing_invalid(actions, self._push)
+
+    def _push(self, batch: Sequence[Action]) -> None:
+        with online_push_checked():  # online only on purpose: the OfflineSink writes the log
+            self._store.push(self._spec.push_source, actions_to_frame(batch, self._spec), to=PushMode.ONLINE)
 
 
 class DirectSink:

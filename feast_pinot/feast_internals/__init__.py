@@ -4,7 +4,9 @@
   helpers Feast's ``OnlineStore.get_online_features`` calls), which the
   online store's ranking read reuses;
 * :mod:`~feast_pinot.feast_internals.offline`: the DuckDB store's data-source
-  reader and writer, which the offline store reuses.
+  reader and writer, which the offline store reuses;
+* :mod:`~feast_pinot.feast_internals.push`: the ``PushMode`` of the
+  ``FeatureStore.push`` in progress, which Feast does not pass on to the stores.
 
 Those names are private to Feast and may change in any release, so each is
 wrapped here, called by keyword, and listed in its module's ``INTERNALS`` with

@@ -53,6 +53,7 @@ from feast_pinot.offline.required import check_offline_store
 from feast_pinot.online import windowed_read
 from feast_pinot.online.backend import History, LatestRow, OnlineBackend, TableSpec, table_name
 from feast_pinot.online.histories import HistoryReader
+from feast_pinot.push_checks import warn_if_online_only
 from feast_pinot.specs import ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
 
 __all__ = ["BackendOnlineStore", "embedding_bytes", "table_name"]
@@ -148,6 +149,7 @@ class BackendOnlineStore(OnlineStore, Generic[_Backend]):
                 f"write actions to '{spec.log.name}' instead"
             )
         if isinstance(spec, ActionLogSpec):
+            warn_if_online_only(spec)
             _append_actions(self.backend(config), name, spec, data)
         else:
             rows = [_latest_row(config, key, values, ts) for key, values, ts, _ in data]

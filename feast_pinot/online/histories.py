@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from feast_pinot.attribute_dims import warn_wrong_dims
 from feast_pinot.online.backend import History, LatestRow, OnlineBackend, table_name
 from feast_pinot.specs import AttributeJoinSpec, HistorySpec
 
@@ -38,16 +39,18 @@ class HistoryReader:
         empty = History((), (), (), (), np.zeros((0, dim), np.float32) if dim else None)
         histories = [empty if a is None else next(found) for a in actors]
         if spec.attribute is not None:
-            histories = self._join(spec.attribute, spec.embedding_dim, histories)
+            histories = self._join(spec, spec.attribute, histories)
         return histories
 
-    def _join(self, attr: AttributeJoinSpec, dim: int, histories: list[History]) -> list[History]:
+    def _join(self, spec: HistorySpec, attr: AttributeJoinSpec, histories: list[History]) -> list[History]:
         """Each action's attribute, latest as of now; NaN where its object has none."""
         objects = sorted({obj for h in histories for obj in h.objects})
         keyed = {obj: key for obj in objects if (key := attr.object_key(obj)) is not None}
         present = [obj for obj in objects if obj in keyed]
         keys = [self._attribute_key(attr.join_key, keyed[obj]) for obj in present]
         rows = self._backend.read_latest(table_name(self._project, attr.feature_view), keys)
+        dim = spec.embedding_dim
+        warn_wrong_dims(spec, (len(v) for row in rows if row is not None and (v := row.values.get(attr.feature))))
         vectors = {obj: _vector(row, attr.feature, dim) for obj, row in zip(present, rows)}
         return [_with_embeddings(h, [vectors.get(o) for o in h.objects], dim) for h in histories]
 

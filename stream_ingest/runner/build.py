@@ -23,7 +23,7 @@ from stream_ingest.runner.loop import KafkaRunner
 from stream_ingest.sinks import KafkaDeadLetterSink, OfflineSink, make_online_sink
 from stream_ingest.stats import Stats
 
-__all__ = ["build_lookups", "build_runner", "open_repo"]
+__all__ = ["build_lookups", "build_runner", "open_repo", "startup_line"]
 
 
 def _feature_store(repo: Path) -> FeatureStore:
@@ -71,4 +71,14 @@ def build_runner(config: IngestConfig, stats: Stats | None = None) -> KafkaRunne
         RetryPolicy.from_config(config.retry),
         stats,
     )
-    return KafkaRunner(config, ingester, marks)
+    return KafkaRunner(config, ingester, marks, startup_line(config, store, spec, offline_root))
+
+
+def startup_line(config: IngestConfig, store: FeatureStore, spec: ActionLogSpec, offline_root: Path) -> str:
+    """What the ingester will do, in one line: topics, group, action log, stores, dead letters."""
+    online = store.config.online_store
+    where = getattr(online, "path", None) or getattr(online, "controller_url", None)
+    return (f"ingesting {', '.join(config.kafka.topics)} from {config.kafka.bootstrap_servers} as group "
+            f"{config.kafka.group_id} into action log '{spec.name}': online store {online.type}"
+            f"{f' ({where})' if where else ''}, offline log {offline_root}, dead letters to "
+            f"{config.dead_letter.topic}")

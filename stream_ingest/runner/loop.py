@@ -44,8 +44,9 @@ class KafkaRunner:
     :meth:`connect`) and closes them when it returns.
     """
 
-    def __init__(self, config: IngestConfig, ingester: Ingester, marks: Marks) -> None:
+    def __init__(self, config: IngestConfig, ingester: Ingester, marks: Marks, startup: str = "") -> None:
         self._config = config
+        self._startup = startup  # logged when run() starts
         self._ingester = ingester
         self._marks = marks
         self._loop: ConsumerLoop | None = None
@@ -64,6 +65,8 @@ class KafkaRunner:
         self._stopping = True
 
     def run(self) -> None:
+        if self._startup:
+            log.info("%s", self._startup)
         with self.connect() as loop:
             while not self._stopping:
                 loop.step()

@@ -110,7 +110,7 @@ def bad_events(now: int) -> tuple[dict[bytes, tuple[str, str]], dict[bytes, tupl
             "standardize",
             "missing field 'member_id' (actor)",
         ),
-        application("stale", 1, 4, now - 97 * HOUR): ("standardize", "outside the 345600000 ms retention"),
+        application("stale", 1, 4, now - 97 * HOUR): ("standardize", "outside the 96 h retention"),
         application("future", 1, 4, now + HOUR): ("standardize", "in the future"),
         application("dim", 1, 9999, now): ("standardize", "embedding must have 64 floats, got 3"),
         application("nojob", 1, 123456, now): ("enrich", "job_attributes:embedding has no value for key 123456"),

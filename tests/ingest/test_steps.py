@@ -100,8 +100,8 @@ def test_ignored_type_is_skipped_not_dead_lettered(config: IngestConfig) -> None
                      "applied_at": NOW}).encode(), "job-applications", "standardize",
          "missing field 'application_id' (action_id)"),
         (application("a", 1, 222, NOW - 97 * 3_600_000), "job-applications", "standardize",
-         "is outside the 345600000 ms retention"),
-        (application("a", 1, 222, NOW + 3_600_000), "job-applications", "standardize", "ms in the future"),
+         "is outside the 96 h retention"),
+        (application("a", 1, 222, NOW + 3_600_000), "job-applications", "standardize", "min in the future"),
         (application("a", "1", 222, NOW), "job-applications", "standardize",  # type: ignore[arg-type]
          "'actor' must be an integer member_id, got '1'"),
         (application("a", 1, 222, float(NOW)), "job-applications", "standardize",  # type: ignore[arg-type]

@@ -333,3 +333,24 @@ def test_feast_serve_answers_4xx_naming_request_ts_for_client_mistakes(store: Fe
             got_status, detail = _post_status(url + "/get-online-features", body)
             assert (name, got_status) == (name, status)
             assert message in json.loads(detail)["message"]
+
+
+def _readme_curl() -> str:
+    """The README's curl example for ``feast serve`` (the bash block holding it), less its ``feast serve`` line."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (block,) = [b.split("\n", 1)[1] for b in readme.split("```")[1::2] if b.startswith("bash") and "curl" in b]
+    return "\n".join(line for line in block.splitlines() if not line.startswith("feast serve"))
+
+
+def test_the_readme_curl_example_is_answered_by_feast_serve(store: FeatureStore) -> None:
+    with _serving(store) as url:
+        script = _readme_curl().replace("http://127.0.0.1:6566", url)
+        done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    got = json.loads(done.stdout)
+    served = {n: r["values"] for n, r in zip(got["metadata"]["feature_names"], got["results"])}
+    sdk = store.get_online_features(
+        features=store.get_feature_service("job_candidates_v1"),
+        entity_rows=[{"member_id": 1, "job_id": j, "request_ts": now_ms()} for j in (22, 31)]).to_dict()
+    assert served["job_id"] == [22, 31]
+    assert served["job_apply_count_96h"] == sdk["job_apply_count_96h"]  # the scenario has no action near 96 h back
+    assert served["job_apply_count_96h"][0] > 0

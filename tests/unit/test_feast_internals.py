@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from feast_pinot.feast_internals import offline, online
+from feast_pinot.feast_internals import offline, online, push
 from feast_pinot.feast_internals.table import Internal
 
 ROOT = Path(__file__).resolve().parents[2]
 DOOR = ROOT / "feast_pinot" / "feast_internals"
-INTERNALS = online.INTERNALS + offline.INTERNALS
+INTERNALS = online.INTERNALS + offline.INTERNALS + push.INTERNALS
 
 
 @pytest.mark.parametrize("internal", INTERNALS, ids=lambda i: i.name)

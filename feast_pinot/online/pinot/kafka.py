@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from feast_pinot.kafka_produce import produce_one
+from feast_pinot.kafka_produce import LibrdkafkaLog, produce_one
 from feast_pinot.online.pinot.errors import PinotAuthError, PinotConnectionError, PinotWriteError
 from feast_pinot.online.pinot.settings import PinotOnlineStoreConfig
 
@@ -49,7 +49,7 @@ class KafkaWriter:
 
     def _settings(self, errors: _Errors) -> dict[str, Any]:
         return {"bootstrap.servers": self._config.kafka_bootstrap_servers, "error_cb": errors,
-                **self._config.kafka_producer_config}
+                "logger": LibrdkafkaLog(__name__), **self._config.kafka_producer_config}
 
     def _get_producer(self) -> Any:
         with self._lock:
