@@ -74,7 +74,7 @@ def build_runner(config: IngestConfig, stats: Stats | None = None) -> KafkaRunne
     return KafkaRunner(config, ingester, marks, startup_line(config, store, spec, offline_root))
 
 
-def startup_line(config: IngestConfig, store: FeatureStore, spec: ActionLogSpec, offline_root: Path) -> str:
+def startup_line(config: IngestConfig, store: FeatureStore, spec: ActionLogSpec, offline_root: str | Path) -> str:
     """What the ingester will do, in one line: topics, group, action log, stores, dead letters."""
     online = store.config.online_store
     where = getattr(online, "path", None) or getattr(online, "controller_url", None)
