@@ -113,6 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--historical-only", action="store_true",
                         help="only the training-data builds (DuckDB, Spark, the scale curve)")
     args = parser.parse_args(argv)
+    for folder in (args.plots, args.out.parent):  # before a run of minutes, not at its first plot
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            parser.error(f"cannot write to {folder}: {exc}")
     warnings.filterwarnings("ignore")
     with tempfile.TemporaryDirectory(prefix="feast-pinot-bench-") as tmp:
         sizes = QUICK if args.quick else FULL

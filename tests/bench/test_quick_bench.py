@@ -42,3 +42,14 @@ def test_quick_bench_reports_every_metric(tmp_path: Path, pinot_endpoints: Pinot
             assert math.isfinite(record["ratio"]), name
     plots = sorted(p.name for p in tmp_path.glob("*.png"))
     assert plots == ["freshness.png", "online_latency.png", "rank_latency.png"]
+
+
+def test_an_output_folder_that_cannot_be_made_stops_the_run_before_it_starts(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--plots", str(blocker / "plots")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert f"cannot write to {blocker / 'plots'}" in done.stderr
+    assert "[bench" not in done.stdout  # nothing was measured
+
