@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import historical
+from bench import historical, spark
 from feast_pinot.offline.compact import compact_log
 from feast_pinot.offline.parts import log_parts
 from feast_pinot.offline.storage import open_log
@@ -40,6 +40,11 @@ def _median_s(repo: Path, entities: Path, repeats: int) -> tuple[float, float]:
     """Median wall and CPU seconds of the build (CPU: steadier on a loaded machine)."""
     runs = [historical._run("ours", repo, entities) for _ in range(repeats)]
     return float(np.median([r["seconds"] for r in runs])), float(np.median([r["cpu_s"] for r in runs]))
+
+
+def _spark_s(repo: Path, entities: Path) -> float:
+    """The Spark engine's warm build in local mode (its own process, as the DuckDB builds)."""
+    return float(spark._run(repo, entities, "local[2]", 2)["seconds"])
 
 
 def _s3_twin(repo: Path, log: str, server: S3Server) -> tuple[Path, str]:
@@ -73,6 +78,7 @@ def main() -> None:
     parser.add_argument("--part-actions", type=int, default=1_000, help="actions per write")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--s3", action="store_true", help="also on a local S3 server")
+    parser.add_argument("--spark", action="store_true", help="also the Spark engine (local[2]) on each log")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-compaction-") as folder, _maybe_s3(args.s3) as server:
         paths = historical.prepare_ours(Path(folder), args.rows, args.actions, max(2_000, args.actions // 50),
@@ -84,10 +90,14 @@ def main() -> None:
               f"({args.part_actions:,} actions per write); {args.rows:,} entity rows; median of {args.repeats}")
         for where, (repo, log) in repos.items():
             before = _median_s(repo, paths["entities"], args.repeats)
+            spark_before = _spark_s(repo, paths["entities"]) if args.spark else None
             started = time.perf_counter()
             done = compact_log(log, 0)
             compact_s = time.perf_counter() - started
             after = _median_s(repo, paths["entities"], args.repeats)
+            if spark_before is not None:
+                print(f"{where}: Spark local[2] {spark_before:.2f} s before compaction, "
+                      f"{_spark_s(repo, paths['entities']):.2f} after (warm calls)", flush=True)
             print(f"{where}: historical_s {before[0]:.2f} before compaction, {after[0]:.2f} after "
                   f"(ratio {before[0] / after[0]:.2f}; CPU {before[1]:.2f} s and {after[1]:.2f} s); "
                   f"compaction {compact_s:.2f} s, "
