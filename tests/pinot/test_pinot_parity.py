@@ -15,6 +15,7 @@ import pytest
 from tests.fixtures.pinot import PinotEndpoints, pinot_settings
 from tests.integration.test_parity import (  # noqa: F401 - collected here, against the Pinot replay
     Replay,
+    parity_log_root,
     replay,
     test_edges_behave_as_documented,
     test_interest_edges_behave_as_documented,
