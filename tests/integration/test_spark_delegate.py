@@ -13,8 +13,6 @@ a missing install step fails the run.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,24 +21,11 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.fixtures.spark import _require_spark
 from tests.integration.delegate_repo import Delegate, Trained, check_training_rows, run_delegate_repo
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # Feast: "an experimental feature"
 
-
-def _require_spark() -> None:
-    missing = []
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        missing.append("pyspark (pip install -e '.[spark]')")
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        missing.append("Java 17")
-    if missing:
-        message = f"the Spark delegate test needs {' and '.join(missing)}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
