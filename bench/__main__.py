@@ -2,7 +2,9 @@
 
 Sets up its own repos and data in a temporary directory, measures each metric
 against its baseline in the same run (interleaved), prints a table, writes
-``bench/results.json`` and regenerates the plots in ``docs/``.
+``bench/results.json`` (the figures and the run: command, start and end, cores,
+load average; rewritten after every section) and then regenerates the plots in
+``docs/``.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import argparse
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import historical, online, pinot, rank, spark
 from bench.plots import latency_plot
 from bench.repos import ours, plain_feast
-from bench.results import Metric, table, write_results
+from bench.results import Metric, RunRecord, table, write_results
 from bench.stream import stream_metrics
 from local_cluster.spark import start_spark
 
@@ -42,7 +45,7 @@ class Sizes:
 FULL = Sizes(quick=False, online_calls=3000, http_requests=2000, entity_rows=100_000, actions=1_000_000,
              members=20_000, repeats=3,
              rank_sizes=(1, 10, 100, 500), rank_calls=1000,
-             scale=((1_000_000, 100_000), (3_000_000, 300_000), (10_000_000, 1_000_000)))
+             scale=((1_000_000, 100_000), (3_000_000, 300_000)))
 QUICK = Sizes(quick=True, online_calls=300, http_requests=200, entity_rows=5_000, actions=50_000,
               members=2_000, repeats=1,
               rank_sizes=(1, 10, 100), rank_calls=200, scale=())
@@ -55,53 +58,82 @@ def say(message: str) -> None:
     print(f"[bench {time.perf_counter() - _STARTED:5.0f} s] {message}", flush=True)
 
 
-def run(sizes: Sizes, root: Path, plots: Path) -> list[Metric]:
-    metrics: list[Metric] = []
+@dataclass
+class Bench:
+    """What a run has measured so far, written to ``out`` after every section (a run that dies later keeps
+    its figures); the plots are drawn last, from figures already on disk."""
+
+    out: Path
+    plots: Path
+    record: RunRecord = field(default_factory=RunRecord)
+    metrics: list[Metric] = field(default_factory=list)
+    drawings: list[Callable[[], None]] = field(default_factory=list)
+
+    def add(self, metrics: list[Metric]) -> None:
+        self.metrics += metrics
+        self.record.sample_load()
+        write_results(self.metrics, self.out, self.record)
+
+    def draw(self, drawing: Callable[[], None]) -> None:
+        self.drawings.append(drawing)
+
+    def finish(self) -> None:
+        self.record.finish()
+        write_results(self.metrics, self.out, self.record)
+        for drawing in self.drawings:
+            drawing()
+
+
+def run(sizes: Sizes, root: Path, bench: Bench) -> None:
     say("online: building repos")
     # plain Feast holds as many members as the largest ranking call has rows
     mine, plain = ours(root / "online"), plain_feast(root / "online", members=max(sizes.rank_sizes))
     found, samples = online.online_latency(mine, plain, sizes.online_calls)
-    metrics += [*found, online.multi_interest_latency(mine, sizes.online_calls)]
-    latency_plot({"feast-pinot (3 batch + 18 windowed)": samples["ours"],
-                  "plain Feast (5 scalars, SQLite)": samples["baseline"]},
-                 "get_online_features, in process, 1 member", plots / "online_latency.png")
+    bench.add([*found, online.multi_interest_latency(mine, sizes.online_calls)])
+    bench.draw(lambda: latency_plot({"feast-pinot (3 batch + 18 windowed)": samples["ours"],
+                                     "plain Feast (5 scalars, SQLite)": samples["baseline"]},
+                                    "get_online_features, in process, 1 member", bench.plots / "online_latency.png"))
     say("http: feast serve")
-    found, _ = online.http_latency(mine, sizes.http_requests)
-    metrics += found
+    bench.add(online.http_latency(mine, sizes.http_requests)[0])
     say(f"ranking: one member, N = {list(sizes.rank_sizes)} candidates")
     found, by_size = rank.rank_latency(mine, plain, list(sizes.rank_sizes), sizes.rank_calls)
-    metrics += [*found, rank.multi_interest_rank_latency(mine, 100, sizes.rank_calls)]
-    rank.rank_plot(by_size, plots / "rank_latency.png")
-    metrics += rank.http_rank_latency(mine, 100, sizes.http_requests // 2)
+    bench.add([*found, rank.multi_interest_rank_latency(mine, 100, sizes.rank_calls)])
+    bench.draw(lambda: rank.rank_plot(by_size, bench.plots / "rank_latency.png"))
+    bench.add(rank.http_rank_latency(mine, 100, sizes.http_requests // 2))
     say("stream: freshness and ingest rate (ingester, local broker)")
     found, freshness_samples = stream_metrics(root / "stream", sizes.quick)
-    metrics += found
-    latency_plot({"raw event -> visible (ingester, embedded)": freshness_samples},
-                 "freshness: raw event produced -> visible in get_online_features", plots / "freshness.png")
-    metrics += historical_run(sizes, root, plots)
-    say("pinot: history reads, the example service and freshness on Apache Pinot")
-    metrics += pinot.pinot_metrics(sizes.quick, root / "pinot")
-    return metrics
+    bench.add(found)
+    bench.draw(lambda: latency_plot({"raw event -> visible (ingester, embedded)": freshness_samples},
+                                    "freshness: raw event produced -> visible in get_online_features",
+                                    bench.plots / "freshness.png"))
+    historical_run(sizes, root, bench)
+    say("pinot: history reads, the example service, ranking and freshness on Apache Pinot")
+    bench.add(pinot.pinot_metrics(sizes.quick, root / "pinot"))
 
 
-def historical_run(sizes: Sizes, root: Path, plots: Path) -> list[Metric]:
+def historical_run(sizes: Sizes, root: Path, bench: Bench) -> None:
     """The training-data build on both engines, and the scale curve."""
     say(f"historical: {sizes.entity_rows:,} entity rows x {sizes.actions:,} actions")
     paths = historical.prepare(root / "historical", sizes.entity_rows, sizes.actions, sizes.members)
-    metrics = historical.historical_metrics(paths, sizes.repeats)
-    duckdb_s = next(m.value for m in metrics if m.name == "historical_s")
+    found = historical.historical_metrics(paths, sizes.repeats)
+    bench.add(found)
+    duckdb_s = next(m.value for m in found if m.name == "historical_s")
     if sizes.quick:  # a smoke check: Spark's local mode; the standalone cluster is the Spark tests' (tests/spark)
         say("historical on Spark: local[2]")
-        return metrics + spark.spark_metrics(paths, duckdb_s, None)
+        bench.add(spark.spark_metrics(paths, duckdb_s, None))
+        return
     say("historical on Spark: local[2], then a standalone master and two one-core workers")
     cluster = start_spark(root / "spark-cluster", workers=2, cores=1, memory="3g")
     try:
-        metrics += spark.spark_metrics(paths, duckdb_s, cluster.master_url)
+        bench.add(spark.spark_metrics(paths, duckdb_s, cluster.master_url))
     finally:
         cluster.stop()
     say(f"historical scale curve: {sizes.scale}")
-    spark.scale_curve(root / "scale", list(sizes.scale), plots / "historical_scale.png")
-    return metrics
+    for point in spark.scale_curve(root / "scale", list(sizes.scale)):
+        bench.add(point)
+        say(", ".join(f"{m.name} {m.value:.1f} s" for m in point))
+    bench.draw(lambda: spark.scale_plot(list(sizes.scale), {m.name: m.value for m in bench.metrics},
+                                        bench.plots / "historical_scale.png"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,13 +151,14 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:
             parser.error(f"cannot write to {folder}: {exc}")
     warnings.filterwarnings("ignore")
+    bench = Bench(args.out, args.plots)
     with tempfile.TemporaryDirectory(prefix="feast-pinot-bench-") as tmp:
         sizes = QUICK if args.quick else FULL
         measure = historical_run if args.historical_only else run
-        metrics = measure(sizes, Path(tmp), args.plots)
-    write_results(metrics, args.out)
-    print(table(metrics))
-    say(f"wrote {args.out}")
+        measure(sizes, Path(tmp), bench)
+    bench.finish()
+    print(table(bench.metrics))
+    say(f"wrote {args.out} and the plots in {args.plots}")
     return 0
 
 

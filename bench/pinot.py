@@ -7,6 +7,9 @@
   ``members`` members' actions in the table;
 * ``pinot_online_p50_ms`` / ``_p99_ms``: ``get_online_features`` of the example
   service (3 batch + 18 windowed features) for 1 member on PinotOnlineStore;
+* ``pinot_rank_<N>_p50_ms`` / ``_p99_ms``: the ranking service for 1 member and
+  N = 1, 10, 100 candidates on PinotOnlineStore, against 1 candidate in
+  alternating blocks (the cost of N against the cost of one);
 * ``pinot_freshness_p50_ms`` / ``_p99_ms``: a raw event produced until
   ``get_online_features`` counts it: Kafka, the ingester, Kafka, Pinot.
 
@@ -29,7 +32,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.online import SERVICE
+from bench.online import SERVICE, interleaved
+from bench.rank import RANK_SERVICE, candidate_rows
 from bench.repos import BENCH_MEMBER, HOUR, ours
 from bench.results import Metric, percentile, table
 from bench.stream import freshness
@@ -44,6 +48,7 @@ from local_cluster.cluster import DEFAULT_CACHE, online_store_block
 __all__ = ["Cluster", "pinot_metrics"]
 
 DIM = 64
+RANK_SIZES = (1, 10, 100)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -125,18 +130,23 @@ def history_reads(cluster: Cluster, reads: int, members: int) -> list[float]:
 
 def history_split(cluster: Cluster, reads: int, members: int = 200) -> dict[str, list[float]]:
     """Where a history read's time goes: Pinot's own ``timeUsedMs`` against the whole HTTP round trip
-    (request, JSON answer, parsing), with and without the embedding column, and the backend's whole read
+    (request, JSON answer, parsing), with and without the embedding column and for an actor without actions
+    (the floor: what any query costs on this Pinot), and the backend's whole read
     (the same query through pinotdb, rows decoded, embeddings as one array)."""
-    columns = {"with embedding": '"actor", "action_id", "timestamp", "verb", "object", "objectEmbedding"',
-               "without embedding": '"actor", "action_id", "timestamp", "verb", "object"'}
+    everything = '"actor", "action_id", "timestamp", "verb", "object", "objectEmbedding"'
+    # (columns, actor): the floor is the same query for an actor with no action, Pinot's cost of any query
+    queries = {"with embedding": (everything, None),
+               "without embedding": ('"actor", "action_id", "timestamp", "verb", "object"', None),
+               "floor: an actor without actions": (everything, -1)}
     out: dict[str, list[float]] = {}
     with _history_table(cluster, members) as (backend, table, window, name), httpx.Client() as http:
         rng = random.Random(3)
-        for label, selected in columns.items():
+        for label, (selected, actor) in queries.items():
             used: list[float] = []
 
-            def query(selected: str = selected, used: list[float] = used) -> None:
-                sql = (f'SELECT {selected} FROM "{name}" WHERE "actor" IN ({rng.randint(1, members)}) '
+            def query(selected: str = selected, actor: int | None = actor, used: list[float] = used) -> None:
+                who = rng.randint(1, members) if actor is None else actor
+                sql = (f'SELECT {selected} FROM "{name}" WHERE "actor" IN ({who}) '
                        f'AND "timestamp" > {window.since_ms} AND "timestamp" <= {window.until_ms} '
                        'ORDER BY "actor", "timestamp" DESC, "action_id" LIMIT 200')
                 used.append(float(http.post(f"{cluster.broker_url}/query/sql", json={"sql": sql}).json()["timeUsedMs"]))
@@ -148,36 +158,58 @@ def history_split(cluster: Cluster, reads: int, members: int = 200) -> dict[str,
     return out
 
 
-def online_and_freshness(cluster: Cluster, root: Path, calls: int, samples: int) -> tuple[list[float], list[float]]:
-    """``get_online_features`` of the example service for 1 member, then produced -> visible, on Pinot."""
+@dataclass(frozen=True)
+class ServiceSamples:
+    """Milliseconds per call of the example services on PinotOnlineStore, and the freshness samples."""
+
+    online: list[float]
+    rank: dict[int, tuple[list[float], list[float]]]  # N -> (N candidates, 1 candidate interleaved)
+    freshness: list[float]
+
+
+def services_and_freshness(cluster: Cluster, root: Path, calls: int, rank_sizes: tuple[int, ...],
+                           samples: int) -> ServiceSamples:
+    """``get_online_features`` of the example service for 1 member, the ranking service for 1 member and N
+    candidates (against N = 1 in alternating blocks), then produced -> visible, on Pinot."""
     store = ours(root, online_store=cluster.store_block(f"bench{uuid.uuid4().hex[:6]}_"))
-    service = store.get_feature_service(SERVICE)
+    service, ranking = store.get_feature_service(SERVICE), store.get_feature_service(RANK_SERVICE)
 
     def call() -> None:
         row = {"member_id": BENCH_MEMBER, "job_id": 7, "request_ts": now_ms()}
         store.get_online_features(features=service, entity_rows=[row]).to_dict()
 
+    def rank(n: int) -> Callable[[], object]:
+        return lambda: store.get_online_features(features=ranking, entity_rows=candidate_rows(n)).to_dict()
+
     online = _time(call, calls)
-    return online, freshness(Path(store.repo_path), cluster.kafka_bootstrap, samples, root)
+    ranked = {n: interleaved(rank(n), rank(1), calls // 2, warmup=20) for n in rank_sizes}
+    return ServiceSamples(online, ranked, freshness(Path(store.repo_path), cluster.kafka_bootstrap, samples, root))
 
 
 def pinot_metrics(quick: bool, root: Path) -> list[Metric]:
     """Every Pinot metric of ``python -m bench``."""
     with _cluster() as cluster:
         history = history_reads(cluster, reads=100 if quick else 500, members=10 if quick else 200)
-        online, fresh = online_and_freshness(cluster, root, calls=100 if quick else 1000,
-                                             samples=20 if quick else 100)
+        found = services_and_freshness(cluster, root, calls=100 if quick else 1000, rank_sizes=RANK_SIZES,
+                                       samples=20 if quick else 100)
     where = f"through pinotdb to {cluster.what}"
-    return [
+    metrics = [
         Metric("pinot_history_p50_ms", percentile(history, 50), "ms",
                note=f"history of 1 member (200 actions, dim {DIM}) {where}"),
         Metric("pinot_history_p99_ms", percentile(history, 99), "ms", note="target <= 10"),
-        Metric("pinot_online_p50_ms", percentile(online, 50), "ms",
+        Metric("pinot_online_p50_ms", percentile(found.online, 50), "ms",
                note=f"example service, 1 member, PinotOnlineStore {where}"),
-        Metric("pinot_online_p99_ms", percentile(online, 99), "ms", note="target <= 15"),
-        Metric("pinot_freshness_p50_ms", percentile(fresh, 50), "ms",
+        Metric("pinot_online_p99_ms", percentile(found.online, 99), "ms", note="target <= 15"),
+    ]
+    for n, (mine, one) in found.rank.items():
+        note = f"{RANK_SERVICE}, 1 member x {n} candidates; baseline: 1 candidate, alternating blocks"
+        metrics += [Metric(f"pinot_rank_{n}_p{q}_ms", percentile(mine, q), "ms", percentile(one, q), note=note)
+                    for q in (50, 99)]
+    return [
+        *metrics,
+        Metric("pinot_freshness_p50_ms", percentile(found.freshness, 50), "ms",
                note="raw event produced -> visible: Kafka, ingester, Kafka, Pinot REALTIME table"),
-        Metric("pinot_freshness_p99_ms", percentile(fresh, 99), "ms", note="target <= 2000"),
+        Metric("pinot_freshness_p99_ms", percentile(found.freshness, 99), "ms", note="target <= 2000"),
     ]
 
 
@@ -191,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.split:
         with _cluster() as cluster:
-            for label, samples in history_split(cluster, reads=100 if args.quick else 300).items():
+            for label, samples in history_split(cluster, reads=100 if args.quick else 1000).items():
                 print(f"{label:<40} p50 {percentile(samples, 50):6.2f} ms   p99 {percentile(samples, 99):6.2f} ms")
         return 0
     with tempfile.TemporaryDirectory(prefix="feast-pinot-bench-") as tmp:

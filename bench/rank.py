@@ -22,14 +22,16 @@ from bench.repos import BENCH_MEMBER, JOBS, ours, plain_feast
 from bench.results import Metric, percentile, table
 from feast_pinot.clock import now_ms
 
-__all__ = ["RANK_SERVICE", "http_rank_latency", "multi_interest_rank_latency", "rank_latency", "rank_plot"]
+__all__ = [
+    "RANK_SERVICE", "candidate_rows", "http_rank_latency", "multi_interest_rank_latency", "rank_latency", "rank_plot",
+]
 
 RANK_SERVICE = "job_candidates_v1"  # 3 batch features, 6 similarities, 6 counts
 # job_candidates_v1 + per candidate: 4 decayed similarities, 8 seen counts/ages, 2 interest similarities
 MULTI_INTEREST_RANK_SERVICE = "job_candidates_v2"
 
 
-def _rows(n: int) -> dict[str, list[int]]:
+def candidate_rows(n: int) -> dict[str, list[int]]:
     """Columnar entity rows: the bench member against the first ``n`` jobs, one request time."""
     if n > JOBS:
         raise ValueError(f"at most {JOBS} candidates, got {n}")
@@ -47,7 +49,7 @@ def rank_latency(ours: FeatureStore, plain: FeatureStore, sizes: list[int], call
         plain_rows = {"member_id": list(range(1, n + 1))}
 
         def ours_call(n: int = n) -> None:
-            ours.get_online_features(features=service, entity_rows=_rows(n)).to_dict()
+            ours.get_online_features(features=service, entity_rows=candidate_rows(n)).to_dict()
 
         def plain_call(rows: dict = plain_rows) -> None:
             plain.get_online_features(features=PLAIN_FEATURES, entity_rows=rows).to_dict()
@@ -66,7 +68,7 @@ def multi_interest_rank_latency(ours: FeatureStore, n: int, calls: int) -> Metri
     """The ranking call for ``n`` candidates with the per-candidate decayed, multi-interest and
     seen features, against the same call without them (the member's clustering: once per call)."""
     return services_ratio(ours, f"online_rank_{n}_multi_interest_p99_ms", (MULTI_INTEREST_RANK_SERVICE, RANK_SERVICE),
-                          lambda: _rows(n), calls, warmup=max(20, calls // 10))
+                          lambda: candidate_rows(n), calls, warmup=max(20, calls // 10))
 
 
 def rank_plot(by_size: dict[int, dict[str, list[float]]], path: Path) -> None:
@@ -78,7 +80,7 @@ def http_rank_latency(ours: FeatureStore, n: int, requests: int, rate_per_s: flo
     """The ranking request for ``n`` candidates over ``feast serve`` (1 worker, loopback)."""
 
     def body() -> dict:
-        return {"feature_service": RANK_SERVICE, "entities": _rows(n)}
+        return {"feature_service": RANK_SERVICE, "entities": candidate_rows(n)}
 
     samples = http_samples(Path(ours.repo_path), body, requests, rate_per_s)
     return [Metric(f"http_rank_{n}_p99_ms", percentile(samples, 99), "ms",
@@ -92,7 +94,7 @@ def _generic(store: FeatureStore, n: int, calls: int, plain: FeatureStore) -> tu
     rows = {"member_id": list(range(1, n + 1))}
 
     def generic() -> None:
-        OnlineStore.get_online_features(online, store.config, service, _rows(n), store.registry,
+        OnlineStore.get_online_features(online, store.config, service, candidate_rows(n), store.registry,
                                         store.project).to_dict()
 
     def plain_call() -> None:

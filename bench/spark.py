@@ -6,8 +6,9 @@
   machine (a master and two one-core workers, ``local_cluster.spark``);
 * ``spark_core_speedup``: the cluster's time with one executor core over its
   time with two;
-* the scale curve (``docs/historical_scale.png``): both engines from 1M
-  actions x 100k rows up to 10M x 1M.
+* ``historical_scale_<n>m_duckdb_s`` / ``_spark_local_s``: the scale curve
+  (``docs/historical_scale.png``), both engines at 1M actions x 100k rows and
+  3M x 300k.
 
 Each measurement is a fresh process (``python -m bench.spark``): the engine
 builds its session from the repo's ``spark_conf``, the call runs twice, and
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +36,7 @@ from feast import FeatureStore
 from bench import historical
 from bench.results import Metric
 
-__all__ = ["scale_curve", "spark_metrics"]
+__all__ = ["scale_curve", "scale_plot", "spark_metrics"]
 
 PARTITIONS = 16  # shuffle partitions, and so actor buckets
 
@@ -87,17 +89,28 @@ def spark_metrics(paths: dict[str, Path], duckdb_s: float, cluster_master: str |
     return metrics
 
 
-def scale_curve(root: Path, points: list[tuple[int, int]], plot: Path) -> dict[str, list[float]]:
-    """Both engines at each (actions, entity rows): warm seconds; drawn to ``plot``."""
-    found: dict[str, list[float]] = {"duckdb": [], "spark local[2]": []}
+def scale_curve(root: Path, points: list[tuple[int, int]]) -> Iterator[list[Metric]]:
+    """Both engines at each (actions, entity rows), warm seconds: the metrics of one point at a time, so a
+    long curve leaves what it measured; :func:`scale_plot` draws them."""
     for actions, rows in points:
         paths = historical.prepare_ours(root / f"scale-{actions}", rows, actions, max(2_000, actions // 50))
-        found["duckdb"].append(historical._run("ours", paths["ours"], paths["entities"])["seconds"])
-        found["spark local[2]"].append(_run(paths["ours"], paths["entities"], "local[2]", 2)["seconds"])
-        print(f"[bench] scale {actions:,} actions x {rows:,} rows: "
-              f"duckdb {found['duckdb'][-1]:.1f} s, spark {found['spark local[2]'][-1]:.1f} s", flush=True)
-        _plot(points, found, plot)  # after every point: a long curve leaves what it measured
-    return found
+        duckdb_s = historical._run("ours", paths["ours"], paths["entities"])["seconds"]
+        spark_s = _run(paths["ours"], paths["entities"], "local[2]", 2)["seconds"]
+        size = f"{actions / 1e6:g}M actions x {rows / 1e3:g}k rows"
+        yield [Metric(f"historical_scale_{_tag(actions)}_duckdb_s", duckdb_s, "s", note=f"{size}, DuckDB engine"),
+               Metric(f"historical_scale_{_tag(actions)}_spark_local_s", spark_s, "s", duckdb_s,
+                      note=f"{size}, Spark local[2]; baseline: DuckDB at this point")]
+
+
+def _tag(actions: int) -> str:
+    return f"{actions / 1e6:g}m"
+
+
+def scale_plot(points: list[tuple[int, int]], metrics: dict[str, float], path: Path) -> None:
+    """The scale curve from a run's metrics (the points it reached)."""
+    found = {label: [metrics[name] for a, _ in points if (name := f"historical_scale_{_tag(a)}_{key}_s") in metrics]
+             for label, key in (("duckdb", "duckdb"), ("spark local[2]", "spark_local"))}
+    _plot(points, found, path)
 
 
 def _plot(points: list[tuple[int, int]], found: dict[str, list[float]], path: Path) -> None:

@@ -30,6 +30,7 @@ from feast.repo_config import RepoConfig
 
 from feast_pinot.feast_internals import offline as feast_internals
 from feast_pinot.offline.parts import resolve_path
+from feast_pinot.offline.versions import created_flag
 
 __all__ = ["RepoDuckDBOfflineStore"]
 
@@ -65,10 +66,10 @@ class RepoDuckDBOfflineStore(feast_duckdb.DuckDBOfflineStore):
         full_feature_names: bool = False,
         filter_by_created_timestamp: bool = False,
     ) -> RetrievalJob:
+        options: dict[str, Any] = {**_ibis_options(config), **created_flag(filter_by_created_timestamp)}
         return get_historical_features_ibis(
             config=config, feature_views=feature_views, feature_refs=feature_refs, entity_df=entity_df,
-            registry=registry, project=project, full_feature_names=full_feature_names,
-            filter_by_created_timestamp=filter_by_created_timestamp, **_ibis_options(config),
+            registry=registry, project=project, full_feature_names=full_feature_names, **options,
         )
 
     @staticmethod

@@ -79,6 +79,7 @@ from feast_pinot.offline.plan import ROW_ID, EntityPlan
 from feast_pinot.offline.required import STORE_TYPE
 from feast_pinot.offline.spark.config import SparkEngineConfig
 from feast_pinot.offline.storage import open_log
+from feast_pinot.offline.versions import created_flag, requested_odfvs
 from feast_pinot.specs import ActionLogSpec, HistorySpec, WindowedFeaturesSpec, spec_of
 
 __all__ = ["ActionLogOfflineStore", "ActionLogOfflineStoreConfig"]
@@ -264,7 +265,7 @@ class _Call:
     def of(cls, config: RepoConfig, feature_views: list[FeatureView], feature_refs: list[str],
            registry: BaseRegistry, project: str, full_names: bool, filter_by_created: bool) -> _Call:
         _reject_logs(feature_views)
-        odfvs = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
+        odfvs = requested_odfvs(feature_refs, project, registry)
         windowed = [(o, spec) for o in odfvs if (spec := spec_of(o, WindowedFeaturesSpec)) is not None]
         histories = [fv for fv in feature_views if isinstance(spec_of(fv), HistorySpec)]
         others = [fv for fv in feature_views if fv not in histories]
@@ -370,7 +371,7 @@ class ActionLogOfflineStore(OfflineStore):
             store = groups[0][0] if groups else stores.delegate
             native = functools.partial(store.store.get_historical_features, store.config, feature_views,
                                        feature_refs, entity_df, registry, project, full_feature_names,
-                                       **_created_flag(filter_by_created_timestamp))
+                                       **created_flag(filter_by_created_timestamp))
         if not isinstance(entity_df, pd.DataFrame) and native is not None:
             return native()  # the delegate's own entity_df: its SQL, its frames
         engine = engine_named(_store_config(config).engine)
@@ -489,13 +490,8 @@ def _build(call: _Call, plan: EntityPlan, groups: list[tuple[_Store, list[Featur
 def _join(call: _Call, plan: EntityPlan, store: _Store, views: list[FeatureView]) -> pa.Table:
     job = store.store.get_historical_features(
         store.config, views, call.refs_of(views), plan.rows, call.registry, call.project, call.full_names,
-        **_created_flag(call.filter_by_created_timestamp))
+        **created_flag(call.filter_by_created_timestamp))
     return job.to_arrow()
-
-
-def _created_flag(flag: bool) -> dict[str, bool]:
-    """``filter_by_created_timestamp`` only when asked for: not every store's signature has it."""
-    return {"filter_by_created_timestamp": True} if flag else {}
 
 
 def aligned(plan: EntityPlan, table: pa.Table) -> pd.DataFrame:

@@ -18,6 +18,7 @@ METRICS = {
     "peak_rss_mb",
     "pinot_history_p50_ms", "pinot_history_p99_ms", "pinot_online_p50_ms", "pinot_online_p99_ms",
     "pinot_freshness_p50_ms", "pinot_freshness_p99_ms",
+    *(f"pinot_rank_{n}_p{q}_ms" for n in (1, 10, 100) for q in (50, 99)),
     "online_rank_1_p50_ms", "online_rank_1_p99_ms", "online_rank_10_p50_ms", "online_rank_10_p99_ms",
     "online_rank_100_p50_ms", "online_rank_100_p99_ms", "http_rank_100_p99_ms",
     "online_multi_interest_p99_ms", "online_rank_100_multi_interest_p99_ms",
@@ -33,15 +34,23 @@ def test_quick_bench_reports_every_metric(tmp_path: Path, pinot_endpoints: Pinot
     done = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(out), "--plots", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    results = json.loads(out.read_text())
+    body = json.loads(out.read_text())
+    run = body["run"]
+    assert run["command"] == f"python -m bench --quick --out {out} --plots {tmp_path}"
+    assert run["cpus"] == os.cpu_count()
+    assert run["started"] < run["finished"]  # ISO 8601 UTC, one format: the string order is the time order
+    assert 0 <= run["load_average_min"] <= run["load_average_max"]
+    results = body["metrics"]
     assert set(results) == METRICS
     for name, record in results.items():
         assert set(record) == {"value", "unit", "baseline", "ratio"}, name
         assert math.isfinite(record["value"]), name
         if record["baseline"] is not None:
             assert math.isfinite(record["ratio"]), name
-    plots = sorted(p.name for p in tmp_path.glob("*.png"))
-    assert plots == ["freshness.png", "online_latency.png", "rank_latency.png"]
+    plots = sorted(tmp_path.glob("*.png"))
+    assert [p.name for p in plots] == ["freshness.png", "online_latency.png", "rank_latency.png"]
+    # the figures are on disk before the first plot is drawn: a plot that fails loses none of them
+    assert out.stat().st_mtime_ns <= min(p.stat().st_mtime_ns for p in plots)
 
 
 def test_an_output_folder_that_cannot_be_made_stops_the_run_before_it_starts(tmp_path: Path) -> None:
