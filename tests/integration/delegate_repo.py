@@ -247,6 +247,10 @@ def expected_windows(trained: Trained, member: int, instant: int, request_ts: in
     return reference(DECLARED, history, request_ts, job_embeddings()[job].astype(np.float64).tolist(), job)
 
 
+def _float32(values: Any) -> list[float]:
+    return np.asarray(values, dtype=np.float32).tolist()
+
+
 def check_training_rows(trained: Trained) -> None:
     """Row order kept (repeats included); batch values as of each row's time; windowed values == online == reference."""
     off, entity_df = trained.offline, trained.entity_df
@@ -271,7 +275,10 @@ def check_training_rows(trained: Trained) -> None:
             if instant >= PROFILE_V2_MS:  # online holds the newest version
                 assert int(row["member_profile__seniority"]) == online["member_profile__seniority"], context
         job_emb = job_embeddings()[int(row["job_id"])].tolist()
-        assert list(row["job_attributes__embedding"]) == online["job_attributes__embedding"] == job_emb, context
+        # compared as the declared Array(Float32): Feast 0.65's PostgreSQL store hands float32 values back
+        # printed and re-read as float64 (-0.083696194 for -0.08369619399309158), the same float32
+        assert _float32(row["job_attributes__embedding"]) == _float32(online["job_attributes__embedding"]) \
+            == _float32(job_emb), context
         want = expected_windows(trained, member, instant, instant, int(row["job_id"]))
         for view in WINDOWED_VIEWS:  # light's actions are acts' without embeddings: joined, the same values
             assert_matches(row, want, f"offline {view} {context}", f"{view}__")
